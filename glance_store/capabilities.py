@@ -131,7 +131,12 @@ def check(store_op_fun):
     @functools.wraps(store_op_fun)
     def op_checker(store, *args, **kwargs):
         store.update_capabilities()
-        need, error = _required_capability(store_op_fun.__name__, kwargs)
+        op_kwargs = kwargs
+        if store_op_fun.__name__ == 'get' and len(args) > 1:
+            # get(location, offset, chunk_size) called positionally.
+            op_kwargs = dict(zip(('offset', 'chunk_size'), args[1:3]),
+                             **kwargs)
+        need, error = _required_capability(store_op_fun.__name__, op_kwargs)
         if need and not store.is_capable(need):
             LOG.debug("Store %(store)s refused %(op)s: %(error)s",
                       {'store': store.__class__.__module__,
@@ -140,5 +145,3 @@ def check(store_op_fun):
         return store_op_fun(store, *args, **kwargs)
 
     return op_checker
-
-
