@@ -1,0 +1,367 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Read-only image store for images served by an HTTP(S) server.
+
+Locations are the image's URL, ``http://[user:password@]host[:port]/path``
+or ``https://...``.  Redirects are followed by the store itself (at most
+``MAX_REDIRECTS``), so that each hop is checked and credentials are not
+sent to another host.
+"""
+
+import logging
+import urllib.parse
+
+from oslo_config import cfg
+import requests
+
+from glance_store import backend
+from glance_store import capabilities
+from glance_store import driver
+from glance_store import exceptions
+from glance_store.i18n import _
+from glance_store import location
+
+LOG = logging.getLogger(__name__)
+
+MAX_REDIRECTS = 5
+_REDIRECT_CODES = (301, 302, 303, 307, 308)
+_SCHEMES = ('http', 'https')
+
+_HTTP_OPTS = [
+    cfg.StrOpt('https_ca_certificates_file',
+               help=_("""
+CA bundle (PEM file) used to verify the certificates of HTTPS servers
+images are read from.
+
+When set, certificates are always verified against it, whatever
+``https_insecure`` says. When unset, ``https_insecure`` decides.
+""")),
+    cfg.BoolOpt('https_insecure',
+                default=True,
+                help=_("""
+Do not verify the certificate of HTTPS servers images are read from.
+
+Only used when ``https_ca_certificates_file`` is not set. Set it to False
+to verify certificates against the system's CA bundle.
+""")),
+    cfg.DictOpt('http_proxy_information',
+                default={},
+                help=_("""
+Proxies to reach the image servers through, by URL scheme.
+
+A comma-separated list of ``scheme:proxy_url`` pairs, for example
+``http:http://proxy.example.com:3128,https:http://proxy.example.com:3128``.
+Empty by default: the server is contacted directly (or through the proxy
+given by the environment).
+""")),
+]
+
+
+def _bad_uri(reason):
+    LOG.info("Malformed HTTP store URI: %s", reason)
+    return exceptions.BadStoreUri(
+        message=_("Malformed HTTP store URI: %s") % reason)
+
+
+class StoreLocation(location.StoreLocation):
+    """An ``http(s)://[user:password@]host[:port]/path`` location.
+
+    ``user`` and ``password`` are kept as written in the URI (percent
+    encoded) so that ``get_uri`` gives the same URI back; they never
+    appear in logs or messages (see ``safe_uri``).
+    """
+
+    def process_specs(self):
+        self.scheme = self.specs.get('scheme', 'http')
+        self.netloc = self.specs['netloc']
+        self.user = self.specs.get('user')
+        self.password = self.specs.get('password')
+        self.path = self.specs.get('path', '')
+
+    def _get_credstring(self):
+        if self.user:
+            return '%s:%s@' % (self.user, self.password)
+        return ''
+
+    def get_uri(self):
+        return "%s://%s%s%s" % (self.scheme, self._get_credstring(),
+                                self.netloc, self.path)
+
+    def safe_uri(self):
+        """The URI without its credentials, for requests and logs."""
+        return "%s://%s%s" % (self.scheme, self.netloc, self.path)
+
+    def auth(self):
+        """``(user, password)`` for HTTP basic auth, or None."""
+        if not self.user:
+            return None
+        return (urllib.parse.unquote(self.user),
+                urllib.parse.unquote(self.password or ''))
+
+    def parse_uri(self, uri):
+        if not isinstance(uri, str):
+            raise _bad_uri(_("the URI is not a string"))
+        self.validate_schemas(uri, ('https://', 'http://'))
+        try:
+            pieces = urllib.parse.urlsplit(uri)
+        except ValueError:
+            raise _bad_uri(_("the URI cannot be parsed"))
+        if pieces.scheme not in _SCHEMES:
+            raise _bad_uri(_("the scheme must be http or https"))
+
+        netloc = pieces.netloc
+        user = password = None
+        if '@' in netloc:
+            creds, netloc = netloc.rsplit('@', 1)
+            user, sep, password = creds.partition(':')
+            if not sep or not user:
+                raise _bad_uri(_("credentials must be written as "
+                                 "user:password@host"))
+        if not netloc:
+            raise _bad_uri(_("no host given"))
+        try:
+            host_part = urllib.parse.urlsplit('//' + netloc)
+            hostname = host_part.hostname
+            host_part.port  # raises ValueError for a bad port
+        except ValueError:
+            raise _bad_uri(_("the port is not a number from 0 to 65535"))
+        if not hostname:
+            raise _bad_uri(_("no host given"))
+
+        path = pieces.path
+        if pieces.query:
+            path = '%s?%s' % (path, pieces.query)
+        self.scheme = pieces.scheme
+        self.netloc = netloc
+        self.user = user
+        self.password = password
+        self.path = path
+
+
+class ResponseIndexable(backend.Indexable):
+    """The chunks of an HTTP response, with its size."""
+
+    def another(self):
+        try:
+            return next(self.wrapped)
+        except StopIteration:
+            return b''
+
+
+class ResponseChunks(object):
+    """Iterator over the body of a streamed response.
+
+    The response (and its session) is closed when the body is exhausted,
+    when reading it fails and when ``close()`` is called.
+    """
+
+    def __init__(self, session, response, chunk_size, url):
+        self.session = session
+        self.response = response
+        self.url = url
+        self._chunks = response.iter_content(chunk_size=chunk_size)
+        self._closed = False
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._closed:
+            raise StopIteration
+        try:
+            while True:
+                chunk = next(self._chunks)
+                if chunk:
+                    return chunk
+        except StopIteration:
+            self.close()
+            raise
+        except requests.exceptions.RequestException as e:
+            self.close()
+            reason = (_("Reading the image from %(url)s failed: %(error)s")
+                      % {'url': self.url, 'error': e})
+            LOG.error(reason)
+            raise exceptions.RemoteServiceUnavailable(message=reason)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self):
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.response.close()
+        finally:
+            self.session.close()
+
+
+class Store(driver.Store):
+    """The ``http`` store: read images from HTTP(S) URLs."""
+
+    _CAPABILITIES = (capabilities.BitMasks.READ_ACCESS |
+                     capabilities.BitMasks.DRIVER_REUSABLE)
+    OPTIONS = _HTTP_OPTS
+    MULTI_BACKEND_SUPPORT = True
+
+    def get_schemes(self):
+        return _SCHEMES
+
+    @capabilities.check
+    def get(self, location, offset=0, chunk_size=None, context=None):
+        """``(iterator, size)`` of the image at an HTTP(S) URL."""
+        session, resp, url, content_length = self._query(location, 'GET')
+        chunks = ResponseChunks(session, resp, self.READ_CHUNKSIZE, url)
+        return ResponseIndexable(chunks, content_length), content_length
+
+    def get_size(self, location, context=None):
+        """The Content-Length the server gives for the image URL."""
+        session, resp, _url, content_length = self._query(location,
+                                                          'HEAD')
+        try:
+            resp.close()
+        finally:
+            session.close()
+        return content_length
+
+    @driver.back_compat_add
+    @capabilities.check
+    def add(self, image_id, image_file, image_size, hashing_algo,
+            context=None, verifier=None):
+        """Not possible: the store is read-only (refused by the check)."""
+        raise exceptions.StoreAddDisabled()
+
+    @capabilities.check
+    def delete(self, location, context=None):
+        """Not possible: the store is read-only (refused by the check)."""
+        raise exceptions.StoreDeleteNotSupported()
+
+    # -- requests --------------------------------------------------------
+
+    def _session(self):
+        conf = self.store_conf
+        session = requests.Session()
+        ca_file = conf.https_ca_certificates_file
+        session.verify = ca_file if ca_file else not conf.https_insecure
+        proxies = conf.http_proxy_information
+        if proxies:
+            session.proxies.update(proxies)
+        return session
+
+    def _request(self, session, verb, loc):
+        url = loc.safe_uri()
+        LOG.debug("HTTP store: %(verb)s %(url)s", {'verb': verb, 'url': url})
+        try:
+            return session.request(verb, url, auth=loc.auth(), stream=True,
+                                   allow_redirects=False)
+        except (requests.exceptions.ConnectionError,
+                requests.exceptions.Timeout) as e:
+            reason = (_("The HTTP server of the image at %(url)s cannot be "
+                        "reached: %(error)s") % {'url': url, 'error': e})
+            LOG.warning(reason)
+            raise exceptions.RemoteServiceUnavailable(message=reason)
+        except requests.exceptions.RequestException as e:
+            reason = (_("The image URL %(url)s cannot be requested: "
+                        "%(error)s") % {'url': url, 'error': e})
+            LOG.info(reason)
+            raise exceptions.BadStoreUri(message=reason)
+
+    def _redirect_location(self, loc, resp):
+        """The StoreLocation a redirect response points to."""
+        url = loc.safe_uri()
+        target = resp.headers.get('location')
+        if not target:
+            raise exceptions.BadStoreUri(
+                message=_("%(url)s answered a redirect (HTTP %(status)d) "
+                          "without a Location header.")
+                % {'url': url, 'status': resp.status_code})
+        new_uri = urllib.parse.urljoin(url, target)
+        new_loc = StoreLocation({}, self.conf,
+                                backend_group=self.backend_group)
+        new_loc.parse_uri(new_uri)
+        if new_loc.user is None:
+            old = urllib.parse.urlsplit(url)
+            new = urllib.parse.urlsplit(new_loc.safe_uri())
+            if (old.scheme, old.netloc) == (new.scheme, new.netloc):
+                # Same server: keep the credentials, as a browser would.
+                new_loc.user, new_loc.password = loc.user, loc.password
+        LOG.debug("HTTP store: %(url)s redirects to %(new)s",
+                  {'url': url, 'new': new_loc.safe_uri()})
+        return new_loc
+
+    @staticmethod
+    def _check_status(resp, url):
+        status = resp.status_code
+        if 200 <= status < 300:
+            return
+        if status == 404:
+            reason = _("No image at %s (HTTP 404).") % url
+            LOG.debug(reason)
+            raise exceptions.NotFound(message=reason)
+        if status >= 500:
+            reason = (_("The HTTP server of the image at %(url)s failed "
+                        "with HTTP %(status)d; try again later.")
+                      % {'url': url, 'status': status})
+            LOG.warning(reason)
+            raise exceptions.RemoteServiceUnavailable(message=reason)
+        reason = (_("The image URL %(url)s answered HTTP %(status)d.")
+                  % {'url': url, 'status': status})
+        LOG.info(reason)
+        raise exceptions.BadStoreUri(message=reason)
+
+    @staticmethod
+    def _content_length(resp, url):
+        value = resp.headers.get('content-length')
+        if value is None:
+            return 0
+        try:
+            return max(0, int(value))
+        except ValueError:
+            LOG.warning("%(url)s sent an invalid Content-Length %(value)r",
+                        {'url': url, 'value': value})
+            return 0
+
+    def _query(self, location, verb):
+        """Send ``verb``, following redirects.
+
+        Returns ``(session, response, url, content_length)``; the caller
+        closes the response and the session.
+        """
+        loc = location.store_location
+        session = self._session()
+        try:
+            redirects = 0
+            while True:
+                resp = self._request(session, verb, loc)
+                if resp.status_code not in _REDIRECT_CODES:
+                    break
+                resp.close()
+                if redirects >= MAX_REDIRECTS:
+                    LOG.warning("HTTP store: more than %(max)d redirects "
+                                "for %(url)s",
+                                {'max': MAX_REDIRECTS,
+                                 'url': location.store_location.safe_uri()})
+                    raise exceptions.MaxRedirectsExceeded(
+                        redirects=MAX_REDIRECTS)
+                loc = self._redirect_location(loc, resp)
+                redirects += 1
+            url = loc.safe_uri()
+            try:
+                self._check_status(resp, url)
+            except Exception:
+                resp.close()
+                raise
+            return session, resp, url, self._content_length(resp, url)
+        except BaseException:
+            session.close()
+            raise
