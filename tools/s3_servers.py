@@ -1,0 +1,815 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Start and stop throw-away S3 servers for the functional tests.
+
+Standard library only, so that it runs from any Python 3 interpreter or
+virtualenv. Every server listens on 127.0.0.1 only, lives in its own work
+directory and is stopped by the PIDs recorded in ``server.json``.
+
+Usage::
+
+    s3_servers.py start rgw|localstack|moto --workdir DIR
+    s3_servers.py stop --workdir DIR
+    s3_servers.py run --servers rgw,localstack [--workdir DIR] -- CMD ...
+"""
+
+import argparse
+import contextlib
+import datetime
+import fcntl
+import glob
+import hashlib
+import hmac
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+
+REGION = 'us-east-1'
+KINDS = ('rgw', 'localstack', 'moto')
+
+# Throw-away credentials of the test servers (never real secrets).
+RGW_ACCESS_KEY = 'GSFUNCACCESSKEY00000'
+RGW_SECRET_KEY = 'gsfuncsecretkey0000000000000000000000000'
+RGW_USER = 'glance-func'
+
+LOCALSTACK_REQUIREMENTS = [
+    'localstack-core[base-runtime]==2026.3.0',
+    'cbor2<6',
+    'pyOpenSSL<26',
+    'localstack-twisted<26.4',
+    'cryptography<50',
+]
+
+START_TIMEOUT = 120
+STOP_TIMEOUT = 15
+
+
+class StartError(Exception):
+    """A server did not come up; the message says why."""
+
+    def __init__(self, message, log_files=()):
+        super().__init__(message)
+        self.log_files = list(log_files)
+
+
+def _log(message):
+    print(message, flush=True)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def tail(path, lines=30):
+    try:
+        with open(path, 'rb') as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 256 * 1024))
+            data = f.read().decode('utf-8', 'replace')
+    except OSError as e:
+        return '(cannot read %s: %s)' % (path, e)
+    return '\n'.join(data.splitlines()[-lines:])
+
+
+def _start_time(pid):
+    """Kernel start time of a process, to tell it from a reused PID."""
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # The command name (field 2) may contain spaces: split after it.
+    fields = stat[stat.rindex(')') + 2:].split()
+    return fields[19]
+
+
+def _alive(pid, start_time=None):
+    # Reap our own children so that they do not linger as zombies.
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            state = f.read().rsplit(')', 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    if state in ('Z', 'X'):
+        return False
+    if start_time is not None and _start_time(pid) != start_time:
+        return False
+    return True
+
+
+def stop_pids(pids, start_times=None, timeout=STOP_TIMEOUT):
+    """SIGTERM the PIDs (in the given order), SIGKILL what remains."""
+    start_times = start_times or {}
+    stopped = []
+    for pid in pids:
+        st = start_times.get(str(pid))
+        if not _alive(pid, st):
+            continue
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _alive(pid, st) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _alive(pid, st):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 5
+            while _alive(pid, st) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            stopped.append('%d (killed)' % pid)
+        else:
+            stopped.append(str(pid))
+    return stopped
+
+
+# --- a minimal SigV4 request, to check that credentials really work ---
+
+def _sign(key, msg):
+    return hmac.new(key, msg.encode('utf-8'), hashlib.sha256).digest()
+
+
+def s3_list_buckets(endpoint, access_key, secret_key, cafile=None,
+                    timeout=5):
+    """Signed ListBuckets; returns the HTTP status (raises on no answer)."""
+    parsed = urllib.parse.urlsplit(endpoint)
+    host = parsed.netloc
+    now = datetime.datetime.now(datetime.timezone.utc)
+    amz_date = now.strftime('%Y%m%dT%H%M%SZ')
+    day = now.strftime('%Y%m%d')
+    payload_hash = hashlib.sha256(b'').hexdigest()
+    canonical = '\n'.join([
+        'GET', '/', '',
+        'host:%s' % host,
+        'x-amz-content-sha256:%s' % payload_hash,
+        'x-amz-date:%s' % amz_date,
+        '',
+        'host;x-amz-content-sha256;x-amz-date',
+        payload_hash])
+    scope = '%s/%s/s3/aws4_request' % (day, REGION)
+    to_sign = '\n'.join([
+        'AWS4-HMAC-SHA256', amz_date, scope,
+        hashlib.sha256(canonical.encode('utf-8')).hexdigest()])
+    key = _sign(('AWS4' + secret_key).encode('utf-8'), day)
+    for part in (REGION, 's3', 'aws4_request'):
+        key = _sign(key, part)
+    signature = hmac.new(key, to_sign.encode('utf-8'),
+                         hashlib.sha256).hexdigest()
+    headers = {
+        'Host': host,
+        'x-amz-date': amz_date,
+        'x-amz-content-sha256': payload_hash,
+        'Authorization': (
+            'AWS4-HMAC-SHA256 Credential=%s/%s, '
+            'SignedHeaders=host;x-amz-content-sha256;x-amz-date, '
+            'Signature=%s' % (access_key, scope, signature)),
+    }
+    req = urllib.request.Request(endpoint.rstrip('/') + '/', headers=headers)
+    context = None
+    if parsed.scheme == 'https':
+        context = ssl.create_default_context(cafile=cafile)
+    opener = urllib.request.build_opener(
+        urllib.request.ProxyHandler({}),
+        urllib.request.HTTPSHandler(context=context))
+    try:
+        with opener.open(req, timeout=timeout) as resp:
+            resp.read()
+            return resp.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def wait_for_s3(info, procs, deadline, endpoints=('http_endpoint',)):
+    """Wait until every endpoint answers a signed ListBuckets with 200."""
+    last = None
+    for name in endpoints:
+        while True:
+            for proc in procs:
+                if proc.poll() is not None:
+                    raise StartError(
+                        '%s exited with code %s while starting'
+                        % (' '.join(proc.args[:1]), proc.returncode),
+                        info['log_files'])
+            try:
+                status = s3_list_buckets(info[name], info['access_key'],
+                                         info['secret_key'],
+                                         info.get('ca_bundle'))
+                if status == 200:
+                    break
+                last = 'HTTP %s' % status
+            except (OSError, ssl.SSLError) as e:
+                last = str(e)
+            if time.monotonic() > deadline:
+                raise StartError('%s did not answer in time (last: %s)'
+                                 % (info[name], last), info['log_files'])
+            time.sleep(0.1)
+
+
+def _spawn(args, log_path, env=None, cwd=None):
+    with open(log_path, 'ab') as log:
+        return subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, env=env, cwd=cwd,
+                                start_new_session=True)
+
+
+def _run(args, log_path, timeout=60):
+    with open(log_path, 'ab') as log:
+        log.write(('$ %s\n' % ' '.join(args)).encode())
+        log.flush()
+        try:
+            proc = subprocess.run(args, stdin=subprocess.DEVNULL, stdout=log,
+                                  stderr=subprocess.STDOUT, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise StartError('%s timed out' % ' '.join(args[:3]), [log_path])
+    if proc.returncode != 0:
+        raise StartError('%s failed with code %d'
+                         % (' '.join(args[:4]), proc.returncode), [log_path])
+
+
+def _record(info, procs):
+    info['pids'] = [p.pid for p in procs]
+    info['pid_start_times'] = {str(p.pid): _start_time(p.pid) for p in procs}
+
+
+def _self_signed(tls_dir, log_path):
+    os.makedirs(tls_dir, exist_ok=True)
+    cert = os.path.join(tls_dir, 'cert.pem')
+    key = os.path.join(tls_dir, 'key.pem')
+    _run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes',
+          '-keyout', key, '-out', cert, '-days', '30', '-subj',
+          '/CN=localhost', '-addext',
+          'subjectAltName=DNS:localhost,IP:127.0.0.1'], log_path)
+    return cert, key
+
+
+# --- Ceph RGW ---
+
+CEPH_CONF = """\
+[global]
+fsid = {fsid}
+mon_host = v1:127.0.0.1:{mon_port}
+ms_bind_msgr2 = false
+ms_bind_ipv6 = false
+public_addr = 127.0.0.1
+cluster_addr = 127.0.0.1
+auth_cluster_required = none
+auth_service_required = none
+auth_client_required = none
+osd_pool_default_size = 1
+osd_pool_default_min_size = 1
+mon_allow_pool_size_one = true
+osd_crush_chooseleaf_type = 0
+osd_pool_default_pg_num = 8
+osd_pool_default_pgp_num = 8
+osd_pool_default_pg_autoscale_mode = off
+run_dir = {d}/run
+pid_file = {d}/run/$name.pid
+admin_socket = {d}/run/$name.asok
+log_file = {d}/log/$name.log
+log_to_stderr = false
+err_to_stderr = true
+keyring = /dev/null
+[mon]
+mon_data = {d}/mon
+paxos_propose_interval = 0.05
+mon_warn_on_pool_no_redundancy = false
+[osd]
+osd_data = {d}/osd
+osd_objectstore = memstore
+memstore_device_bytes = {memstore_bytes}
+osd_crush_update_on_start = false
+osd_class_update_on_start = false
+[client]
+log_file = {d}/log/$name.log
+[client.rgw.gs]
+rgw_data = {d}/rgw
+rgw_frontends = beast endpoint=127.0.0.1:{http_port} \
+ssl_endpoint=127.0.0.1:{https_port} ssl_certificate={cert} \
+ssl_private_key={key}
+rgw_dns_name = localhost
+rgw_gc_obj_min_wait = 30
+rgw_gc_processor_period = 30
+"""
+
+
+def start_rgw(workdir, args):
+    t0 = time.monotonic()
+    deadline = t0 + START_TIMEOUT
+    for tool in ('ceph-mon', 'ceph-osd', 'radosgw', 'radosgw-admin',
+                 'monmaptool', 'ceph', 'openssl'):
+        if not shutil.which(tool):
+            raise StartError('%s not found: install ceph-mon ceph-osd '
+                             'radosgw openssl (tools/install_functional_'
+                             'deps.sh)' % tool)
+    for sub in ('run', 'log', 'mon', 'osd', 'rgw'):
+        os.makedirs(os.path.join(workdir, sub), exist_ok=True)
+    setup_log = os.path.join(workdir, 'log', 'setup.log')
+    cert, key = _self_signed(os.path.join(workdir, 'tls'), setup_log)
+    mon_port, http_port, https_port = free_port(), free_port(), free_port()
+    fsid = str(uuid.uuid4())
+    conf = os.path.join(workdir, 'ceph.conf')
+    with open(conf, 'w') as f:
+        f.write(CEPH_CONF.format(
+            fsid=fsid, mon_port=mon_port, d=workdir, http_port=http_port,
+            https_port=https_port, cert=cert, key=key,
+            memstore_bytes=args.memstore_gib * 1024 ** 3))
+    logs = [os.path.join(workdir, 'log', n) for n in (
+        'client.rgw.gs.log', 'osd.0.log', 'mon.a.log', 'daemons.log')]
+    info = {
+        'kind': 'rgw',
+        'http_endpoint': 'http://127.0.0.1:%d' % http_port,
+        'https_endpoint': 'https://127.0.0.1:%d' % https_port,
+        'ca_bundle': cert,
+        'access_key': RGW_ACCESS_KEY,
+        'secret_key': RGW_SECRET_KEY,
+        'region': REGION,
+        'log_files': logs[:4],
+        'pids': [],
+    }
+    daemons_log = logs[3]
+    logs = logs + [setup_log]
+    ceph = ['ceph', '-c', conf, '--connect-timeout', '20']
+    monmap = os.path.join(workdir, 'monmap')
+    _run(['monmaptool', '--create', '--fsid', fsid, '--addv', 'a',
+          '[v1:127.0.0.1:%d]' % mon_port, monmap], setup_log)
+    _run(['ceph-mon', '-c', conf, '-i', 'a', '--mkfs', '--monmap', monmap],
+         setup_log)
+    procs = []
+    try:
+        procs.append(_spawn(['ceph-mon', '-c', conf, '-i', 'a', '-f'],
+                            daemons_log))
+        _record(info, procs)
+        osd_uuid = str(uuid.uuid4())
+        _run(ceph + ['osd', 'new', osd_uuid, '0'], setup_log)
+        # Put the OSD in the CRUSH map ourselves: with cephx off its own
+        # start-up update can race the monmap (see the RGW note).
+        _run(ceph + ['osd', 'crush', 'add', 'osd.0', '1.0', 'host=localhost',
+                     'root=default'], setup_log)
+        _run(['ceph-osd', '-c', conf, '-i', '0', '--mkfs', '--osd-uuid',
+              osd_uuid], setup_log)
+        procs.append(_spawn(['ceph-osd', '-c', conf, '-i', '0', '-f'],
+                            daemons_log))
+        _record(info, procs)
+        procs.append(_spawn(['radosgw', '-c', conf, '-n', 'client.rgw.gs',
+                             '-f'], daemons_log))
+        _record(info, procs)
+        # Anonymous requests answer once the gateway listens; the user is
+        # created after that so that radosgw-admin and radosgw do not race
+        # to create the same pools.
+        _wait_http(info['http_endpoint'], procs, deadline, logs)
+        _run(['radosgw-admin', '-c', conf, '-n', 'client.admin', 'user',
+              'create', '--uid', RGW_USER, '--display-name', RGW_USER,
+              '--access-key', RGW_ACCESS_KEY, '--secret-key',
+              RGW_SECRET_KEY], setup_log)
+        wait_for_s3(info, procs, deadline,
+                    ('http_endpoint', 'https_endpoint'))
+    except BaseException:
+        stop_pids(list(reversed(info['pids'])), info.get('pid_start_times'))
+        raise
+    info['pids'] = list(reversed(info['pids']))  # stop rgw, osd, then mon
+    info['start_seconds'] = round(time.monotonic() - t0, 2)
+    return info
+
+
+def _wait_http(endpoint, procs, deadline, logs):
+    last = None
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    while True:
+        for proc in procs:
+            if proc.poll() is not None:
+                raise StartError('%s exited with code %s while starting'
+                                 % (proc.args[0], proc.returncode), logs)
+        try:
+            with opener.open(endpoint + '/', timeout=5) as resp:
+                resp.read()
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError as e:
+            last = e
+        if time.monotonic() > deadline:
+            raise StartError('%s did not answer in time (last: %s)'
+                             % (endpoint, last), logs)
+        time.sleep(0.1)
+
+
+# --- LocalStack ---
+
+LOCALSTACK_LAUNCHER = '''\
+"""Run LocalStack with its gateway bound to loopback only."""
+from twisted.internet import endpoints
+
+_orig_init = endpoints.TCP4ServerEndpoint.__init__
+
+
+def _loopback_init(self, reactor, port, backlog=50, interface='127.0.0.1'):
+    if interface in ('', '0.0.0.0'):
+        interface = '127.0.0.1'
+    _orig_init(self, reactor, port, backlog, interface)
+
+
+endpoints.TCP4ServerEndpoint.__init__ = _loopback_init
+
+from localstack.runtime.main import main  # noqa: E402
+
+main()
+'''
+
+
+def _python_version(path):
+    try:
+        out = subprocess.run(
+            [path, '-c', 'import sys; print("%d.%d" % sys.version_info[:2])'],
+            capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if out.returncode != 0:
+        return None
+    return tuple(int(x) for x in out.stdout.strip().split('.'))
+
+
+def find_python312():
+    """A Python 3.12 or newer for LocalStack's venv."""
+    candidates = []
+    if os.environ.get('GS_LOCALSTACK_PYTHON'):
+        candidates.append(os.environ['GS_LOCALSTACK_PYTHON'])
+    if sys.version_info >= (3, 12):
+        candidates.append(sys.executable)
+    for name in ('python3.13', 'python3.12', 'python3.14'):
+        found = shutil.which(name)
+        if found:
+            candidates.append(found)
+    roots = [os.environ.get('PYENV_ROOT'), os.path.expanduser('~/.pyenv'),
+             '/root/.pyenv', '/opt/pyenv', '/usr/local/pyenv']
+    for root in filter(None, roots):
+        found = glob.glob(os.path.join(root, 'versions', '3.1[2-9]*',
+                                       'bin', 'python3'))
+        candidates.extend(sorted(found, reverse=True))
+    candidates.extend(sorted(glob.glob('/usr/bin/python3.1[2-9]'),
+                             reverse=True))
+    for path in candidates:
+        version = _python_version(path)
+        if version and version >= (3, 12):
+            return path
+    raise StartError('LocalStack needs Python 3.12 or newer and none was '
+                     'found (set GS_LOCALSTACK_PYTHON to one)')
+
+
+def ensure_localstack_venv(venv):
+    """Create (once) LocalStack's own venv; return its python."""
+    os.makedirs(os.path.dirname(os.path.abspath(venv)), exist_ok=True)
+    python = os.path.join(venv, 'bin', 'python')
+    marker = os.path.join(venv, '.gs-requirements')
+    wanted = '\n'.join(LOCALSTACK_REQUIREMENTS)
+    with open(venv.rstrip('/') + '.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with contextlib.suppress(OSError):
+            with open(marker) as f:
+                if f.read() == wanted and os.path.exists(python):
+                    return python
+        base = find_python312()
+        _log('creating LocalStack venv in %s with %s (once)' % (venv, base))
+        shutil.rmtree(venv, ignore_errors=True)
+        log_path = venv.rstrip('/') + '-install.log'
+        with open(log_path, 'w'):
+            pass
+        try:
+            _run([base, '-m', 'venv', venv], log_path, timeout=300)
+            _run([python, '-m', 'pip', 'install', '--quiet',
+                  '--disable-pip-version-check'] + LOCALSTACK_REQUIREMENTS,
+                 log_path, timeout=900)
+        except StartError as e:
+            e.log_files = [log_path]
+            raise
+        with open(marker, 'w') as f:
+            f.write(wanted)
+    return python
+
+
+def start_localstack(workdir, args):
+    t_venv = time.monotonic()
+    python = ensure_localstack_venv(args.venv)
+    t0 = time.monotonic()
+    deadline = t0 + START_TIMEOUT
+    port = free_port()
+    root = os.path.join(workdir, 'fs')
+    os.makedirs(root, exist_ok=True)
+    launcher = os.path.join(workdir, 'localstack_launcher.py')
+    with open(launcher, 'w') as f:
+        f.write(LOCALSTACK_LAUNCHER)
+    log_path = os.path.join(workdir, 'localstack.log')
+    env = dict(os.environ)
+    for name in list(env):
+        if name.startswith(('AWS_', 'PYTHON', 'VIRTUAL_ENV')):
+            del env[name]
+    env.update({
+        'SERVICES': 's3',
+        'EAGER_SERVICE_LOADING': '1',
+        'GATEWAY_LISTEN': '127.0.0.1:%d' % port,
+        'PERSISTENCE': '0',
+        'DISABLE_EVENTS': '1',
+        'SKIP_SSL_CERT_DOWNLOAD': '1',
+        'DNS_ADDRESS': '0',
+        'OVERRIDE_IN_DOCKER': '0',
+        'FILESYSTEM_ROOT': root,
+        'LOCALSTACK_HOST': '127.0.0.1:%d' % port,
+    })
+    proc = _spawn([python, launcher], log_path, env=env, cwd=workdir)
+    info = {
+        'kind': 'localstack',
+        'http_endpoint': 'http://127.0.0.1:%d' % port,
+        'https_endpoint': 'https://localhost:%d' % port,
+        'ca_bundle': os.path.join(root, 'var', 'lib', 'localstack', 'cache',
+                                  'server.test.pem.crt'),
+        'access_key': 'test',
+        'secret_key': 'test',
+        'region': REGION,
+        'log_files': [log_path],
+    }
+    _record(info, [proc])
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise StartError('LocalStack exited with code %s'
+                                 % proc.returncode, [log_path])
+            with open(log_path, 'rb') as f:
+                if b'Ready.' in f.read():
+                    break
+            if time.monotonic() > deadline:
+                raise StartError('LocalStack did not print Ready. in time',
+                                 [log_path])
+            time.sleep(0.1)
+        while not os.path.exists(info['ca_bundle']):
+            if time.monotonic() > deadline:
+                raise StartError('no certificate at %s' % info['ca_bundle'],
+                                 [log_path])
+            time.sleep(0.1)
+        wait_for_s3(info, [proc], deadline,
+                    ('http_endpoint', 'https_endpoint'))
+    except BaseException:
+        stop_pids(info['pids'], info['pid_start_times'])
+        raise
+    info['start_seconds'] = round(time.monotonic() - t0, 2)
+    info['venv_seconds'] = round(t0 - t_venv, 2)
+    return info
+
+
+# --- moto ---
+
+def start_moto(workdir, args):
+    t0 = time.monotonic()
+    port = free_port()
+    log_path = os.path.join(workdir, 'moto.log')
+    proc = _spawn([sys.executable, '-m', 'moto.server', '-H', '127.0.0.1',
+                   '-p', str(port)], log_path, cwd=workdir)
+    info = {
+        'kind': 'moto',
+        'http_endpoint': 'http://127.0.0.1:%d' % port,
+        'https_endpoint': None,
+        'ca_bundle': None,
+        'access_key': 'testing',
+        'secret_key': 'testing',
+        'region': REGION,
+        'log_files': [log_path],
+    }
+    _record(info, [proc])
+    try:
+        wait_for_s3(info, [proc], t0 + START_TIMEOUT)
+    except BaseException:
+        stop_pids(info['pids'], info['pid_start_times'])
+        raise
+    info['start_seconds'] = round(time.monotonic() - t0, 2)
+    return info
+
+
+STARTERS = {'rgw': start_rgw, 'localstack': start_localstack,
+            'moto': start_moto}
+
+
+def start(kind, workdir, args):
+    workdir = os.path.abspath(workdir)
+    os.makedirs(workdir, exist_ok=True)
+    path = os.path.join(workdir, 'server.json')
+    if os.path.exists(path):
+        raise StartError('%s exists: stop that server first or use another '
+                         'work directory' % path)
+    info = STARTERS[kind](workdir, args)
+    info['workdir'] = workdir
+    with open(path + '.tmp', 'w') as f:
+        json.dump(info, f, indent=2)
+    os.replace(path + '.tmp', path)
+    endpoints = ' '.join(e for e in (info['http_endpoint'],
+                                     info['https_endpoint']) if e)
+    extra = ''
+    if info.get('venv_seconds', 0) >= 1:
+        extra = ' after %.1fs preparing its venv' % info['venv_seconds']
+    _log('started %s in %.1fs%s: %s pids %s (workdir %s)'
+         % (kind, info['start_seconds'], extra, endpoints,
+            ','.join(map(str, info['pids'])), workdir))
+    return info
+
+
+def stop(workdir):
+    path = os.path.join(os.path.abspath(workdir), 'server.json')
+    try:
+        with open(path) as f:
+            info = json.load(f)
+    except FileNotFoundError:
+        _log('nothing to stop: no %s' % path)
+        return
+    stopped = stop_pids(info.get('pids', []), info.get('pid_start_times'))
+    os.rename(path, path + '.stopped')
+    _log('stopped %s (pids %s; %s were running)'
+         % (info.get('kind'), ','.join(map(str, info.get('pids', []))),
+            ','.join(stopped) or 'none'))
+
+
+def _print_logs(info, lines=30):
+    for log_file in info.get('log_files', []):
+        if os.path.exists(log_file):
+            _log('----- last %d lines of %s -----' % (lines, log_file))
+            _log(tail(log_file, lines))
+
+
+class _Interrupted(BaseException):
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def run(args):
+    kinds = [k.strip() for k in args.servers.split(',') if k.strip()]
+    for kind in kinds:
+        if kind not in KINDS:
+            _log('unknown server kind %r (known: %s)' % (kind,
+                                                         ', '.join(KINDS)))
+            return 2
+    own_workdir = args.workdir is None
+    workdir = os.path.abspath(args.workdir or tempfile.mkdtemp(
+        prefix='gs-func-s3-'))
+    os.makedirs(workdir, exist_ok=True)
+    started = {}
+    errors = {}
+    child = None
+
+    def on_signal(signum, frame):
+        raise _Interrupted(signum)
+
+    old = {s: signal.signal(s, on_signal)
+           for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    lock = threading.Lock()
+
+    def start_one(kind):
+        try:
+            info = start(kind, os.path.join(workdir, kind), args)
+        except Exception as e:
+            with lock:
+                errors[kind] = e
+        else:
+            with lock:
+                started[kind] = info
+
+    rc = 1
+    # Start the servers side by side: they share nothing.
+    threads = [threading.Thread(target=start_one, args=(k,), daemon=True)
+               for k in kinds]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            while t.is_alive():
+                t.join(0.2)
+        if errors:
+            for kind, e in errors.items():
+                _log('failed to start %s: %s' % (kind, e))
+                for log_file in getattr(e, 'log_files', []):
+                    if os.path.exists(log_file):
+                        _log('----- last 30 lines of %s -----' % log_file)
+                        _log(tail(log_file))
+            return 3
+        servers_json = os.path.join(workdir, 'servers.json')
+        with open(servers_json, 'w') as f:
+            json.dump(started, f, indent=2)
+        env = dict(os.environ, GS_FUNC_SERVERS=servers_json)
+        t0 = time.monotonic()
+        child = subprocess.Popen(args.command, env=env)
+        rc = child.wait()
+        if rc < 0:
+            rc = 128 - rc
+        _log('command exited with code %d after %.1fs'
+             % (rc, time.monotonic() - t0))
+        if rc != 0:
+            for info in started.values():
+                _print_logs(info)
+        return rc
+    except _Interrupted as e:
+        _log('interrupted by signal %d: stopping servers' % e.signum)
+        if child is not None and child.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                child.send_signal(e.signum)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(STOP_TIMEOUT)
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+        return 128 + e.signum
+    finally:
+        # Signals must not cut the clean-up short.
+        for s in old:
+            signal.signal(s, signal.SIG_IGN)
+        for t in threads:
+            if t.ident is not None:
+                t.join()
+        for kind in kinds:
+            sub = os.path.join(workdir, kind)
+            if os.path.exists(os.path.join(sub, 'server.json')):
+                stop(sub)
+        for s, handler in old.items():
+            signal.signal(s, handler)
+        if own_workdir and rc == 0 and not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+        elif own_workdir:
+            _log('server files kept in %s' % workdir)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest='action', required=True)
+    default_venv = os.environ.get('GS_LOCALSTACK_VENV') or os.path.expanduser(
+        '~/.cache/glance_store_func/localstack-venv')
+
+    def common(p):
+        p.add_argument('--venv', default=default_venv,
+                       help='LocalStack virtualenv, created on first use '
+                            '(default: %(default)s)')
+        p.add_argument('--memstore-gib', type=int, default=8,
+                       help='size the RGW OSD reports (RAM, used as '
+                            'written; default %(default)s)')
+
+    p_start = sub.add_parser('start', help='start one server')
+    p_start.add_argument('kind', choices=KINDS)
+    p_start.add_argument('--workdir', required=True)
+    common(p_start)
+    p_stop = sub.add_parser('stop', help='stop the server of a workdir')
+    p_stop.add_argument('--workdir', required=True)
+    p_run = sub.add_parser('run', help='start servers, run a command, '
+                                       'stop the servers')
+    p_run.add_argument('--servers', required=True,
+                       help='comma-separated: %s' % ','.join(KINDS))
+    p_run.add_argument('--workdir', help='default: a new temporary '
+                                         'directory, removed on success')
+    p_run.add_argument('--keep', action='store_true',
+                       help='keep the temporary directory')
+    p_run.add_argument('command', nargs=argparse.REMAINDER)
+    common(p_run)
+    args = parser.parse_args(argv)
+
+    if args.action == 'start':
+        try:
+            start(args.kind, args.workdir, args)
+        except StartError as e:
+            _log('failed to start %s: %s' % (args.kind, e))
+            for log_file in e.log_files:
+                if os.path.exists(log_file):
+                    _log('----- last 30 lines of %s -----' % log_file)
+                    _log(tail(log_file))
+            return 1
+        return 0
+    if args.action == 'stop':
+        stop(args.workdir)
+        return 0
+    if args.command and args.command[0] == '--':
+        args.command = args.command[1:]
+    if not args.command:
+        parser.error('run needs a command after --')
+    return run(args)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
