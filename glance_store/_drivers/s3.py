@@ -1,0 +1,593 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The S3 store: images as objects in an S3 (or S3-compatible) bucket.
+
+configure / add / get / get_size / delete sit on three helpers:
+``s3_checksums`` (the checksum policy), ``s3_multipart`` (reading the
+image and the multipart pipeline) and ``s3_download`` (reading objects
+back with validation); ``s3_errors`` turns botocore errors into
+glance_store exceptions.
+"""
+
+import base64
+import collections
+import logging
+import re
+import urllib.parse
+
+import boto3
+import botocore
+from botocore import config as boto_config
+from botocore import exceptions as boto_exc
+from oslo_config import cfg
+from oslo_utils import units
+
+from glance_store._drivers import s3_checksums
+from glance_store._drivers import s3_download
+from glance_store._drivers import s3_errors
+from glance_store._drivers import s3_multipart
+from glance_store import capabilities
+from glance_store.common import utils
+import glance_store.driver
+from glance_store import exceptions
+from glance_store.i18n import _
+import glance_store.location
+
+LOG = logging.getLogger(__name__)
+
+MIN_BOTOCORE_VERSION = (1, 36, 0)
+DEFAULT_LARGE_OBJECT_SIZE = 100  # MB
+DEFAULT_LARGE_OBJECT_CHUNK_SIZE = 10  # MB
+DEFAULT_LARGE_OBJECT_MIN_CHUNK_SIZE = 5  # MB
+DEFAULT_THREAD_POOLS = 10
+DEFAULT_REGION = 'us-east-1'
+
+_S3_OPTS = [
+    cfg.StrOpt('s3_store_host',
+               help=_("""
+Address of the S3 endpoint: a host name, host:port or a URL such as
+https://s3.example.com:8443. A value without scheme means HTTPS.
+
+Related options:
+    * s3_store_cacert
+""")),
+    cfg.StrOpt('s3_store_region_name', default='',
+               help=_("""
+Region of the bucket. When empty it is taken from an AWS host name
+(s3.<region>.amazonaws.com), else us-east-1. Also used as the location
+constraint of a bucket the store creates.
+""")),
+    cfg.StrOpt('s3_store_access_key', secret=True,
+               help=_("Access key of the S3 account the store uses.")),
+    cfg.StrOpt('s3_store_secret_key', secret=True,
+               help=_("Secret key of the S3 account the store uses. "
+                      "Never logged.")),
+    cfg.StrOpt('s3_store_bucket',
+               help=_("Bucket the images are stored in.")),
+    cfg.BoolOpt('s3_store_create_bucket_on_put', default=False,
+                help=_("""
+Create the bucket on the first upload if it does not exist. When False a
+missing bucket makes uploads fail with an error naming this option.
+""")),
+    cfg.StrOpt('s3_store_bucket_url_format', default='auto',
+               choices=(('auto', _('virtual-hosted style when the bucket '
+                                   'name allows it, else path style')),
+                        ('virtual', _('bucket.host/key')),
+                        ('path', _('host/bucket/key'))),
+               help=_("How the bucket is addressed in request URLs. Most "
+                      "S3-compatible servers (Ceph RGW, MinIO) need "
+                      "'path'.")),
+    cfg.IntOpt('s3_store_large_object_size',
+               default=DEFAULT_LARGE_OBJECT_SIZE, min=1,
+               help=_("""
+Images of this size in MB or more are uploaded in parts (multipart
+upload); smaller ones in one request. An image of unknown size is
+buffered up to this size before the choice is made.
+""")),
+    cfg.IntOpt('s3_store_large_object_chunk_size',
+               default=DEFAULT_LARGE_OBJECT_CHUNK_SIZE,
+               min=DEFAULT_LARGE_OBJECT_MIN_CHUNK_SIZE,
+               help=_("""
+Part size in MB of multipart uploads (at least 5, S3's minimum). The
+store raises it when needed so that 10,000 parts cover the image.
+""")),
+    cfg.IntOpt('s3_store_thread_pools', default=DEFAULT_THREAD_POOLS,
+               min=1,
+               help=_("""
+Parts of one multipart upload sent in parallel. Memory held per upload is
+about (this value + 2) x the part size.
+""")),
+    cfg.StrOpt('s3_store_cacert', default='',
+               help=_("CA bundle used to verify the endpoint's TLS "
+                      "certificate; empty means the system CAs.")),
+    cfg.BoolOpt('s3_store_enable_data_integrity_protection',
+                default=False,
+                help=_("""
+Master switch of the S3 checksum features of boto3 >= 1.36 for this
+backend.
+
+False (the default): no checksum is computed, sent or validated in either
+direction (boto3's when_required), whatever the two options below say;
+requests look as they did before boto3 1.36 and work on every
+S3-compatible backend, such as Ceph RGW, which refuses the streaming
+checksum uploads of boto3 >= 1.36 with MissingContentLength.
+
+True: s3_store_request_checksum_calculation and
+s3_store_response_checksum_validation apply.
+
+These options override the AWS_REQUEST_CHECKSUM_CALCULATION and
+AWS_RESPONSE_CHECKSUM_VALIDATION environment variables for this backend.
+
+Related options:
+    * s3_store_request_checksum_calculation
+    * s3_store_response_checksum_validation
+    * s3_store_checksum_algorithm
+""")),
+    cfg.StrOpt('s3_store_request_checksum_calculation',
+               default=s3_checksums.WHEN_REQUIRED, ignore_case=True,
+               choices=(
+                   ('when_required', _('no checksum unless S3 requires '
+                                       'one for the operation')),
+                   ('never', _('same as when_required: the store '
+                               'uploads use no operation that requires '
+                               'one')),
+                   ('when_supported', _('boto3 computes a CRC32 for every '
+                                        'upload; over HTTPS it is sent as '
+                                        'an aws-chunked trailer, which '
+                                        'only AWS-grade servers accept')),
+                   ('always', _('the store computes the checksum '
+                                '(s3_store_checksum_algorithm) of every '
+                                'upload and part and sends it as a '
+                                'header with a Content-Length; accepted '
+                                'by servers that ignore it')),
+               ),
+               help=_("""
+When uploads carry a checksum the backend can verify. Only used when
+s3_store_enable_data_integrity_protection is True.
+""")),
+    cfg.StrOpt('s3_store_response_checksum_validation',
+               default=s3_checksums.WHEN_REQUIRED, ignore_case=True,
+               choices=(
+                   ('when_required', _('downloads are not validated')),
+                   ('never', _('same as when_required')),
+                   ('when_supported', _('boto3 asks for the stored '
+                                        'checksum and validates '
+                                        'single-part and full-object '
+                                        'checksums')),
+                   ('always', _('every whole download is checked against '
+                                'the stored checksum, composite multipart '
+                                'ones included; a download without stored '
+                                'checksum is served with a warning')),
+               ),
+               help=_("""
+When downloads are checked against the checksum the backend stored. A
+mismatch fails the download. Only used when
+s3_store_enable_data_integrity_protection is True.
+""")),
+    cfg.StrOpt('s3_store_checksum_algorithm',
+               default=s3_checksums.DEFAULT_ALGORITHM, ignore_case=True,
+               choices=s3_checksums.ALGORITHMS,
+               help=_("""
+Algorithm of the checksums the store computes when
+s3_store_request_checksum_calculation is 'always'. CRC32C and CRC64NVME
+need the awscrt package. CRC algorithms give multipart uploads a
+whole-object checksum; SHA1 and SHA256 a per-part (composite) one.
+""")),
+]
+
+
+def _botocore_version():
+    parts = re.findall(r'\d+', botocore.__version__)[:3]
+    return tuple(int(p) for p in parts)
+
+
+def region_from_host(host):
+    """The AWS region named by an S3 host name, or None."""
+    netloc = urllib.parse.urlsplit(
+        host if '://' in host else 'https://' + host).hostname or ''
+    if not netloc.endswith('.amazonaws.com'):
+        return None
+    m = re.search(r'(?:^|\.)s3[.-](?:dualstack\.)?([a-z0-9-]+)'
+                  r'\.amazonaws\.com$', netloc)
+    if m and m.group(1) not in ('external-1',):
+        return m.group(1)
+    return DEFAULT_REGION
+
+
+def split_host(host):
+    """``(https?, netloc_and_path)`` of s3_store_host; no scheme = HTTPS."""
+    host = host.strip()
+    if host.startswith('https://'):
+        return True, host[len('https://'):].rstrip('/')
+    if host.startswith('http://'):
+        return False, host[len('http://'):].rstrip('/')
+    return True, host.rstrip('/')
+
+
+class StoreLocation(glance_store.location.StoreLocation):
+    """``s3[+https]://host[:port][/path]/bucket/key``.
+
+    Locations are written without credentials.  Legacy locations with
+    ``ACCESS:SECRET@`` before the host are still read; their credentials
+    are kept only because old callers may look for them, are never used
+    by the store (the configured ones are) and never logged.
+    """
+
+    def process_specs(self):
+        self.scheme = self.specs.get('scheme', 's3')
+        self.accesskey = self.specs.get('accesskey')
+        self.secretkey = self.specs.get('secretkey')
+        s3_host = self.specs.get('s3serviceurl')
+        self.bucket = self.specs.get('bucket')
+        self.key = self.specs.get('key')
+        if s3_host.startswith('https://'):
+            self.scheme = 's3+https'
+            s3_host = s3_host[len('https://'):]
+        elif s3_host.startswith('http://'):
+            s3_host = s3_host[len('http://'):]
+        self.s3serviceurl = s3_host.strip('/')
+
+    def get_uri(self):
+        return "%s://%s/%s/%s" % (self.scheme, self.s3serviceurl,
+                                  self.bucket, self.key)
+
+    @staticmethod
+    def redact(uri):
+        """``uri`` with any credentials removed, for messages and logs."""
+        if '://' not in uri:
+            return uri
+        scheme, rest = uri.split('://', 1)
+        if '@' in rest:
+            rest = '***@' + rest.rsplit('@', 1)[1]
+        return '%s://%s' % (scheme, rest)
+
+    def _bad(self, uri, reason):
+        msg = _("Malformed S3 location %(uri)s: %(reason)s") % {
+            'uri': self.redact(uri), 'reason': reason}
+        LOG.info(msg)
+        raise exceptions.BadStoreUri(message=msg)
+
+    def parse_uri(self, uri):
+        if not isinstance(uri, str) or '://' not in uri:
+            self._bad(str(uri), _("no scheme"))
+        scheme, rest = uri.split('://', 1)
+        if scheme not in ('s3', 's3+http', 's3+https'):
+            self._bad(uri, _("the scheme must be s3, s3+http or "
+                             "s3+https"))
+        self.scheme = scheme
+        self.accesskey = self.secretkey = None
+        if '@' in rest:
+            # Legacy form: credentials before the last '@' (a secret may
+            # itself hold '/' or '@'); keys are image ids without '@'.
+            creds, rest = rest.rsplit('@', 1)
+            if ':' not in creds:
+                self._bad(uri, _("credentials must be ACCESS:SECRET"))
+            access, secret = creds.split(':', 1)
+            self.accesskey = urllib.parse.unquote(access)
+            self.secretkey = urllib.parse.unquote(secret)
+        parts = rest.split('/')
+        if len(parts) < 3 or not all(parts[-2:]) or not parts[0]:
+            self._bad(uri, _("expected host/bucket/key"))
+        self.key = parts[-1]
+        self.bucket = parts[-2]
+        self.s3serviceurl = '/'.join(parts[:-2]).strip('/')
+
+
+class Store(glance_store.driver.Store):
+    """Images as objects in an S3 bucket."""
+
+    _CAPABILITIES = (capabilities.BitMasks.READ_RANDOM |
+                     capabilities.BitMasks.WRITE_ACCESS |
+                     capabilities.BitMasks.DRIVER_REUSABLE)
+    OPTIONS = _S3_OPTS
+    MULTI_BACKEND_SUPPORT = True
+    EXAMPLE_URL = "s3+https://<HOST>/<BUCKET>/<OBJ>"
+    READ_CHUNKSIZE = 1 * units.Mi
+    WRITE_CHUNKSIZE = READ_CHUNKSIZE
+
+    def __init__(self, conf, backend=None):
+        super().__init__(conf, backend=backend)
+        self._s3_client = None
+        self.policy = s3_checksums.ChecksumPolicy()
+        self.s3_store_large_object_size = \
+            DEFAULT_LARGE_OBJECT_SIZE * units.Mi
+        self.s3_store_large_object_chunk_size = \
+            DEFAULT_LARGE_OBJECT_CHUNK_SIZE * units.Mi
+        self.s3_store_thread_pools = DEFAULT_THREAD_POOLS
+
+    @property
+    def store_name(self):
+        return self.backend_group or 's3'
+
+    def get_schemes(self):
+        return ('s3', 's3+http', 's3+https')
+
+    # configuration --------------------------------------------------------
+    def configure(self, re_raise_bsc=False):
+        version = _botocore_version()
+        if version < MIN_BOTOCORE_VERSION:
+            # No silent fallback: without these botocore options the
+            # checksum settings could not be honoured.
+            raise exceptions.BadStoreConfiguration(
+                store_name=self.store_name,
+                reason=_("botocore %(found)s is installed; the S3 store "
+                         "needs botocore >= %(needed)s (boto3 >= 1.36) for "
+                         "its checksum options.") % {
+                    'found': botocore.__version__,
+                    'needed': '.'.join(map(str, MIN_BOTOCORE_VERSION))})
+        super().configure(re_raise_bsc=re_raise_bsc)
+
+    def _option_get(self, name):
+        value = getattr(self.store_conf, name)
+        if value is None or value == '':
+            reason = _("option %s is not set.") % name
+            LOG.error(reason)
+            raise exceptions.BadStoreConfiguration(
+                store_name=self.store_name, reason=reason)
+        return value
+
+    def configure_add(self):
+        conf = self.store_conf
+        self.s3_host = self._option_get('s3_store_host')
+        self.access_key = self._option_get('s3_store_access_key')
+        self.secret_key = self._option_get('s3_store_secret_key')
+        self.bucket = self._option_get('s3_store_bucket')
+        self.use_https, self.s3_netloc = split_host(self.s3_host)
+        self.scheme = 's3+https' if self.use_https else 's3'
+        self.endpoint_url = '%s://%s' % (
+            'https' if self.use_https else 'http', self.s3_netloc)
+        self.region_name = (conf.s3_store_region_name or
+                            region_from_host(self.s3_host) or
+                            DEFAULT_REGION)
+        self.bucket_url_format = conf.s3_store_bucket_url_format
+        self.cacert = conf.s3_store_cacert or None
+        self.create_bucket_on_put = conf.s3_store_create_bucket_on_put
+        self.s3_store_large_object_size = \
+            conf.s3_store_large_object_size * units.Mi
+        self.s3_store_large_object_chunk_size = \
+            conf.s3_store_large_object_chunk_size * units.Mi
+        self.s3_store_thread_pools = conf.s3_store_thread_pools
+
+        try:
+            self.policy = s3_checksums.ChecksumPolicy.from_options(
+                conf.s3_store_enable_data_integrity_protection,
+                conf.s3_store_request_checksum_calculation,
+                conf.s3_store_response_checksum_validation,
+                conf.s3_store_checksum_algorithm)
+        except ValueError as e:
+            raise exceptions.BadStoreConfiguration(
+                store_name=self.store_name, reason=str(e))
+        if self.policy.needs_crt and not s3_checksums.crt_available():
+            raise exceptions.BadStoreConfiguration(
+                store_name=self.store_name,
+                reason=_("s3_store_checksum_algorithm %s needs the awscrt "
+                         "package, which is not installed (pip install "
+                         "awscrt, or choose CRC32, SHA1 or SHA256).")
+                % self.policy.algorithm)
+        if self.policy.ignored:
+            LOG.warning(
+                "S3 backend %(store)s: %(settings)s ignored because "
+                "s3_store_enable_data_integrity_protection is False.",
+                {'store': self.store_name,
+                 'settings': ', '.join('%s = %s' % kv
+                                       for kv in self.policy.ignored)})
+        LOG.info("S3 backend %(store)s (%(endpoint)s, bucket %(bucket)s): "
+                 "%(policy)s",
+                 {'store': self.store_name, 'endpoint': self.endpoint_url,
+                  'bucket': self.bucket, 'policy': self.policy.describe()})
+
+        self._s3_client = self._create_s3_client()
+        self._url_prefix = "%s://%s/%s/" % (self.scheme, self.s3_netloc,
+                                            self.bucket)
+
+    def _client_config(self):
+        """The botocore ``Config`` of this backend's client."""
+        return boto_config.Config(
+            s3={'addressing_style': self.bucket_url_format},
+            max_pool_connections=max(10, self.s3_store_thread_pools + 2),
+            **self.policy.client_config_kwargs())
+
+    def _create_s3_client(self, loc=None):
+        """Build this backend's boto3 client.
+
+        The checksum settings go in the client's own ``Config``: they
+        override the AWS_*_CHECKSUM_* environment variables for this
+        backend only, and other boto3 users of the process are left as
+        they are.  ``loc`` is accepted for compatibility; the configured
+        credentials are always the ones used.
+        """
+        session = boto3.session.Session(
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            region_name=self.region_name)
+        return session.client(
+            's3', endpoint_url=self.endpoint_url,
+            region_name=self.region_name, use_ssl=self.use_https,
+            verify=self.cacert if self.cacert else True,
+            config=self._client_config())
+
+    def _client(self):
+        if self._s3_client is None:
+            try:
+                self.configure_add()
+            except exceptions.BadStoreConfiguration as e:
+                raise exceptions.RemoteServiceUnavailable(e.msg)
+        return self._s3_client
+
+    def _location(self, key):
+        return StoreLocation({'scheme': self.scheme,
+                              's3serviceurl': self.s3_netloc,
+                              'bucket': self.bucket, 'key': key},
+                             self.conf, backend_group=self.backend_group)
+
+    def _error(self, e, action, bucket, key=None):
+        return s3_errors.to_store_error(e, self.store_name, action,
+                                        bucket, key)
+
+    # read side --------------------------------------------------------------
+    @capabilities.check
+    def get(self, location, offset=0, chunk_size=None, context=None):
+        """``(iterator, size)`` of the object; a range when asked."""
+        loc = location.store_location
+        client = self._client()
+        ranged = bool(offset or chunk_size)
+        params = self.policy.get_params(ranged=ranged)
+        if ranged:
+            end = '' if not chunk_size else str(offset + chunk_size - 1)
+            params['Range'] = 'bytes=%d-%s' % (offset, end)
+        try:
+            resp = client.get_object(Bucket=loc.bucket, Key=loc.key,
+                                     **params)
+        except (boto_exc.ClientError, boto_exc.BotoCoreError) as e:
+            raise self._error(e, 'reading', loc.bucket, loc.key)
+        validator = s3_download.make_validator(
+            client, self.policy, resp, loc.bucket, loc.key, ranged)
+        iterator = s3_download.ObjectIterator(
+            resp['Body'], self.READ_CHUNKSIZE, validator, self.store_name,
+            loc.bucket, loc.key)
+        return iterator, resp['ContentLength']
+
+    def _head(self, client, bucket, key):
+        try:
+            return client.head_object(Bucket=bucket, Key=key)
+        except (boto_exc.ClientError, boto_exc.BotoCoreError) as e:
+            raise self._error(e, 'looking up', bucket, key)
+
+    def get_size(self, location, context=None):
+        loc = location.store_location
+        return self._head(self._client(), loc.bucket, loc.key)[
+            'ContentLength']
+
+    @capabilities.check
+    def delete(self, location, context=None):
+        loc = location.store_location
+        client = self._client()
+        self._head(client, loc.bucket, loc.key)
+        try:
+            client.delete_object(Bucket=loc.bucket, Key=loc.key)
+        except (boto_exc.ClientError, boto_exc.BotoCoreError) as e:
+            raise self._error(e, 'deleting', loc.bucket, loc.key)
+        LOG.debug("Deleted %s", loc.get_uri())
+
+    # write side -------------------------------------------------------------
+    def _ensure_bucket(self, client):
+        try:
+            client.head_bucket(Bucket=self.bucket)
+            return
+        except boto_exc.ClientError as e:
+            if not s3_errors.is_not_found(e):
+                raise self._error(e, 'checking bucket', self.bucket)
+        except boto_exc.BotoCoreError as e:
+            raise self._error(e, 'checking bucket', self.bucket)
+        if not self.create_bucket_on_put:
+            raise exceptions.BadStoreConfiguration(
+                store_name=self.store_name,
+                reason=_("bucket %s does not exist; create it, or set "
+                         "s3_store_create_bucket_on_put = True to let the "
+                         "store create it.") % self.bucket)
+        params = {'Bucket': self.bucket}
+        if self.region_name != DEFAULT_REGION:
+            params['CreateBucketConfiguration'] = {
+                'LocationConstraint': self.region_name}
+        try:
+            client.create_bucket(**params)
+            LOG.info("Created bucket %(bucket)s on S3 backend %(store)s",
+                     {'bucket': self.bucket, 'store': self.store_name})
+        except boto_exc.ClientError as e:
+            if s3_errors.error_code(e) not in ('BucketAlreadyOwnedByYou',):
+                raise self._error(e, 'creating bucket', self.bucket)
+
+    def _exists(self, client, key):
+        try:
+            client.head_object(Bucket=self.bucket, Key=key)
+            return True
+        except boto_exc.ClientError as e:
+            if s3_errors.is_not_found(e):
+                return False
+            raise self._error(e, 'looking up', self.bucket, key)
+
+    @glance_store.driver.back_compat_add
+    @capabilities.check
+    def add(self, image_id, image_file, image_size, hashing_algo,
+            context=None, verifier=None):
+        """Store an image as object ``image_id`` of the bucket.
+
+        Returns ``(uri, bytes_written, md5_hex, multihash_hex,
+        metadata)``.
+        """
+        hashes = utils.ImageHashes(hashing_algo, verifier)
+        client = self._client()
+        loc = self._location(image_id)
+        try:
+            self._ensure_bucket(client)
+            if self._exists(client, image_id):
+                raise exceptions.Duplicate(image=loc.get_uri())
+            reader = s3_multipart.ImageReader(image_file, image_size,
+                                              hashes)
+            self._upload(client, image_id, reader, image_size)
+        except (boto_exc.ClientError, boto_exc.BotoCoreError) as e:
+            error = self._error(e, 'uploading', self.bucket, image_id)
+            LOG.error("Upload of %(uri)s to S3 backend %(store)s failed: "
+                      "%(error)s", {'uri': loc.get_uri(),
+                                    'store': self.store_name,
+                                    'error': error.msg
+                                    if hasattr(error, 'msg') else error})
+            raise error
+        LOG.debug("Wrote %(size)d bytes to %(uri)s",
+                  {'size': hashes.size, 'uri': loc.get_uri()})
+        metadata = {}
+        if self.backend_group:
+            metadata['store'] = self.backend_group
+        return (loc.get_uri(), hashes.size, hashes.checksum,
+                hashes.multihash, metadata)
+
+    def _upload(self, client, key, reader, image_size):
+        threshold = self.s3_store_large_object_size
+        sizes = s3_multipart.part_sizes(
+            self.s3_store_large_object_chunk_size, image_size)
+        if image_size and image_size < threshold:
+            self._put(client, key, reader.read(image_size + 1), reader)
+            return
+        buffered = collections.deque()
+        if not image_size:
+            # Unknown size: buffer up to the threshold; a stream that ends
+            # first is one PutObject.
+            total = 0
+            while not reader.eof and total <= threshold:
+                data = reader.read(next(sizes))
+                if data:
+                    buffered.append(data)
+                    total += len(data)
+            if reader.eof and total <= threshold:
+                self._put(client, key, b''.join(buffered), reader)
+                return
+
+        def parts():
+            while buffered:
+                yield buffered.popleft()
+            while not reader.eof:
+                data = reader.read(next(sizes))
+                if data:
+                    yield data
+
+        s3_multipart.MultipartUpload(
+            client, self.bucket, key, self.policy,
+            self.s3_store_thread_pools, self.store_name).run(parts())
+
+    def _put(self, client, key, body, reader):
+        # The body is the whole image, so the md5 Glance needs doubles as
+        # Content-MD5, which every S3 server verifies (as boto3 < 1.36
+        # sent it); over HTTPS it also spares boto3 hashing the payload.
+        md5 = base64.b64encode(reader.hashes.md5.digest()).decode()
+        client.put_object(Bucket=self.bucket, Key=key, Body=body,
+                          ContentMD5=md5, **self.policy.put_params(body))

@@ -1,0 +1,328 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Checksum policy of the S3 store: option values -> what boto3 does.
+
+botocore >= 1.36 knows two values for each direction, ``when_supported``
+and ``when_required``.  The store offers four (``never``,
+``when_required``, ``when_supported``, ``always``) behind a master switch:
+
+* switch off: both directions ``when_required``, no checksum parameter;
+  requests look as they did with boto3 < 1.36;
+* ``never`` / ``when_required``: botocore's ``when_required``;
+* ``when_supported``: botocore's ``when_supported`` (over HTTPS uploads
+  become aws-chunked with a trailing checksum, which only AWS-grade
+  servers accept);
+* ``always``: botocore stays at ``when_required`` and the store does the
+  work: it computes the checksum itself and sends it as a plain
+  ``x-amz-checksum-*`` header with a Content-Length (request side), or
+  asks for and checks every stored checksum (response side).
+
+This module is pure policy: it builds the ``botocore.config.Config``
+arguments and the extra parameters of each request, and knows how to
+compute and combine checksums.  It makes no network call.
+"""
+
+import base64
+import dataclasses
+import hashlib
+import zlib
+
+try:
+    from awscrt import checksums as crt_checksums
+except ImportError:  # pragma: no cover - depends on the environment
+    crt_checksums = None
+
+NEVER = 'never'
+WHEN_REQUIRED = 'when_required'
+WHEN_SUPPORTED = 'when_supported'
+ALWAYS = 'always'
+MODES = (WHEN_REQUIRED, WHEN_SUPPORTED, ALWAYS, NEVER)
+
+ALGORITHMS = ('CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256')
+CRT_ALGORITHMS = ('CRC32C', 'CRC64NVME')
+# Algorithms S3 can combine into a whole-object ("full object") checksum
+# of a multipart upload; the SHA ones are only composite.
+FULL_OBJECT_ALGORITHMS = ('CRC32', 'CRC32C', 'CRC64NVME')
+DEFAULT_ALGORITHM = 'CRC32'
+
+
+def crt_available():
+    return crt_checksums is not None
+
+
+def param_name(algorithm):
+    """``ChecksumCRC32`` and friends: the boto3 parameter / response key."""
+    return 'Checksum' + algorithm
+
+
+def header_name(algorithm):
+    return 'x-amz-checksum-' + algorithm.lower()
+
+
+# --- computing checksums -------------------------------------------------
+
+# Reflected polynomials and widths of the CRCs S3 uses.
+_CRC_PARAMS = {
+    'CRC32': (0xEDB88320, 32),
+    'CRC32C': (0x82F63B78, 32),
+    'CRC64NVME': (0x9A6C9329AC4BC9B5, 64),
+}
+
+
+class Checksum(object):
+    """Incremental checksum of one algorithm, S3's base64 encoding."""
+
+    def __init__(self, algorithm):
+        self.algorithm = algorithm
+        self.length = 0
+        if algorithm in _CRC_PARAMS:
+            self._crc = 0
+            self._hash = None
+            if algorithm in CRT_ALGORITHMS and crt_checksums is None:
+                raise RuntimeError(
+                    '%s needs the awscrt package (pip install awscrt)'
+                    % algorithm)
+        else:
+            self._crc = None
+            self._hash = hashlib.new(algorithm.lower())
+
+    def update(self, data):
+        self.length += len(data)
+        if self._hash is not None:
+            self._hash.update(data)
+        elif self.algorithm == 'CRC32':
+            self._crc = zlib.crc32(data, self._crc)
+        elif self.algorithm == 'CRC32C':
+            self._crc = crt_checksums.crc32c(data, self._crc)
+        else:
+            self._crc = crt_checksums.crc64nvme(data, self._crc)
+        return self
+
+    @property
+    def crc(self):
+        """The CRC as an integer (CRC algorithms only)."""
+        return self._crc
+
+    def digest(self):
+        if self._hash is not None:
+            return self._hash.digest()
+        width = _CRC_PARAMS[self.algorithm][1]
+        return self._crc.to_bytes(width // 8, 'big')
+
+    def b64digest(self):
+        return base64.b64encode(self.digest()).decode('ascii')
+
+
+def compute(algorithm, data):
+    """Base64 checksum of ``data`` (bytes or memoryview)."""
+    return Checksum(algorithm).update(data).b64digest()
+
+
+def _gf2_times(matrix, vector):
+    result = 0
+    i = 0
+    while vector:
+        if vector & 1:
+            result ^= matrix[i]
+        vector >>= 1
+        i += 1
+    return result
+
+
+def _gf2_square(matrix):
+    return [_gf2_times(matrix, row) for row in matrix]
+
+
+def crc_combine(algorithm, crc1, crc2, len2):
+    """CRC of A+B from crc(A), crc(B) and len(B), for reflected CRCs.
+
+    Lets the store build a whole-object CRC from the part CRCs its
+    workers computed, without hashing every byte a second time.  It
+    applies len2 zero bytes to crc1 with the GF(2) matrix-squaring
+    method (O(log len2) work).
+    """
+    poly, width = _CRC_PARAMS[algorithm]
+    if len2 <= 0:
+        return crc1
+    # Operator for one zero bit, then two, then four.
+    odd = [poly] + [1 << i for i in range(width - 1)]
+    even = _gf2_square(odd)
+    odd = _gf2_square(even)
+    while True:
+        even = _gf2_square(odd)
+        if len2 & 1:
+            crc1 = _gf2_times(even, crc1)
+        len2 >>= 1
+        if not len2:
+            break
+        odd = _gf2_square(even)
+        if len2 & 1:
+            crc1 = _gf2_times(odd, crc1)
+        len2 >>= 1
+        if not len2:
+            break
+    return crc1 ^ crc2
+
+
+def combined_b64(algorithm, parts):
+    """Whole-object base64 CRC from ``[(crc_int, length), ...]``."""
+    crc = 0
+    for part_crc, length in parts:
+        crc = crc_combine(algorithm, crc, part_crc, length)
+    width = _CRC_PARAMS[algorithm][1]
+    return base64.b64encode(crc.to_bytes(width // 8, 'big')).decode()
+
+
+def composite_b64(algorithm, part_digests):
+    """S3's composite checksum: checksum of the part digests, "-N"."""
+    c = Checksum(algorithm)
+    for d in part_digests:
+        c.update(d)
+    return '%s-%d' % (c.b64digest(), len(part_digests))
+
+
+# --- the policy ----------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class ChecksumPolicy(object):
+    """The effective checksum behaviour of one S3 backend."""
+
+    enabled: bool = False
+    request: str = WHEN_REQUIRED
+    response: str = WHEN_REQUIRED
+    algorithm: str = DEFAULT_ALGORITHM
+    # Values the operator set that the master switch makes ineffective.
+    ignored: tuple = ()
+
+    @classmethod
+    def from_options(cls, enabled, request=WHEN_REQUIRED,
+                     response=WHEN_REQUIRED, algorithm=DEFAULT_ALGORITHM):
+        request = (request or WHEN_REQUIRED).lower()
+        response = (response or WHEN_REQUIRED).lower()
+        algorithm = (algorithm or DEFAULT_ALGORITHM).upper()
+        for value in (request, response):
+            if value not in MODES:
+                raise ValueError('unknown checksum mode %r' % value)
+        if algorithm not in ALGORITHMS:
+            raise ValueError('unknown checksum algorithm %r' % algorithm)
+        if enabled:
+            return cls(True, request, response, algorithm)
+        ignored = tuple(
+            (name, value) for name, value, default in (
+                ('s3_store_request_checksum_calculation', request,
+                 WHEN_REQUIRED),
+                ('s3_store_response_checksum_validation', response,
+                 WHEN_REQUIRED),
+                ('s3_store_checksum_algorithm', algorithm,
+                 DEFAULT_ALGORITHM))
+            if value != default)
+        return cls(False, WHEN_REQUIRED, WHEN_REQUIRED, algorithm, ignored)
+
+    # botocore.config.Config(**policy.client_config_kwargs())
+    def client_config_kwargs(self):
+        def botocore_value(mode):
+            return WHEN_SUPPORTED if mode == WHEN_SUPPORTED else \
+                WHEN_REQUIRED
+        return {
+            'request_checksum_calculation': botocore_value(self.request),
+            'response_checksum_validation': botocore_value(self.response),
+        }
+
+    @property
+    def precompute(self):
+        """The store computes request checksums itself (``always``)."""
+        return self.request == ALWAYS
+
+    @property
+    def validate_always(self):
+        """The store checks every download it can (``always``)."""
+        return self.response == ALWAYS
+
+    @property
+    def validates(self):
+        return self.response in (WHEN_SUPPORTED, ALWAYS)
+
+    @property
+    def needs_crt(self):
+        return self.enabled and self.algorithm in CRT_ALGORITHMS and (
+            self.precompute or self.validate_always)
+
+    @property
+    def full_object(self):
+        return self.algorithm in FULL_OBJECT_ALGORITHMS
+
+    # Extra request parameters -----------------------------------------
+    def put_params(self, body):
+        """Parameters of a PutObject of ``body``."""
+        if not self.precompute:
+            return {}
+        return {param_name(self.algorithm): compute(self.algorithm, body)}
+
+    def create_multipart_params(self):
+        if not self.precompute:
+            return {}
+        return {'ChecksumAlgorithm': self.algorithm,
+                'ChecksumType': 'FULL_OBJECT' if self.full_object
+                else 'COMPOSITE'}
+
+    def part_checksum(self, body):
+        """A ``Checksum`` of one part, or None when nothing is sent."""
+        if not self.precompute:
+            return None
+        return Checksum(self.algorithm).update(body)
+
+    def part_params(self, checksum):
+        if checksum is None:
+            return {}
+        return {param_name(self.algorithm): checksum.b64digest()}
+
+    def complete_params(self, part_checksums):
+        """Whole-object parameters of CompleteMultipartUpload."""
+        if not self.precompute:
+            return {}
+        if self.full_object:
+            value = combined_b64(self.algorithm,
+                                 [(c.crc, c.length) for c in part_checksums])
+            return {param_name(self.algorithm): value,
+                    'ChecksumType': 'FULL_OBJECT'}
+        return {}
+
+    def get_params(self, ranged=False):
+        """GetObject parameters: ask for the stored checksum."""
+        if self.validate_always and not ranged:
+            return {'ChecksumMode': 'ENABLED'}
+        return {}
+
+    def describe(self):
+        if not self.enabled:
+            return ('data integrity protection off: no checksum is sent '
+                    'or validated (boto3 when_required in both '
+                    'directions)')
+        parts = []
+        if self.request == ALWAYS:
+            parts.append('uploads carry a %s checksum computed by the '
+                         'store, sent as a header' % self.algorithm)
+        elif self.request == WHEN_SUPPORTED:
+            parts.append('uploads carry a checksum computed by boto3 '
+                         '(aws-chunked over HTTPS)')
+        else:
+            parts.append('uploads carry no checksum (%s)' % self.request)
+        if self.response == ALWAYS:
+            parts.append('every full download is checked against the '
+                         'stored checksum')
+        elif self.response == WHEN_SUPPORTED:
+            parts.append('downloads are validated by boto3 when the '
+                         'backend returns a checksum')
+        else:
+            parts.append('downloads are not validated (%s)' % self.response)
+        return 'data integrity protection on: ' + '; '.join(parts)

@@ -1,0 +1,227 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Reading an image into parts, and the multipart upload pipeline.
+
+The reading side (``ImageReader``) runs in the caller's thread: it reads
+the image once, feeds md5, the multihash and the verifier with every
+byte, and enforces the declared size.  The sending side
+(``MultipartUpload``) keeps at most ``max_in_flight`` parts in memory
+and in flight on a thread pool, and aborts the upload on any failure so
+that nothing half-written stays on the backend.
+"""
+
+import concurrent.futures
+import logging
+import threading
+
+from glance_store.common import utils
+from glance_store import exceptions
+from glance_store.i18n import _
+
+LOG = logging.getLogger(__name__)
+
+MIN_PART_SIZE = 5 * 1024 * 1024
+MAX_PARTS = 10000
+# The largest object S3 allows.
+MAX_OBJECT_SIZE = 5 * 1024 ** 4
+
+
+class ImageReader(object):
+    """Read an image in pieces; hash every byte once; check the size.
+
+    ``image_size`` 0 means unknown.  More bytes than declared raise
+    ``Invalid`` ("Size exceeds ..."), fewer ``Invalid`` ("Size mismatch
+    ...") when the end is reached.
+    """
+
+    def __init__(self, image_file, image_size, hashes):
+        self.image_file = image_file
+        self.image_size = image_size or 0
+        self.hashes = hashes
+        self.bytes_read = 0
+        self.eof = False
+        self._read = getattr(image_file, 'read', None)
+        if self._read is None:
+            self._read = utils.CooperativeReader(image_file).read
+
+    def read(self, size):
+        """Up to ``size`` bytes; fewer only at the end of the image."""
+        if self.eof:
+            return b''
+        want = size
+        if self.image_size:
+            # Read one byte past the declared size to detect excess data.
+            want = min(size, self.image_size - self.bytes_read + 1)
+        chunks = []
+        got = 0
+        while got < want:
+            data = self._read(want - got)
+            if not data:
+                self.eof = True
+                break
+            if not isinstance(data, bytes):
+                data = bytes(data)
+            self.hashes.update(data)
+            chunks.append(data)
+            got += len(data)
+        self.bytes_read += got
+        if self.image_size and self.bytes_read > self.image_size:
+            raise exceptions.Invalid(
+                _("Size exceeds: the image has more data than the "
+                  "%(size)d bytes declared.") % {'size': self.image_size})
+        if self.eof and self.image_size and \
+                self.bytes_read != self.image_size:
+            raise exceptions.Invalid(
+                _("Size mismatch: %(got)d bytes received, %(size)d "
+                  "declared.") % {'got': self.bytes_read,
+                                  'size': self.image_size})
+        if len(chunks) == 1:
+            return chunks[0]
+        return b''.join(chunks)
+
+
+def part_sizes(base_size, image_size):
+    """Yield the size of each part: constant, or growing when unknown.
+
+    With a known size the part size grows just enough for 10,000 parts to
+    cover it.  With an unknown size the part size doubles every 1,000
+    parts, so that 10,000 parts cover S3's largest object while small
+    images keep small parts (and memory stays bounded by the part size).
+    """
+    base_size = max(base_size, MIN_PART_SIZE)
+    if image_size:
+        needed = -(-image_size // MAX_PARTS)
+        size = max(base_size, needed)
+        while True:
+            yield size
+    number = 0
+    size = base_size
+    while True:
+        yield size
+        number += 1
+        if number % 1000 == 0:
+            size *= 2
+
+
+class MultipartUpload(object):
+    """One multipart upload: parts on a bounded pool, then complete.
+
+    Any failure (a part error, the reader raising, a size error, a
+    checksum error, an interrupted caller) aborts the upload; if the
+    abort itself fails the log names the bucket, key and upload id so an
+    operator can remove it.
+    """
+
+    def __init__(self, client, bucket, key, policy, max_in_flight,
+                 store_name):
+        self.client = client
+        self.bucket = bucket
+        self.key = key
+        self.policy = policy
+        self.max_in_flight = max(1, max_in_flight)
+        self.store_name = store_name
+        self.upload_id = None
+        self._slots = threading.BoundedSemaphore(self.max_in_flight)
+        self._error = None
+        self._lock = threading.Lock()
+
+    def _record_error(self, error):
+        with self._lock:
+            if self._error is None:
+                self._error = error
+
+    def _send_part(self, number, body):
+        try:
+            checksum = self.policy.part_checksum(body)
+            resp = self.client.upload_part(
+                Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
+                PartNumber=number, Body=body,
+                **self.policy.part_params(checksum))
+            part = {'ETag': resp['ETag'], 'PartNumber': number}
+            if checksum is not None:
+                part.update(self.policy.part_params(checksum))
+            return part, checksum
+        except BaseException as e:
+            self._record_error(e)
+            raise
+        finally:
+            self._slots.release()
+
+    def run(self, parts):
+        """Upload ``parts`` (an iterable of bytes, read lazily).
+
+        Returns the CompleteMultipartUpload response.
+        """
+        resp = self.client.create_multipart_upload(
+            Bucket=self.bucket, Key=self.key,
+            **self.policy.create_multipart_params())
+        self.upload_id = resp['UploadId']
+        LOG.debug("Started multipart upload %(id)s of %(bucket)s/%(key)s",
+                  {'id': self.upload_id, 'bucket': self.bucket,
+                   'key': self.key})
+        futures = []
+        executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=self.max_in_flight,
+            thread_name_prefix='s3-part')
+        try:
+            number = 0
+            for body in parts:
+                number += 1
+                # Wait for a free slot before holding one more part.
+                self._slots.acquire()
+                if self._error is not None:
+                    self._slots.release()
+                    break
+                futures.append(executor.submit(self._send_part, number,
+                                               body))
+                del body
+            results = [f.result() for f in futures]
+            if self._error is not None:  # pragma: no cover - defensive
+                raise self._error
+            if not results:
+                raise exceptions.BackendException(
+                    _("A multipart upload needs at least one part."))
+            checksums = [c for _p, c in results]
+            complete = self.client.complete_multipart_upload(
+                Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
+                MultipartUpload={'Parts': [p for p, _c in results]},
+                **self.policy.complete_params(checksums))
+            return complete
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            executor.shutdown(wait=True)
+            self.abort()
+            raise
+        finally:
+            executor.shutdown(wait=True)
+
+    def abort(self):
+        try:
+            self.client.abort_multipart_upload(
+                Bucket=self.bucket, Key=self.key, UploadId=self.upload_id)
+            LOG.info("Aborted multipart upload %(id)s of %(bucket)s/%(key)s "
+                     "on S3 backend %(store)s",
+                     {'id': self.upload_id, 'bucket': self.bucket,
+                      'key': self.key, 'store': self.store_name})
+        except Exception as e:
+            LOG.error("Could not abort multipart upload %(id)s of "
+                      "%(bucket)s/%(key)s on S3 backend %(store)s (%(err)s). "
+                      "It still holds storage: remove it with "
+                      "AbortMultipartUpload (for example 'aws s3api "
+                      "abort-multipart-upload --bucket %(bucket)s --key "
+                      "%(key)s --upload-id %(id)s') once the backend is "
+                      "reachable.",
+                      {'id': self.upload_id, 'bucket': self.bucket,
+                       'key': self.key, 'store': self.store_name,
+                       'err': e})
