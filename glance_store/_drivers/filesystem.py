@@ -236,23 +236,35 @@ class Store(driver.Store):
 
     # -- configuration -------------------------------------------------
 
+    def _raw(self, name, group):
+        """(value, default) of option ``name`` in ``group`` itself."""
+        try:
+            value = self.conf[group][name]
+            default = self.conf._get_opt_info(name, group)['opt'].default
+        except (cfg.NoSuchOptError, cfg.NoSuchGroupError, KeyError):
+            return None, None
+        return value, default
+
     def _datadirs_conflict(self):
         """True if the operator set both datadir options at one level.
 
         ``filesystem_store_datadir`` has a default, so it only conflicts
-        with ``filesystem_store_datadirs`` when set explicitly: in the
-        store's own group, or in ``[backend_defaults]`` when the list
-        comes from there too.
+        with ``filesystem_store_datadirs`` when given another value: in
+        the store's own group, or in ``[backend_defaults]`` when the list
+        comes from there too.  (Values are compared with the default
+        rather than asking oslo.config where they come from: its answer
+        goes stale once an override is cleared.)
         """
-        conf = self.store_conf
-        own = conf.backend_group
-        if not conf._is_default('filesystem_store_datadir', own):
+        own = self.store_conf.backend_group
+        value, default = self._raw('filesystem_store_datadir', own)
+        if value and value != default:
             return True
         if not self.backend_group:
             return False
-        defaults = driver.BACKEND_DEFAULTS_GROUP
-        return (conf._is_default('filesystem_store_datadirs', own) and
-                not conf._is_default('filesystem_store_datadir', defaults))
+        own_dirs, _default = self._raw('filesystem_store_datadirs', own)
+        value, default = self._raw('filesystem_store_datadir',
+                                   driver.BACKEND_DEFAULTS_GROUP)
+        return not own_dirs and bool(value) and value != default
 
     def _parse_datadir(self, value):
         """``PATH[:PRIORITY]`` -> (path, priority)."""
