@@ -266,7 +266,11 @@ class ChecksumPolicy(object):
         """Parameters of a PutObject of ``body``."""
         if not self.precompute:
             return {}
-        return {param_name(self.algorithm): compute(self.algorithm, body)}
+        # ChecksumAlgorithm next to the value only adds the
+        # x-amz-sdk-checksum-algorithm header: botocore computes nothing
+        # when a checksum header is already set, so no aws-chunked body.
+        return {'ChecksumAlgorithm': self.algorithm,
+                param_name(self.algorithm): compute(self.algorithm, body)}
 
     def create_multipart_params(self):
         if not self.precompute:
@@ -284,7 +288,8 @@ class ChecksumPolicy(object):
     def part_params(self, checksum):
         if checksum is None:
             return {}
-        return {param_name(self.algorithm): checksum.b64digest()}
+        return {'ChecksumAlgorithm': self.algorithm,
+                param_name(self.algorithm): checksum.b64digest()}
 
     def complete_params(self, part_checksums):
         """Whole-object parameters of CompleteMultipartUpload."""

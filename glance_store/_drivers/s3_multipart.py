@@ -24,6 +24,7 @@ import concurrent.futures
 import logging
 import threading
 
+from glance_store._drivers import s3_checksums
 from glance_store.common import utils
 from glance_store import exceptions
 from glance_store.i18n import _
@@ -149,7 +150,8 @@ class MultipartUpload(object):
                 **self.policy.part_params(checksum))
             part = {'ETag': resp['ETag'], 'PartNumber': number}
             if checksum is not None:
-                part.update(self.policy.part_params(checksum))
+                name = s3_checksums.param_name(self.policy.algorithm)
+                part[name] = checksum.b64digest()
             return part, checksum
         except BaseException as e:
             self._record_error(e)
