@@ -182,6 +182,14 @@ class HostNotInitialized(GlanceStoreException):
     message = _("Store host %(host)s is not initialized.")
 
 
+class TimeoutError(GlanceStoreException):
+    # Glance catches glance_store.exceptions.TimeoutError on upload,
+    # download and delete (503), so the name must exist.
+    message = _("The image store did not complete the operation within "
+                "%(timeout)s seconds; check the health of the storage and "
+                "the connection to it.")
+
+
 class ChecksumMismatch(GlanceStoreException):
     """Data read back does not match the checksum the backend stored.
 
