@@ -93,12 +93,12 @@ class Indexable(object):
             yield self.chunk
 
     def __getitem__(self, i):
-        self.chunk = next(self.wrapped)
-        return self.chunk
+        return self.another()
 
     def another(self):
         """Read another chunk from the wrapped iterator."""
-        return next(self.wrapped)
+        self.chunk = next(self.wrapped)
+        return self.chunk
 
     def getvalue(self):
         """The current chunk."""
@@ -118,7 +118,9 @@ def _load_store(conf, store_entry, invoke_load=True):
 
 
 def _load_stores(conf):
-    for store_entry in set(conf.glance_store.stores):
+    # In configuration order, without duplicates: when two stores serve
+    # the same scheme, the one listed first wins, every time.
+    for store_entry in dict.fromkeys(conf.glance_store.stores):
         try:
             store_instance = _load_store(conf, store_entry)
             if not store_instance:
@@ -234,8 +236,7 @@ def check_location_metadata(val, key=''):
     elif not isinstance(val, str):
         raise exceptions.BackendException(
             _("Location metadata %(key)s is of type %(type)s; only dict, "
-              "list and str are allowed.") % {'key': key,
-                                                'type': type(val)})
+              "list and str are allowed.") % {'key': key, 'type': type(val)})
 
 
 def _check_metadata(store, metadata):

@@ -34,6 +34,9 @@ SCHEME_TO_CLS_BACKEND_MAP = {}
 
 
 def _scheme_of(uri):
+    if not isinstance(uri, str):
+        # urlparse() accepts bytes and None and returns a bytes scheme.
+        raise exceptions.BadStoreUri(uri=repr(uri))
     try:
         return urllib.parse.urlparse(uri).scheme
     except (ValueError, AttributeError, TypeError):

@@ -18,7 +18,6 @@ from stevedore import driver
 from stevedore import exception as stevedore_exc
 from stevedore import extension
 
-from glance_store import exceptions
 from glance_store.i18n import _
 
 LOG = logging.getLogger(__name__)

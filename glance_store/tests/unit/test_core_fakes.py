@@ -53,7 +53,8 @@ class StoreLocation(location.StoreLocation):
         return '%s://%s' % (self.scheme, self.path)
 
     def parse_uri(self, uri):
-        self.validate_schemas(uri, ('fake://', 'fake2://', 'fakefile://'))
+        self.validate_schemas(uri, ('fake://', 'fake2://', 'file://',
+                                    'filesystem://'))
         pieces = urllib.parse.urlparse(uri)
         self.scheme = pieces.scheme
         self.path = (pieces.netloc + pieces.path).strip('/')
@@ -84,11 +85,12 @@ class FakeStore(driver.Store):
 
     def configure_add(self):
         self.configure_calls += 1
+        scheme = (self.SCHEMES or ('none',))[0]
         mode = self.store_conf.fake_store_mode
         if mode == 'bad':
             raise exceptions.BadStoreConfiguration(
-                store_name=self.SCHEMES[0], reason='mode is bad')
-        self._url_prefix = '%s://%s/' % (self.SCHEMES[0],
+                store_name=scheme, reason='mode is bad')
+        self._url_prefix = '%s://%s/' % (scheme,
                                          self.backend_group or 'single')
 
     def _key(self, loc):
@@ -152,16 +154,16 @@ class SecondFakeStore(FakeStore):
 class FakeFileStore(FakeStore):
     """Stands in for the filesystem store (the reserved stores' type)."""
 
-    SCHEMES = ('fakefile',)
-    OPTIONS = [
-        cfg.StrOpt('filesystem_store_datadir',
-                   default='/var/lib/glance/images'),
-        cfg.IntOpt('filesystem_store_chunk_size', default=65536),
-    ]
+    SCHEMES = ('file', 'filesystem')
+    # Names of its own: the real filesystem driver's options may be
+    # registered in the same global configuration.
+    OPTIONS = [cfg.StrOpt('fake_file_label', default='plain')]
 
     def configure_add(self):
         self.configure_calls += 1
-        self.datadir = self.store_conf.filesystem_store_datadir
+        # Reserved stores have this option in their group.
+        self.datadir = getattr(self.store_conf, 'filesystem_store_datadir',
+                               None)
 
 
 class ReadOnlyFakeStore(FakeStore):
@@ -197,6 +199,14 @@ class SchemelessFakeStore(FakeStore):
     get_schemes = driver.Store.get_schemes
 
 
+class InitFailFakeStore(FakeStore):
+    """Refuses its configuration as soon as it is instantiated."""
+
+    def __init__(self, conf, backend=None):
+        raise exceptions.BadStoreConfiguration(store_name='fake_initfail',
+                                               reason='refused at load')
+
+
 # entry point name -> "module:Class"
 FAKE_ENTRY_POINTS = {
     'fake': _MODULE + ':FakeStore',
@@ -208,7 +218,9 @@ FAKE_ENTRY_POINTS = {
     'fake_badmeta': _MODULE + ':BadMetadataFakeStore',
     'fake_noscheme': _MODULE + ':NoSchemeFakeStore',
     'fake_schemeless': _MODULE + ':SchemelessFakeStore',
+    'fake_initfail': _MODULE + ':InitFailFakeStore',
     'fake_broken': 'glance_store.tests.unit.no_such_module:Store',
+    'glance.store.fake.Store': _MODULE + ':FakeStore',
 }
 
 

@@ -50,6 +50,7 @@ _KWARGS = {
     'InUseByStore': {},
     'HostNotInitialized': {'host': 'h1'},
     'ChecksumMismatch': {'object': 'bucket/key', 'algorithm': 'CRC32'},
+    'TimeoutError': {'timeout': 60},
 }
 
 
