@@ -262,8 +262,13 @@ class Store(driver.Store):
         url = loc.safe_uri()
         LOG.debug("HTTP store: %(verb)s %(url)s", {'verb': verb, 'url': url})
         try:
+            # verify and proxies are passed again per request: requests
+            # lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override the
+            # session's verify setting otherwise.
             return session.request(verb, url, auth=loc.auth(), stream=True,
-                                   allow_redirects=False)
+                                   allow_redirects=False,
+                                   verify=session.verify,
+                                   proxies=dict(session.proxies))
         except (requests.exceptions.ConnectionError,
                 requests.exceptions.Timeout) as e:
             reason = (_("The HTTP server of the image at %(url)s cannot be "
