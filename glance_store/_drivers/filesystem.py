@@ -674,7 +674,8 @@ class Store(driver.Store):
         size; in every failure nothing is left in the directory.
         """
         hashes = utils.ImageHashes(hashing_algo, verifier)
-        image_size = image_size or 0
+        # None, 0 (and nonsense negative sizes) mean "unknown size".
+        image_size = image_size if image_size and image_size > 0 else 0
         datadir = self._find_best_datadir(image_size)
         filepath = os.path.join(datadir, str(image_id))
         if os.path.lexists(filepath):

@@ -394,6 +394,11 @@ class TestAdd(FilesystemStoreTestCase):
         self.assertEqual(100000, size)
         self.assertEqual(hashlib.md5(data).hexdigest(), md5)
 
+    def test_none_or_negative_size_is_unknown(self):
+        for size in (None, -1):
+            result = self._add('img%s' % size, b'abc', size=size)
+            self.assertEqual(3, result[1])
+
     def test_empty_image(self):
         uri, size, md5, mh, meta = self._add('empty', b'', size=0)
         self.assertEqual(0, size)
