@@ -53,20 +53,36 @@ class BackendGroupConfiguration(object):
         self.backend_group = config_group or 'glance_store'
         self._fallback = (BACKEND_DEFAULTS_GROUP
                           if config_group else None)
+        # Options the group registered itself with a default of its own
+        # (the reserved stores' directories): that default beats the
+        # fallback group, so Glance's staging and tasks stores never land
+        # in the images directory set in [backend_defaults].
+        self._own_defaults = frozenset()
 
     def _is_default(self, name, group):
         try:
             loc = self.conf.get_location(name, group)
         except (cfg.NoSuchOptError, cfg.NoSuchGroupError):
             return True
-        return loc is None or loc.location in _DEFAULT_LOCATIONS
+        if loc is None or loc.location in _DEFAULT_LOCATIONS:
+            return True
+        if loc.location == getattr(cfg.Locations, 'set_override', None):
+            # oslo.config keeps reporting set_override after
+            # clear_override (and reset): check that one is still there.
+            try:
+                info = self.conf._get_opt_info(name, group)
+            except Exception:  # pragma: no cover - private API changed
+                return False
+            return info.get('override') is None
+        return False
 
     def __getattr__(self, name):
         if name.startswith('_'):
             raise AttributeError(name)
         value = getattr(self.conf[self.backend_group], name)
         fallback = self._fallback
-        if fallback and self._is_default(name, self.backend_group) and \
+        if fallback and name not in self._own_defaults and \
+                self._is_default(name, self.backend_group) and \
                 fallback in self.conf and \
                 name in self.conf[fallback] and \
                 not self._is_default(name, fallback):
@@ -93,6 +109,7 @@ class Store(capabilities.StoreCapability):
         self.store_location_class = None
         self._url_prefix = None
 
+        own_defaults = set()
         if self.OPTIONS is not None and conf is not None:
             group = backend or 'glance_store'
             groups = [group, BACKEND_DEFAULTS_GROUP] if backend else [group]
@@ -103,9 +120,11 @@ class Store(capabilities.StoreCapability):
                     except cfg.DuplicateOptError:
                         # Already registered with another default, as the
                         # reserved stores' datadir is: keep that one.
-                        pass
+                        if grp == group:
+                            own_defaults.add(opt.dest)
         self.store_conf = BackendGroupConfiguration(
             self.OPTIONS, config_group=backend, conf=conf)
+        self.store_conf._own_defaults = frozenset(own_defaults)
 
     def configure(self, re_raise_bsc=False):
         """Configure the store; a bad configuration disables writes.

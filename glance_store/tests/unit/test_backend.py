@@ -506,3 +506,42 @@ class TestIndexable(base.StoreBaseTest):
         self.assertTrue(wrapped.closed)
         # Wrapped iterators without close() are fine too.
         self.assertIsNone(backend.Indexable(iter([]), 0).close())
+
+
+class TestWithTheFileStore(base.StoreBaseTest):
+    """End to end through the API with the real ``file`` driver."""
+
+    def setUp(self):
+        super().setUp()
+        self.config(stores=['file', 'http'], default_store='file',
+                    filesystem_store_datadir=self.test_dir)
+        self.assertEqual(2, backend.create_stores(self.conf))
+
+    def test_round_trip(self):
+        backend.verify_default_store()
+        self.assertIn('file', backend.get_known_schemes())
+        uri, size, md5, multihash, metadata = \
+            backend.add_to_backend_with_multihash(
+                self.conf, 'img-1', io.BytesIO(DATA), len(DATA), 'sha512')
+        self.assertEqual('file://%s/img-1' % self.test_dir, uri)
+        self.assertEqual((len(DATA), hashlib.md5(DATA).hexdigest(),
+                          hashlib.sha512(DATA).hexdigest()),
+                         (size, md5, multihash))
+        self.assertIsInstance(metadata, dict)
+        self.assertEqual(len(DATA), backend.get_size_from_backend(uri))
+        it, _size = backend.get_from_backend(uri, offset=4, chunk_size=5)
+        self.assertEqual(DATA[4:9], b''.join(it))
+        backend.delete_from_backend(uri)
+        self.assertRaises(exceptions.NotFound, backend.get_from_backend, uri)
+
+    def test_old_add_returns_4_tuple(self):
+        result = backend.add_to_backend(self.conf, 'img-2',
+                                        io.BytesIO(DATA), len(DATA))
+        self.assertEqual(4, len(result))
+        self.assertEqual(hashlib.md5(DATA).hexdigest(), result[2])
+
+    def test_malformed_and_unknown_uris(self):
+        self.assertRaises(exceptions.UnknownScheme, backend.get_from_backend,
+                          'gopher://x/y')
+        self.assertRaises(exceptions.BadStoreUri, backend.get_from_backend,
+                          'file://')

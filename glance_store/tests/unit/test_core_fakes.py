@@ -157,7 +157,8 @@ class FakeFileStore(FakeStore):
     SCHEMES = ('file', 'filesystem')
     # Names of its own: the real filesystem driver's options may be
     # registered in the same global configuration.
-    OPTIONS = [cfg.StrOpt('fake_file_label', default='plain')]
+    OPTIONS = FakeStore.OPTIONS + [cfg.StrOpt('fake_file_label',
+                                              default='plain')]
 
     def configure_add(self):
         self.configure_calls += 1

@@ -317,6 +317,45 @@ class TestBackendGroupConfiguration(base.BaseTestCase):
         # Set explicitly to the option default: still the backend's value.
         self.assertEqual(1, be2.size)
 
+    def test_cleared_override_falls_back_again(self):
+        conf = self._conf()
+        conf.set_override('colour', 'blue', 'backend_defaults')
+        conf.set_override('colour', 'red', 'be1')
+        bgc = driver.BackendGroupConfiguration(self.OPTS, 'be1', conf)
+        self.assertEqual('red', bgc.colour)
+        conf.clear_override('colour', 'be1')
+        self.assertEqual('blue', bgc.colour)
+        conf.clear_override('colour', 'backend_defaults')
+        self.assertEqual('grey', bgc.colour)
+        conf.set_override('colour', 'green', 'be1')
+        conf.set_override('colour', 'blue', 'backend_defaults')
+        conf.reset()  # drops every override, not the recorded location
+        self.assertEqual('grey', bgc.colour)
+        conf.set_override('colour', 'blue', 'backend_defaults')
+        self.assertEqual('blue', bgc.colour)
+
+    def test_own_registered_default_beats_the_fallback(self):
+        conf = self._conf()
+        conf.register_opt(cfg.StrOpt('datadir', default='/images'),
+                          'backend_defaults')
+        conf.register_opt(cfg.StrOpt('datadir', default='/images'), 'be1')
+        conf.register_opt(cfg.StrOpt('datadir', default='/staging'),
+                          'staging')
+        conf.set_override('datadir', '/shared', 'backend_defaults')
+
+        class DatadirStore(fakes.FakeStore):
+            OPTIONS = [cfg.StrOpt('datadir', default='/images')]
+
+        staging = DatadirStore(conf, backend='staging')
+        self.assertEqual('/staging', staging.store_conf.datadir)
+        self.assertEqual({'datadir'}, staging.store_conf._own_defaults)
+        self.assertEqual('/shared',
+                         DatadirStore(conf, backend='be1').store_conf.datadir)
+        self.assertEqual('/shared',
+                         DatadirStore(conf, backend='be2').store_conf.datadir)
+        conf.set_override('datadir', '/srv/staging', 'staging')
+        self.assertEqual('/srv/staging', staging.store_conf.datadir)
+
     def test_single_store_has_no_fallback(self):
         conf = self._conf("[backend_defaults]\ncolour = blue\n")
         bgc = driver.BackendGroupConfiguration(self.OPTS, None, conf)
