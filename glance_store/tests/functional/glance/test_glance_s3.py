@@ -1,0 +1,441 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The real Glance API on an S3 backend: Ceph RGW over HTTPS.
+
+Bug 2121144: with boto3 >= 1.36, Glance could no longer upload images to
+Ceph RGW over HTTPS, because boto3 sent every PutObject and UploadPart as
+``aws-chunked`` without Content-Length and RGW answered 411
+MissingContentLength. These tests run Glance (uwsgi, sqlite, no keystone)
+on this library with an ``s3`` store on RGW's HTTPS endpoint:
+
+* with the S3 options an operator had before the bug (no checksum option
+  set at all), single store: the exact scenario of the bug report;
+* with ``always`` in both directions, multi store;
+* with ``when_supported`` uploads (what boto3 does by default), to show
+  that the set-up really reproduces the bug: Glance reports the failure,
+  the log says which options to change, nothing is left in the bucket.
+
+The multipart threshold is lowered to 5 MB, so the image sizes of the
+shared tests (see test_glance_api.GlanceImageTests) are multipart uploads,
+of known size (Content-Length) and of unknown size (chunked request, which
+Glance passes to the store as size 0).
+
+RGW comes from ``tools/s3_servers.py`` (``tox -e functional-glance``
+starts it); without it the tests skip, or fail when CI is set.
+"""
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+import unittest
+
+import testtools
+from testtools import content
+
+from glance_store._drivers import s3_checksums
+from glance_store.tests.functional.glance import harness
+from glance_store.tests.functional.glance import test_glance_api
+from glance_store.tests.functional import servers
+
+KiB = 1024
+MiB = 1024 * KiB
+
+# s3_store_large_object_size and s3_store_large_object_chunk_size, in MB
+# (the chunk size cannot go below S3's 5 MB minimum part size).
+THRESHOLD_MB = 5
+CHUNK_MB = 5
+PART_SIZE = CHUNK_MB * MiB
+
+# Settings of the process environment or of ~/.aws/config that would
+# change boto3's checksum behaviour behind the configuration's back.
+AWS_ENV_VARS = ('AWS_REQUEST_CHECKSUM_CALCULATION',
+                'AWS_RESPONSE_CHECKSUM_VALIDATION', 'AWS_PROFILE',
+                'AWS_DEFAULT_PROFILE', 'AWS_ACCESS_KEY_ID',
+                'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN',
+                'AWS_CA_BUNDLE')
+
+
+@contextlib.contextmanager
+def clean_aws_environment():
+    """Start the Glance server with boto3's own defaults, then restore."""
+    missing = os.path.join(tempfile.gettempdir(), 'gs-func-no-aws-config')
+    changes = dict.fromkeys(AWS_ENV_VARS)
+    changes['AWS_CONFIG_FILE'] = missing
+    changes['AWS_SHARED_CREDENTIALS_FILE'] = missing
+    saved = {name: os.environ.get(name) for name in changes}
+    try:
+        for name, value in changes.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def rgw_store_options(rgw, bucket, checksum_options=None):
+    """``s3_store_*`` options for RGW's HTTPS endpoint."""
+    options = {
+        's3_store_host': servers.endpoint(rgw, 'https'),
+        's3_store_cacert': rgw['ca_bundle'],
+        's3_store_access_key': rgw['access_key'],
+        's3_store_secret_key': rgw['secret_key'],
+        's3_store_region_name': rgw.get('region') or 'us-east-1',
+        's3_store_bucket': bucket,
+        's3_store_bucket_url_format': 'path',
+        's3_store_create_bucket_on_put': False,
+        's3_store_large_object_size': THRESHOLD_MB,
+        's3_store_large_object_chunk_size': CHUNK_MB,
+    }
+    options.update(checksum_options or {})
+    return options
+
+
+def expected_policy(checksum_options):
+    """The start-up policy line the driver logs for these options."""
+    opts = checksum_options or {}
+    return s3_checksums.ChecksumPolicy.from_options(
+        opts.get('s3_store_enable_data_integrity_protection', False),
+        opts.get('s3_store_request_checksum_calculation'),
+        opts.get('s3_store_response_checksum_validation'),
+        opts.get('s3_store_checksum_algorithm')).describe()
+
+
+class RGWBucketMixin(object):
+    """An RGW bucket for one test class, and the backend hooks on it.
+
+    ``stored_names`` lists the bucket's objects and also its open
+    multipart uploads (as ``multipart-upload:KEY``), so every assertion of
+    the shared tests on what the backend holds also covers orphaned
+    uploads.
+    """
+
+    rgw = None
+    bucket = None
+    admin = None
+
+    @classmethod
+    def setup_bucket(cls):
+        cls.rgw = servers.get_server('rgw')
+        cls.admin = servers.client(
+            cls.rgw, 'https', request_checksum_calculation='when_required',
+            response_checksum_validation='when_required')
+        cls.bucket = servers.unique_bucket('gs-glance')
+        cls.admin.create_bucket(Bucket=cls.bucket)
+
+    @classmethod
+    def remove_bucket(cls):
+        if cls.bucket is not None:
+            servers.delete_bucket(cls.admin, cls.bucket)
+            cls.bucket = None
+
+    def open_uploads(self):
+        return servers.list_open_uploads(self.admin, self.bucket)
+
+    def stored_names(self):
+        names = set(servers.list_keys(self.admin, self.bucket))
+        names.update('multipart-upload:%s' % key
+                     for key, _id in self.open_uploads())
+        return names
+
+    def stored_bytes(self, image_id):
+        try:
+            resp = self.admin.get_object(Bucket=self.bucket, Key=image_id)
+        except self.admin.exceptions.NoSuchKey:
+            return None
+        return resp['Body'].read()
+
+    def etag(self, image_id):
+        head = self.admin.head_object(Bucket=self.bucket, Key=image_id)
+        return head['ETag'].strip('"')
+
+
+class GlanceOnRGWTests(RGWBucketMixin, test_glance_api.GlanceImageTests):
+    """The shared Glance image tests with multipart-sized images."""
+
+    # Above the 5 MB threshold: multipart uploads of 3 parts, of known
+    # size and of unknown size (chunked). The upload over the cap is
+    # unknown-size too: parts are already written when Glance stops it.
+    KNOWN_SIZE = 2 * PART_SIZE + 123
+    CHUNKED_SIZE = 2 * PART_SIZE + 77 * KiB + 5
+    IMAGE_SIZE_CAP = 16 * MiB
+    OVER_CAP_SIZE = 17 * MiB + 11
+    SMALL_SIZE = 1 * MiB + 321
+
+    # Checksum options of the backend (none: the defaults).
+    CHECKSUM_OPTIONS = {}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.setup_bucket()
+        try:
+            with clean_aws_environment():
+                super(GlanceOnRGWTests, cls).setUpClass()
+        except BaseException:
+            cls.remove_bucket()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super(GlanceOnRGWTests, cls).tearDownClass()
+        finally:
+            cls.remove_bucket()
+
+    def setUp(self):
+        super(GlanceOnRGWTests, self).setUp()
+        self.addCleanup(self._no_open_uploads_left)
+
+    def _no_open_uploads_left(self):
+        self.assertEqual([], self.open_uploads())
+
+    def _check_download(self, image_id, data):
+        super(GlanceOnRGWTests, self)._check_download(image_id, data)
+        if len(data) <= PART_SIZE:
+            return
+        # A range across the boundary of the first two parts.
+        first, last = PART_SIZE - 4 * KiB - 7, PART_SIZE + 9 * KiB
+        resp = self.client.download(image_id, byte_range=(first, last))
+        self.assertEqual(206, resp.status_code, resp.text[:500])
+        self.assertEqual(data[first:last + 1], resp.content)
+
+    def _check_multipart(self, image_id, size):
+        # S3 and RGW give a multipart object the ETag "<md5 of the part
+        # md5s>-<number of parts>".
+        parts = -(-size // PART_SIZE)
+        self.assertTrue(self.etag(image_id).endswith('-%d' % parts),
+                        'not a %d-part object: ETag %s'
+                        % (parts, self.etag(image_id)))
+
+    def _upload_and_check(self, data, chunked):
+        if chunked:
+            def body():
+                for pos in range(0, len(data), 61 * KiB):
+                    yield data[pos:pos + 61 * KiB]
+            payload = body()
+        else:
+            payload = data
+        image_id, image = self._round_trip(data, payload,
+                                           expect_chunked=chunked)
+        self.check_image_store(image)
+        return image_id
+
+    # Tests on top of the shared ones ------------------------------------
+
+    def test_driver_logs_configured_policy(self):
+        # The options reached the driver in the server process.
+        log = self.server.log_tail(limit=10 ** 7)
+        self.assertIn(expected_policy(self.CHECKSUM_OPTIONS), log)
+        self.assertNotIn(self.rgw['secret_key'], log)
+
+    def test_multipart_upload_with_content_length(self):
+        data = test_glance_api._pattern(self.KNOWN_SIZE, 11)
+        image_id = self._upload_and_check(data, chunked=False)
+        self._check_multipart(image_id, len(data))
+        self._check_delete(image_id)
+
+    def test_multipart_upload_of_unknown_size(self):
+        data = test_glance_api._pattern(self.CHUNKED_SIZE, 12)
+        image_id = self._upload_and_check(data, chunked=True)
+        self._check_multipart(image_id, len(data))
+        self._check_delete(image_id)
+
+    def test_small_upload_of_unknown_size(self):
+        # Below the threshold: the store buffers it and sends one
+        # PutObject (an ETag without part count).
+        data = test_glance_api._pattern(self.SMALL_SIZE, 13)
+        image_id = self._upload_and_check(data, chunked=True)
+        self.assertEqual(hashlib.md5(data).hexdigest(), self.etag(image_id))
+        self._check_delete(image_id)
+
+    def test_small_upload_with_content_length(self):
+        data = test_glance_api._pattern(self.SMALL_SIZE, 14)
+        image_id = self._upload_and_check(data, chunked=False)
+        self.assertEqual(hashlib.md5(data).hexdigest(), self.etag(image_id))
+        self._check_delete(image_id)
+
+    def test_empty_image(self):
+        image_id = self._create()
+        resp = self.client.upload(image_id, b'')
+        self.assertEqual(204, resp.status_code, resp.text)
+        self._check_active(image_id, b'')
+        self.assertEqual(b'', self.stored_bytes(image_id))
+        resp = self.client.download(image_id)
+        self.assertIn(resp.status_code, (200, 204), resp.text[:500])
+        self.assertEqual(b'', resp.content)
+        self._check_delete(image_id)
+
+
+class TestGlanceS3DefaultOptions(GlanceOnRGWTests, testtools.TestCase):
+    """Single store, S3 options as before the bug, no checksum option."""
+
+    @classmethod
+    def store_config(cls, workdir):
+        return harness.single_store(
+            None, stores=('s3', 'http'), default_store='s3',
+            options=rgw_store_options(cls.rgw, cls.bucket,
+                                      cls.CHECKSUM_OPTIONS))
+
+    def check_image_store(self, image):
+        self.assertNotIn('stores', image)
+
+
+class TestGlanceS3AlwaysMultiStore(GlanceOnRGWTests, testtools.TestCase):
+    """Multi store: an ``always``/``always`` S3 backend and a file one."""
+
+    BACKEND = 'ceph'
+    CHECKSUM_OPTIONS = {
+        's3_store_enable_data_integrity_protection': True,
+        's3_store_request_checksum_calculation': 'always',
+        's3_store_response_checksum_validation': 'always',
+    }
+
+    @classmethod
+    def store_config(cls, workdir):
+        options = rgw_store_options(cls.rgw, cls.bucket,
+                                    cls.CHECKSUM_OPTIONS)
+        options['store_description'] = 'Ceph RGW'
+        return harness.multi_store(
+            {cls.BACKEND: ('s3', options),
+             'local': ('file', {'filesystem_store_datadir':
+                                os.path.join(workdir, 'local')})},
+            default_backend=cls.BACKEND,
+            reserved_dir=os.path.join(workdir, 'reserved'))
+
+    def check_image_store(self, image):
+        self.assertEqual(self.BACKEND, image.get('stores'))
+
+    def test_info_stores_lists_backends(self):
+        resp = self.client.stores_info()
+        self.assertEqual(200, resp.status_code, resp.text)
+        stores = {s['id']: s for s in resp.json()['stores']}
+        self.assertEqual({self.BACKEND, 'local'}, set(stores))
+        self.assertTrue(stores[self.BACKEND].get('default'))
+        self.assertEqual('Ceph RGW', stores[self.BACKEND]['description'])
+
+    def test_download_of_object_without_stored_checksum_is_logged(self):
+        # RGW 16 stores no checksum: ``always`` serves the image and says
+        # in the log that it could not be checked.
+        data = test_glance_api._pattern(self.SMALL_SIZE, 15)
+        image_id = self._upload_and_check(data, chunked=False)
+        self.assertIn('%s/%s has no stored checksum' % (self.bucket,
+                                                        image_id),
+                      self.server.log_tail(limit=10 ** 7))
+        self._check_delete(image_id)
+
+
+class TestGlanceS3WhenSupportedReproducesBug(RGWBucketMixin,
+                                             testtools.TestCase):
+    """Control: ``when_supported`` uploads hit bug 2121144 on RGW HTTPS.
+
+    This is what boto3 >= 1.36 does by default; it shows that the set-up
+    of the classes above would catch the bug. Glance must fail the
+    upload cleanly and the store must say which options to change.
+    """
+
+    CHECKSUM_OPTIONS = {
+        's3_store_enable_data_integrity_protection': True,
+        's3_store_request_checksum_calculation': 'when_supported',
+        's3_store_response_checksum_validation': 'when_supported',
+    }
+
+    server = None
+    workdir = None
+
+    @classmethod
+    def setUpClass(cls):
+        super(TestGlanceS3WhenSupportedReproducesBug, cls).setUpClass()
+        missing = harness.missing_requirements()
+        if missing:
+            msg = 'Glance API functional tests need %s' % missing
+            if test_glance_api._ci():
+                raise AssertionError(msg + ' (CI is set: not skipping)')
+            raise unittest.SkipTest(msg)
+        cls.setup_bucket()
+        cls.workdir = tempfile.mkdtemp(prefix='gs-func-glance-s3-')
+        config = harness.single_store(
+            None, stores=('s3',), default_store='s3',
+            options=rgw_store_options(cls.rgw, cls.bucket,
+                                      cls.CHECKSUM_OPTIONS))
+        cls.server = harness.GlanceServer(cls.workdir, config)
+        try:
+            with clean_aws_environment():
+                cls.server.start()
+            harness.check_is_this_project(cls.server.loaded_glance_store())
+        except BaseException:
+            cls._cleanup_class()
+            raise
+
+    @classmethod
+    def _cleanup_class(cls):
+        if cls.server is not None:
+            cls.server.stop()
+            cls.server = None
+        if cls.workdir is not None:
+            shutil.rmtree(cls.workdir, ignore_errors=True)
+            cls.workdir = None
+        cls.remove_bucket()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._cleanup_class()
+        super(TestGlanceS3WhenSupportedReproducesBug, cls).tearDownClass()
+
+    def setUp(self):
+        super(TestGlanceS3WhenSupportedReproducesBug, self).setUp()
+        self.client = self.server.client()
+        self.addOnException(self._attach_server_log)
+
+    def _attach_server_log(self, exc_info):
+        if self.server is not None:
+            self.addDetail('glance-api-log',
+                           content.text_content(self.server.log_tail()))
+
+    def _failed_upload(self, data, chunked):
+        resp = self.client.create_image(name=self.id())
+        self.assertEqual(201, resp.status_code, resp.text)
+        image_id = resp.json()['id']
+        self.addCleanup(self.client.delete_image, image_id)
+        log_start = len(self.server.log_tail(limit=10 ** 8))
+        if chunked:
+            body = iter([data[i:i + 64 * KiB]
+                         for i in range(0, len(data), 64 * KiB)])
+        else:
+            body = data
+        resp = self.client.upload(image_id, body)
+        # The store's error is not one Glance maps to a 4xx answer.
+        self.assertGreaterEqual(resp.status_code, 500, resp.text)
+        image = self.client.get_image(image_id).json()
+        self.assertEqual('queued', image['status'])
+        self.assertIsNone(image['size'])
+        self.assertEqual(set(), self.stored_names())
+        self.assertEqual([], self.open_uploads())
+        log = self.server.log_tail(limit=10 ** 8)[log_start:]
+        self.assertIn('MissingContentLength', log)
+        self.assertIn('s3_store_request_checksum_calculation', log)
+        self.assertNotIn(self.rgw['secret_key'], log)
+
+    def test_single_part_upload_fails_cleanly(self):
+        self._failed_upload(
+            test_glance_api._pattern(1 * MiB + 3, 21), chunked=False)
+
+    def test_multipart_upload_of_unknown_size_fails_cleanly(self):
+        self._failed_upload(
+            test_glance_api._pattern(2 * PART_SIZE + 9, 22), chunked=True)
