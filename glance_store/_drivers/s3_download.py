@@ -166,8 +166,11 @@ class ObjectIterator(object):
     """
 
     def __init__(self, body, chunk_size, validator, store_name, bucket,
-                 key):
+                 key, algorithm=None):
         self.body = body
+        # Algorithm of the stored checksum, named when botocore's own
+        # validation fails (its error does not say which one).
+        self.algorithm = algorithm
         self.chunk_size = chunk_size
         self.validator = validator
         self.store_name = store_name
@@ -182,6 +185,12 @@ class ObjectIterator(object):
                     chunk = self.body.read(self.chunk_size)
                 except (boto_exc.FlexibleChecksumError,
                         boto_exc.BotoCoreError) as e:
+                    if isinstance(e, boto_exc.FlexibleChecksumError) and \
+                            self.algorithm:
+                        raise exceptions.ChecksumMismatch(
+                            object='s3 object %s/%s' % (self.bucket,
+                                                        self.key),
+                            algorithm=self.algorithm)
                     raise s3_errors.to_store_error(
                         e, self.store_name, 'reading', self.bucket,
                         self.key)
