@@ -793,9 +793,9 @@ def main(argv=None):
     if args.action == 'start':
         try:
             start(args.kind, args.workdir, args)
-        except StartError as e:
+        except (StartError, OSError) as e:
             _log('failed to start %s: %s' % (args.kind, e))
-            for log_file in e.log_files:
+            for log_file in getattr(e, 'log_files', []):
                 if os.path.exists(log_file):
                     _log('----- last 30 lines of %s -----' % log_file)
                     _log(tail(log_file))
