@@ -41,6 +41,10 @@ TLS records between a client and an HTTPS server); rules must then have
 
 With ``tls_certfile``/``tls_keyfile`` the proxy serves HTTPS to the client
 and talks plain HTTP upstream, as a TLS-terminating load balancer does.
+
+botocore retries 500/503 answers and dropped connections: a one-time fault
+is then invisible to the caller. Give the client
+``retries={'total_max_attempts': 1}`` or the rule a larger ``times``.
 """
 
 import itertools
