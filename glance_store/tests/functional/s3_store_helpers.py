@@ -52,6 +52,8 @@ DRIVER_LOGGER = 'glance_store._drivers'
 Checksums = collections.namedtuple(
     'Checksums', 'name enabled request response algorithm')
 
+# None: the option is not set at all, so the driver's defaults apply.
+DEFAULTS = Checksums('defaults', None, None, None, None)
 SWITCH_OFF = Checksums('switch off', False, 'when_required',
                        'when_required', 'CRC32')
 WHEN_SUPPORTED = Checksums('when_supported', True, 'when_supported',
