@@ -18,6 +18,9 @@
 * ``Stubbed``: a ``botocore.stub.Stubber`` on a store's real client that
   also records the serialized request of every call (headers included),
   so tests see what would go on the wire without any server.
+* ``Wire``: lets botocore build, checksum, encode and sign a request
+  completely and answers it in the ``before-send`` event, for a store
+  pointed at an address where nothing listens (``WIRE_HOST``).
 * small response builders (``streaming_body``, ``head_object`` ...).
 
 The API of this module is used by several test files: extend it, do not
@@ -26,8 +29,10 @@ change what exists.
 
 import io
 
+from botocore import awsrequest
 from botocore import response as boto_response
 from botocore import stub
+import urllib3
 
 from glance_store._drivers import s3
 from glance_store import location
@@ -38,6 +43,8 @@ SECRET_KEY = 'fixture/Secret@Key+0123456789abcdef'
 BUCKET = 'glance-images'
 HOST = 's3.example.test'
 REGION = 'us-east-1'
+# Nothing listens there: requests are answered by ``Wire``.
+WIRE_HOST = 'https://127.0.0.1:1'
 
 ANY = stub.ANY
 
@@ -60,7 +67,8 @@ def configure_store(test, register_schemes=True, re_raise_bsc=False,
 
     ``test`` is a ``glance_store.tests.base.StoreBaseTest``; the options
     are ``store_options(**overrides)`` set with ``test.config`` (reset
-    after the test).  An option given as None is left unset.
+    after the test).  An option given as None is unset (its override
+    cleared).
     ``register_schemes`` registers the s3 schemes so that
     ``location.get_location_from_uri`` works.
     """
@@ -68,7 +76,9 @@ def configure_store(test, register_schemes=True, re_raise_bsc=False,
     st = s3.Store(conf)  # registers the options in [glance_store]
     values = store_options(**overrides)
     for name, value in values.items():
-        if value is not None:
+        if value is None:
+            conf.clear_override(name, 'glance_store')
+        else:
             test.config(**{name: value})
     st.configure(re_raise_bsc=re_raise_bsc)
     if register_schemes:
@@ -170,3 +180,53 @@ class Stubbed(object):
         """Lower-cased headers of the ``index``-th ``operation`` call."""
         found = [p for n, p in self.requests if n == operation]
         return {k.lower(): v for k, v in found[index]['headers'].items()}
+
+
+class Wire(object):
+    """Answer ``client``'s requests in its ``before-send`` event.
+
+    botocore runs everything a real call runs (checksums, aws-chunked
+    encoding, signing) and hands the prepared request to this object
+    instead of the network.  ``sent`` is a list of ``(operation,
+    AWSPreparedRequest, body_bytes)``; responses are queued per operation
+    with ``add`` and an operation without a queued response fails the
+    test with an AssertionError.
+    """
+
+    def __init__(self, client):
+        self.client = client
+        self.sent = []
+        self._responses = {}
+
+    @classmethod
+    def for_test(cls, test, client):
+        wire = cls(client)
+        client.meta.events.register('before-send.s3', wire._send)
+        test.addCleanup(client.meta.events.unregister, 'before-send.s3',
+                        wire._send)
+        return wire
+
+    def add(self, operation, status=200, headers=None, body=b''):
+        self._responses.setdefault(operation, []).append(
+            (status, dict(headers or {}), body))
+
+    def _send(self, request, event_name, **kwargs):
+        operation = event_name.rsplit('.', 1)[-1]
+        body = request.body
+        if hasattr(body, 'read'):
+            body = body.read()
+        self.sent.append((operation, request, body or b''))
+        queued = self._responses.get(operation)
+        if not queued:
+            raise AssertionError('unexpected %s request' % operation)
+        status, headers, data = queued.pop(0)
+        headers.setdefault('Content-Length', str(len(data)))
+        raw = urllib3.HTTPResponse(body=io.BytesIO(data), headers=headers,
+                                   status=status, preload_content=False)
+        return awsrequest.AWSResponse(request.url, status, headers, raw)
+
+    def requests(self, operation):
+        """``[(lower-cased headers, body)]`` of ``operation``'s requests."""
+        return [({k.lower(): (v.decode() if isinstance(v, bytes) else v)
+                  for k, v in req.headers.items()}, body)
+                for op, req, body in self.sent if op == operation]

@@ -1,0 +1,992 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The single-store S3 driver against botocore's Stubber.
+
+The store's real boto3 client builds and serializes every request; the
+Stubber only answers instead of a server, and ``fx.Stubbed`` records the
+serialized requests so the tests see the headers that would be sent.
+The tests under ``TestWire`` go one step further and let botocore finish
+the request (checksums, aws-chunked encoding, signing) and capture it in
+its ``before-send`` event, on a client pointed at an address where no
+server listens.
+"""
+
+import base64
+import hashlib
+import io
+import itertools
+from unittest import mock
+import urllib.parse
+import zlib
+
+from awscrt import checksums as crt
+import boto3
+from botocore import httpchecksum
+import fixtures
+
+from glance_store._drivers import s3_checksums
+from glance_store._drivers import s3_multipart
+from glance_store import capabilities
+from glance_store import exceptions
+from glance_store import location
+from glance_store.tests import base
+from glance_store.tests.unit import s3_fixtures as fx
+
+MODES = ('when_required', 'when_supported', 'always', 'never')
+ALGORITHMS = ('CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256')
+CRCS = ('CRC32', 'CRC32C', 'CRC64NVME')
+ENV_REQ = 'AWS_REQUEST_CHECKSUM_CALCULATION'
+ENV_RESP = 'AWS_RESPONSE_CHECKSUM_VALIDATION'
+
+# Multipart tests use small parts: the 5 MiB minimum is patched down.
+PART = 1024
+THRESHOLD = 2 * PART
+SMALL = bytes(range(256)) * 3 + b'tail'           # one PutObject
+LARGE = bytes((i * 31) % 251 for i in range(2 * PART + 500))  # 3 parts
+
+
+def b64(raw):
+    return base64.b64encode(raw).decode('ascii')
+
+
+def ref_checksum(algorithm, data):
+    """S3's base64 checksum of ``data``, from independent libraries."""
+    if algorithm == 'CRC32':
+        return b64(zlib.crc32(data).to_bytes(4, 'big'))
+    if algorithm == 'CRC32C':
+        return b64(crt.crc32c(data).to_bytes(4, 'big'))
+    if algorithm == 'CRC64NVME':
+        return b64(crt.crc64nvme(data).to_bytes(8, 'big'))
+    return b64(hashlib.new(algorithm.lower(), data).digest())
+
+
+def ref_digest(algorithm, data):
+    return base64.b64decode(ref_checksum(algorithm, data))
+
+
+def md5_b64(data):
+    return b64(hashlib.md5(data).digest())
+
+
+def split_parts(data):
+    return [data[i:i + PART] for i in range(0, len(data), PART)]
+
+
+def has_checksum_header(headers):
+    return [h for h in headers
+            if h.lower().startswith(('x-amz-checksum', 'x-amz-sdk-checksum',
+                                     'x-amz-trailer'))]
+
+
+class S3TestBase(base.StoreBaseTest):
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(fixtures.MockPatchObject(
+            s3_multipart, 'MIN_PART_SIZE', PART))
+
+    def store(self, **opts):
+        return fx.configure_store(self, **opts)
+
+    def policy_store(self, enabled, request, response, algorithm='CRC32',
+                     **opts):
+        return self.store(
+            s3_store_enable_data_integrity_protection=enabled,
+            s3_store_request_checksum_calculation=request,
+            s3_store_response_checksum_validation=response,
+            s3_store_checksum_algorithm=algorithm, **opts)
+
+    @staticmethod
+    def small_parts(st):
+        st.s3_store_large_object_size = THRESHOLD
+        st.s3_store_large_object_chunk_size = PART
+        # One part in flight: the Stubber answers calls in order.
+        st.s3_store_thread_pools = 1
+
+    # Stubber expectations ------------------------------------------------
+    def expect_new_object(self, stub, key):
+        stub.add_response('head_bucket', {}, {'Bucket': fx.BUCKET})
+        stub.add_client_error('head_object', '404', 'Not Found', 404,
+                              {'Bucket': fx.BUCKET, 'Key': key})
+
+    def expect_put(self, stub, key, data, checksum_params):
+        params = {'Bucket': fx.BUCKET, 'Key': key, 'Body': fx.ANY,
+                  'ContentMD5': md5_b64(data)}
+        params.update(checksum_params)
+        stub.add_response('put_object', {'ETag': '"put"'}, params)
+
+    def expect_multipart(self, stub, key, data, algorithm=None):
+        """Stubs of a multipart upload; ``algorithm``: precomputed."""
+        obj = {'Bucket': fx.BUCKET, 'Key': key}
+        create = dict(obj)
+        if algorithm:
+            create.update(ChecksumAlgorithm=algorithm,
+                          ChecksumType='FULL_OBJECT' if algorithm in CRCS
+                          else 'COMPOSITE')
+        stub.add_response('create_multipart_upload',
+                          dict(obj, UploadId='up-1'), create)
+        parts = []
+        for number, body in enumerate(split_parts(data), 1):
+            params = dict(obj, UploadId='up-1', PartNumber=number,
+                          Body=fx.ANY)
+            part = {'ETag': '"p%d"' % number, 'PartNumber': number}
+            if algorithm:
+                value = ref_checksum(algorithm, body)
+                params.update({'ChecksumAlgorithm': algorithm,
+                               'Checksum' + algorithm: value})
+                part['Checksum' + algorithm] = value
+            stub.add_response('upload_part', {'ETag': part['ETag']}, params)
+            parts.append(part)
+        complete = dict(obj, UploadId='up-1',
+                        MultipartUpload={'Parts': parts})
+        if algorithm in CRCS:
+            complete.update({'Checksum' + algorithm:
+                             ref_checksum(algorithm, data),
+                             'ChecksumType': 'FULL_OBJECT'})
+        stub.add_response('complete_multipart_upload',
+                          {'ETag': '"whole-3"'}, complete)
+        return parts
+
+    def add(self, st, key, data, size=None):
+        return st.add(key, io.BytesIO(data),
+                      len(data) if size is None else size, 'sha256')
+
+    def read_all(self, st, key, **kw):
+        it, size = st.get(fx.get_location(st, key), **kw)
+        return b''.join(it), size
+
+
+class TestChecksumMatrix(S3TestBase):
+    """master switch x request x response, with and without env vars."""
+
+    def _check_config(self, st, captured, enabled, request, response):
+        exp_req = 'when_supported' if enabled and \
+            request == 'when_supported' else 'when_required'
+        exp_resp = 'when_supported' if enabled and \
+            response == 'when_supported' else 'when_required'
+        # The Config handed to boto3 ...
+        self.assertEqual(1, len(captured))
+        config = captured[0]['config']
+        self.assertEqual(exp_req, config.request_checksum_calculation)
+        self.assertEqual(exp_resp, config.response_checksum_validation)
+        # ... and what the client ended up with.
+        meta = st._s3_client.meta.config
+        self.assertEqual(exp_req, meta.request_checksum_calculation)
+        self.assertEqual(exp_resp, meta.response_checksum_validation)
+
+    def _run_case(self, enabled, request, response):
+        captured = []
+        real_client = boto3.session.Session.client
+
+        def capture(session, *args, **kwargs):
+            captured.append(kwargs)
+            return real_client(session, *args, **kwargs)
+
+        with mock.patch.object(boto3.session.Session, 'client',
+                               autospec=True, side_effect=capture):
+            st = self.policy_store(enabled, request, response)
+        self._check_config(st, captured, enabled, request, response)
+        self.small_parts(st)
+        stub = fx.Stubbed(st._s3_client)
+        precompute = enabled and request == 'always'
+        validate_always = enabled and response == 'always'
+        with stub:
+            # A small image: one PutObject.
+            self.expect_new_object(stub, 'small')
+            self.expect_put(stub, 'small', SMALL,
+                            {'ChecksumAlgorithm': 'CRC32',
+                             'ChecksumCRC32': ref_checksum('CRC32', SMALL)}
+                            if precompute else {})
+            uri, size, md5, mh, meta = self.add(st, 'small', SMALL)
+            self.assertEqual(len(SMALL), size)
+            self.assertEqual(hashlib.md5(SMALL).hexdigest(), md5)
+            # A large one: multipart.
+            self.expect_new_object(stub, 'large')
+            self.expect_multipart(stub, 'large', LARGE,
+                                  'CRC32' if precompute else None)
+            self.assertEqual(len(LARGE), self.add(st, 'large', LARGE)[1])
+            # A whole GET and a ranged one.
+            whole = {'Bucket': fx.BUCKET, 'Key': 'large'}
+            if validate_always:
+                whole['ChecksumMode'] = 'ENABLED'
+            stub.add_response('get_object', fx.get_object(LARGE), whole)
+            self.assertEqual(LARGE, self.read_all(st, 'large')[0])
+            stub.add_response('get_object', fx.get_object(LARGE[3:8]),
+                              {'Bucket': fx.BUCKET, 'Key': 'large',
+                               'Range': 'bytes=3-7'})
+            self.assertEqual(LARGE[3:8], self.read_all(
+                st, 'large', offset=3, chunk_size=5)[0])
+            stub.assert_no_pending_responses()
+        self._check_headers(stub, enabled, request, response)
+
+    def _check_headers(self, stub, enabled, request, response):
+        precompute = enabled and request == 'always'
+        ops = stub.operations()
+        self.assertEqual(['HeadBucket', 'HeadObject', 'PutObject',
+                          'HeadBucket', 'HeadObject',
+                          'CreateMultipartUpload', 'UploadPart',
+                          'UploadPart', 'UploadPart',
+                          'CompleteMultipartUpload', 'GetObject',
+                          'GetObject'], ops)
+        for index, (op, req) in enumerate(stub.requests):
+            headers = {k.lower(): v for k, v in req['headers'].items()}
+            ctx = req['context'].get('checksum', {})
+            sent = has_checksum_header(headers)
+            with self.subTest(op=op, index=index):
+                botocore_computes = enabled and \
+                    request == 'when_supported' and \
+                    op in ('PutObject', 'UploadPart')
+                # botocore adds its own checksum only under
+                # when_supported (it is computed after this point, in
+                # apply_request_checksum; TestWire sees it on the wire).
+                self.assertEqual(botocore_computes,
+                                 'request_algorithm' in ctx, ctx)
+                if op in ('PutObject', 'UploadPart') and precompute:
+                    self.assertEqual(
+                        sorted(['x-amz-checksum-crc32',
+                                'x-amz-sdk-checksum-algorithm']), sorted(sent))
+                elif op == 'CreateMultipartUpload' and precompute:
+                    self.assertEqual(
+                        sorted(['x-amz-checksum-algorithm',
+                                'x-amz-checksum-type']), sorted(sent))
+                    self.assertEqual('FULL_OBJECT',
+                                     headers['x-amz-checksum-type'])
+                elif op == 'CompleteMultipartUpload' and precompute:
+                    self.assertEqual(
+                        sorted(['x-amz-checksum-crc32',
+                                'x-amz-checksum-type']), sorted(sent))
+                    self.assertIn(b'<ChecksumCRC32>', req['body'])
+                elif op == 'GetObject' and index == 10 and enabled and \
+                        response in ('always', 'when_supported'):
+                    # Whole GET: the store (always) or botocore
+                    # (when_supported) asks for the stored checksum.
+                    self.assertEqual(['x-amz-checksum-mode'], sent)
+                    self.assertEqual('ENABLED',
+                                     headers['x-amz-checksum-mode'])
+                elif op == 'GetObject' and index == 11 and enabled and \
+                        response == 'when_supported':
+                    # Ranged GET: only botocore's own behaviour.
+                    self.assertEqual(['x-amz-checksum-mode'], sent)
+                else:
+                    self.assertEqual([], sent)
+                if op == 'CompleteMultipartUpload' and not precompute:
+                    self.assertNotIn(b'Checksum', req['body'])
+
+    def test_matrix(self):
+        for enabled, request, response in itertools.product(
+                (False, True), MODES, MODES):
+            with self.subTest(enabled=enabled, request=request,
+                              response=response):
+                self._run_case(enabled, request, response)
+
+    def test_matrix_environment_variables_change_nothing(self):
+        def opposite(enabled, mode):
+            effective = 'when_supported' if enabled and \
+                mode == 'when_supported' else 'when_required'
+            return 'when_required' if effective == 'when_supported' \
+                else 'when_supported'
+
+        for enabled, request, response in itertools.product(
+                (False, True), MODES, MODES):
+            with self.subTest(enabled=enabled, request=request,
+                              response=response):
+                with fixtures.EnvironmentVariable(
+                        ENV_REQ, opposite(enabled, request)), \
+                        fixtures.EnvironmentVariable(
+                            ENV_RESP, opposite(enabled, response)):
+                    self._run_case(enabled, request, response)
+
+    def test_upper_case_values(self):
+        st = self.policy_store(True, 'WHEN_SUPPORTED', 'Always', 'sha256')
+        self.assertEqual('when_supported',
+                         st._s3_client.meta.config
+                         .request_checksum_calculation)
+        self.assertEqual('when_required',
+                         st._s3_client.meta.config
+                         .response_checksum_validation)
+        self.assertEqual('SHA256', st.policy.algorithm)
+        self.assertTrue(st.policy.validate_always)
+
+
+class TestAlwaysPerAlgorithm(S3TestBase):
+    """request ``always``: the precomputed values, for each algorithm."""
+
+    def test_put_and_multipart(self):
+        for algorithm in ALGORITHMS:
+            with self.subTest(algorithm=algorithm):
+                st = self.policy_store(True, 'always', 'when_required',
+                                       algorithm)
+                self.small_parts(st)
+                with fx.Stubbed(st._s3_client) as stub:
+                    name = 'Checksum' + algorithm
+                    self.expect_new_object(stub, 'small')
+                    self.expect_put(
+                        stub, 'small', SMALL,
+                        {'ChecksumAlgorithm': algorithm,
+                         name: ref_checksum(algorithm, SMALL)})
+                    self.add(st, 'small', SMALL)
+                    self.expect_new_object(stub, 'large')
+                    self.expect_multipart(stub, 'large', LARGE, algorithm)
+                    self.add(st, 'large', LARGE)
+                    stub.assert_no_pending_responses()
+                header = s3_checksums.header_name(algorithm)
+                self.assertEqual(ref_checksum(algorithm, SMALL),
+                                 stub.headers('PutObject')[header])
+                for i, body in enumerate(split_parts(LARGE)):
+                    self.assertEqual(ref_checksum(algorithm, body),
+                                     stub.headers('UploadPart', i)[header])
+                create = stub.headers('CreateMultipartUpload')
+                self.assertEqual(algorithm,
+                                 create['x-amz-checksum-algorithm'])
+                self.assertEqual('FULL_OBJECT' if algorithm in CRCS
+                                 else 'COMPOSITE',
+                                 create['x-amz-checksum-type'])
+                complete = stub.headers('CompleteMultipartUpload')
+                if algorithm in CRCS:
+                    self.assertEqual(ref_checksum(algorithm, LARGE),
+                                     complete[header])
+                else:
+                    self.assertNotIn(header, complete)
+
+
+class TestResponseValidation(S3TestBase):
+
+    def _get(self, st, response, expected_params=None, attrs=(),
+             stub=None):
+        stub = stub or fx.Stubbed.for_test(self, st._s3_client)
+        stub.add_response('get_object', response, expected_params or
+                          {'Bucket': fx.BUCKET, 'Key': 'obj',
+                           'ChecksumMode': 'ENABLED'})
+        for resp, params in attrs:
+            stub.add_response('get_object_attributes', resp, params)
+        it, _size = st.get(fx.get_location(st, 'obj'))
+        return it, stub
+
+    def test_always_detects_corrupted_body(self):
+        good = LARGE
+        bad = LARGE[:-1] + b'\x00'
+        for algorithm in ALGORITHMS:
+            with self.subTest(algorithm=algorithm):
+                st = self.policy_store(True, 'when_required', 'always',
+                                       algorithm)
+                stored = {'Checksum' + algorithm:
+                          ref_checksum(algorithm, good)}
+                it, stub = self._get(st, fx.get_object(good, **stored))
+                self.assertEqual(good, b''.join(it))
+                it, _s = self._get(st, fx.get_object(bad, **stored),
+                                   stub=stub)
+                e = self.assertRaises(exceptions.ChecksumMismatch,
+                                      b''.join, it)
+                self.assertIn('%s/obj' % fx.BUCKET, e.msg)
+                self.assertIn(algorithm, e.msg)
+
+    def test_always_validates_other_algorithm_than_configured(self):
+        # The stored checksum decides, not s3_store_checksum_algorithm.
+        st = self.policy_store(True, 'when_required', 'always', 'CRC32')
+        stored = {'ChecksumSHA1': ref_checksum('SHA1', SMALL)}
+        it, _s = self._get(st, fx.get_object(SMALL[1:] + b'!', **stored))
+        e = self.assertRaises(exceptions.ChecksumMismatch, list, it)
+        self.assertIn('SHA1', e.msg)
+
+    def _composite_case(self, algorithm, body, pages):
+        parts = split_parts(LARGE)
+        stored = '%s-%d' % (
+            ref_checksum(algorithm, b''.join(
+                ref_digest(algorithm, p) for p in parts)), len(parts))
+        attrs = []
+        described = [{'PartNumber': n, 'Size': len(p),
+                      'Checksum' + algorithm: ref_checksum(algorithm, p)}
+                     for n, p in enumerate(parts, 1)]
+        per_page = -(-len(described) // pages)
+        marker = 0
+        for page in range(pages):
+            chunk = described[page * per_page:(page + 1) * per_page]
+            last = page == pages - 1
+            info = {'Parts': chunk, 'IsTruncated': not last}
+            if not last:
+                info['NextPartNumberMarker'] = chunk[-1]['PartNumber']
+            attrs.append(({'ObjectParts': info},
+                          {'Bucket': fx.BUCKET, 'Key': 'obj',
+                           'ObjectAttributes': ['ObjectParts'],
+                           'MaxParts': 1000, 'PartNumberMarker': marker}))
+            if not last:
+                marker = chunk[-1]['PartNumber']
+        st = self.policy_store(True, 'when_required', 'always', algorithm)
+        it, stub = self._get(
+            st, fx.get_object(body, **{'Checksum' + algorithm: stored}),
+            attrs=attrs)
+        return it, stub
+
+    def test_always_composite(self):
+        bad = LARGE[:PART + 3] + b'\xff' + LARGE[PART + 4:]
+        for algorithm in ('SHA256', 'SHA1', 'CRC32'):
+            for pages in (1, 2):
+                with self.subTest(algorithm=algorithm, pages=pages):
+                    it, stub = self._composite_case(algorithm, LARGE, pages)
+                    self.assertEqual(LARGE, b''.join(it))
+                    stub.assert_no_pending_responses()
+                    it, stub = self._composite_case(algorithm, bad, pages)
+                    e = self.assertRaises(exceptions.ChecksumMismatch,
+                                          b''.join, it)
+                    self.assertIn('%s/obj' % fx.BUCKET, e.msg)
+                    self.assertIn(algorithm, e.msg)
+
+    def test_always_without_stored_checksum_serves_with_warning(self):
+        st = self.policy_store(True, 'when_required', 'always')
+        logger = self.useFixture(fixtures.FakeLogger(
+            name='glance_store._drivers.s3_download'))
+        it, _s = self._get(st, fx.get_object(SMALL))
+        self.assertEqual(SMALL, b''.join(it))
+        self.assertIn('no stored checksum', logger.output)
+
+    def test_ranged_get_not_validated(self):
+        # A range cannot be checked against a whole-object checksum: no
+        # ChecksumMode is asked and the bytes are served as they are.
+        st = self.policy_store(True, 'when_required', 'always')
+        stub = fx.Stubbed.for_test(self, st._s3_client)
+        stored = {'ChecksumCRC32': ref_checksum('CRC32', SMALL)}
+        stub.add_response('get_object', fx.get_object(b'XYZ', **stored),
+                          {'Bucket': fx.BUCKET, 'Key': 'obj',
+                           'Range': 'bytes=5-'})
+        it, size = st.get(fx.get_location(st, 'obj'), offset=5)
+        self.assertEqual(b'XYZ', b''.join(it))
+        self.assertEqual(3, size)
+
+    def test_when_supported_botocore_error_becomes_mismatch(self):
+        st = self.policy_store(True, 'when_required', 'when_supported')
+        expected = ref_checksum('CRC32', SMALL)
+        body = httpchecksum.StreamingChecksumBody(
+            io.BytesIO(SMALL[:-1] + b'?'), len(SMALL),
+            httpchecksum.Crc32Checksum(), expected)
+        resp = {'Body': body, 'ContentLength': len(SMALL),
+                'ChecksumCRC32': expected}
+        it, stub = self._get(st, resp, {'Bucket': fx.BUCKET, 'Key': 'obj'})
+        e = self.assertRaises(exceptions.ChecksumMismatch, list, it)
+        self.assertIn('%s/obj' % fx.BUCKET, e.msg)
+        self.assertIn('CRC32', e.msg)
+        # botocore itself asked for the checksum.
+        self.assertEqual('ENABLED',
+                         stub.headers('GetObject')['x-amz-checksum-mode'])
+
+
+class TestWire(S3TestBase):
+    """What botocore really sends (checksums, encoding, signature)."""
+
+    def wire_store(self, enabled, request, response, **opts):
+        st = self.policy_store(enabled, request, response,
+                               s3_store_host=fx.WIRE_HOST,
+                               s3_store_bucket_url_format='path', **opts)
+        self.small_parts(st)
+        return st, fx.Wire.for_test(self, st._s3_client)
+
+    def _upload(self, st, wire, key, data):
+        wire.add('HeadBucket')
+        wire.add('HeadObject', status=404)
+        if len(data) < THRESHOLD:
+            wire.add('PutObject', headers={'ETag': '"e"'})
+        else:
+            wire.add('CreateMultipartUpload', body=(
+                b'<InitiateMultipartUploadResult><Bucket>%s</Bucket>'
+                b'<Key>%s</Key><UploadId>u1</UploadId>'
+                b'</InitiateMultipartUploadResult>' % (
+                    fx.BUCKET.encode(), key.encode())))
+            for n in range(len(split_parts(data))):
+                wire.add('UploadPart', headers={'ETag': '"p%d"' % n})
+            wire.add('CompleteMultipartUpload', body=(
+                b'<CompleteMultipartUploadResult><ETag>"c"</ETag>'
+                b'</CompleteMultipartUploadResult>'))
+        return self.add(st, key, data)
+
+    def test_when_supported_is_aws_chunked_over_https(self):
+        st, wire = self.wire_store(True, 'when_supported', 'when_required')
+        self._upload(st, wire, 'small', SMALL)
+        self._upload(st, wire, 'large', LARGE)
+        bodies = [SMALL] + split_parts(LARGE)
+        sent = wire.requests('PutObject') + wire.requests('UploadPart')
+        self.assertEqual(len(bodies), len(sent))
+        for (headers, framed), data in zip(sent, bodies):
+            self.assertIn('aws-chunked', headers['content-encoding'])
+            self.assertNotIn('content-length', headers)
+            self.assertEqual('x-amz-checksum-crc32',
+                             headers['x-amz-trailer'])
+            self.assertEqual(str(len(data)),
+                             headers['x-amz-decoded-content-length'])
+            # The checksum botocore computed is in the trailer.
+            self.assertIn(('x-amz-checksum-crc32:%s' %
+                           ref_checksum('CRC32', data)).encode(), framed)
+
+    def _assert_plain(self, st, wire, checksum_header):
+        self._upload(st, wire, 'small', SMALL)
+        self._upload(st, wire, 'large', LARGE)
+        bodies = [SMALL] + split_parts(LARGE)
+        sent = wire.requests('PutObject') + wire.requests('UploadPart')
+        self.assertEqual(len(bodies), len(sent))
+        for (headers, body), data in zip(sent, bodies):
+            self.assertEqual(str(len(data)), headers['content-length'])
+            self.assertNotIn('aws-chunked',
+                             headers.get('content-encoding', ''))
+            self.assertNotIn('x-amz-trailer', headers)
+            self.assertEqual(data, bytes(body))
+            if checksum_header:
+                self.assertEqual(ref_checksum('CRC32', data),
+                                 headers['x-amz-checksum-crc32'])
+            else:
+                self.assertEqual([], has_checksum_header(headers))
+        complete = wire.requests('CompleteMultipartUpload')[0]
+        if checksum_header:
+            self.assertEqual(ref_checksum('CRC32', LARGE),
+                             complete[0]['x-amz-checksum-crc32'])
+        else:
+            self.assertNotIn(b'Checksum', complete[1])
+
+    def test_off_and_always_send_content_length(self):
+        for enabled, request, header in (
+                (False, 'when_supported', False),
+                (False, 'always', False),
+                (True, 'when_required', False),
+                (True, 'never', False),
+                (True, 'always', True)):
+            with self.subTest(enabled=enabled, request=request):
+                st, wire = self.wire_store(enabled, request, 'never')
+                self._assert_plain(st, wire, header)
+
+    def test_environment_variables_do_not_turn_aws_chunked_on(self):
+        self.useFixture(fixtures.EnvironmentVariable(ENV_REQ,
+                                                     'when_supported'))
+        self.useFixture(fixtures.EnvironmentVariable(ENV_RESP,
+                                                     'when_supported'))
+        st, wire = self.wire_store(False, 'when_required', 'when_required')
+        self._assert_plain(st, wire, False)
+        wire.add('GetObject', body=SMALL,
+                 headers={'x-amz-checksum-crc32': ref_checksum('CRC32',
+                                                               SMALL)})
+        self.assertEqual(SMALL, self.read_all(st, 'small')[0])
+        self.assertNotIn('x-amz-checksum-mode',
+                         wire.requests('GetObject')[0][0])
+
+    def test_environment_variables_do_not_turn_it_off(self):
+        self.useFixture(fixtures.EnvironmentVariable(ENV_REQ,
+                                                     'when_required'))
+        st, wire = self.wire_store(True, 'when_supported', 'when_required')
+        self._upload(st, wire, 'small', SMALL)
+        headers = wire.requests('PutObject')[0][0]
+        self.assertIn('aws-chunked', headers['content-encoding'])
+
+    def test_response_always_detects_corruption(self):
+        st, wire = self.wire_store(True, 'when_required', 'always')
+        stored = {'x-amz-checksum-crc32': ref_checksum('CRC32', SMALL)}
+        wire.add('GetObject', body=SMALL, headers=stored)
+        self.assertEqual(SMALL, self.read_all(st, 'obj')[0])
+        wire.add('GetObject', body=SMALL[:-1] + b'#', headers=stored)
+        e = self.assertRaises(exceptions.ChecksumMismatch, self.read_all,
+                              st, 'obj')
+        self.assertIn('%s/obj' % fx.BUCKET, e.msg)
+        self.assertIn('CRC32', e.msg)
+        for headers, _body in wire.requests('GetObject'):
+            self.assertEqual('ENABLED', headers['x-amz-checksum-mode'])
+
+    def test_response_when_supported_detects_corruption(self):
+        st, wire = self.wire_store(True, 'when_required', 'when_supported')
+        wire.add('GetObject', body=SMALL[:-1] + b'#', headers={
+            'x-amz-checksum-sha256': ref_checksum('SHA256', SMALL)})
+        e = self.assertRaises(exceptions.ChecksumMismatch, self.read_all,
+                              st, 'obj')
+        self.assertIn('SHA256', e.msg)
+
+    def test_legacy_uri_uses_configured_credentials(self):
+        st, wire = self.wire_store(False, 'when_required', 'when_required')
+        uri = 's3://URIACCESS:uri/se@cret@otherhost:9000/%s/obj' % fx.BUCKET
+        loc = location.get_location_from_uri(uri, conf=self.conf)
+        wire.add('GetObject', body=b'data')
+        it, size = st.get(loc)
+        self.assertEqual(b'data', b''.join(it))
+        headers, _b = wire.requests('GetObject')[0]
+        self.assertIn('Credential=%s/' % fx.ACCESS_KEY,
+                      headers['authorization'])
+        self.assertNotIn('URIACCESS', headers['authorization'])
+        req = wire.sent[0][1]
+        self.assertTrue(req.url.startswith(fx.WIRE_HOST + '/' + fx.BUCKET))
+        creds = st._s3_client._request_signer._credentials
+        self.assertEqual(fx.ACCESS_KEY, creds.access_key)
+        self.assertEqual(fx.SECRET_KEY, creds.secret_key)
+
+
+class TestConfigure(S3TestBase):
+
+    def test_missing_required_option(self):
+        for option in ('s3_store_host', 's3_store_access_key',
+                       's3_store_secret_key', 's3_store_bucket'):
+            with self.subTest(option=option):
+                e = self.assertRaises(
+                    exceptions.BadStoreConfiguration, self.store,
+                    re_raise_bsc=True, **{option: None})
+                self.assertIn(option, e.msg)
+                self.assertNotIn(fx.SECRET_KEY, e.msg)
+                st = self.store(**{option: None})
+                self.assertFalse(st.is_capable(
+                    capabilities.BitMasks.WRITE_ACCESS))
+                self.assertTrue(st.is_capable(
+                    capabilities.BitMasks.READ_ACCESS))
+        st = self.store()
+        self.assertTrue(st.is_capable(capabilities.BitMasks.WRITE_ACCESS))
+
+    def test_host_scheme(self):
+        for host, endpoint, prefix in (
+                ('s3.example.test', 'https://s3.example.test',
+                 's3+https://s3.example.test/%s/'),
+                ('s3.example.test:8443/', 'https://s3.example.test:8443',
+                 's3+https://s3.example.test:8443/%s/'),
+                ('https://s3.example.test', 'https://s3.example.test',
+                 's3+https://s3.example.test/%s/'),
+                ('http://rgw.local:7480', 'http://rgw.local:7480',
+                 's3://rgw.local:7480/%s/')):
+            with self.subTest(host=host):
+                st = self.store(s3_store_host=host)
+                self.assertEqual(endpoint, st._s3_client.meta.endpoint_url)
+                self.assertEqual(prefix % fx.BUCKET, st.url_prefix)
+                stub = fx.Stubbed.for_test(self, st._s3_client)
+                self.expect_new_object(stub, 'img')
+                self.expect_put(stub, 'img', SMALL, {})
+                uri = self.add(st, 'img', SMALL)[0]
+                self.assertEqual(prefix % fx.BUCKET + 'img', uri)
+                url = urllib.parse.urlsplit(stub.requests[-1][1]['url'])
+                want = urllib.parse.urlsplit(endpoint)
+                self.assertEqual(want.scheme, url.scheme)
+                self.assertTrue(url.netloc.endswith(want.netloc))
+
+    def test_region(self):
+        for opts, region in (
+                ({'s3_store_region_name': 'eu-west-3'}, 'eu-west-3'),
+                ({'s3_store_host': 's3.eu-central-1.amazonaws.com'},
+                 'eu-central-1'),
+                ({'s3_store_host': 'https://s3-ap-south-1.amazonaws.com'},
+                 'ap-south-1'),
+                ({'s3_store_host': 's3.amazonaws.com'}, 'us-east-1'),
+                ({'s3_store_host': 's3.eu-central-1.amazonaws.com',
+                  's3_store_region_name': 'us-west-2'}, 'us-west-2'),
+                ({'s3_store_host': 'rgw.example.test'}, 'us-east-1'),
+                ({}, 'us-east-1')):
+            with self.subTest(opts=opts):
+                opts.setdefault('s3_store_region_name', '')
+                st = self.store(**opts)
+                self.assertEqual(region, st._s3_client.meta.region_name)
+
+    def _capture_client_kwargs(self, **opts):
+        captured = []
+        real_client = boto3.session.Session.client
+
+        def capture(session, *args, **kwargs):
+            captured.append(kwargs)
+            return real_client(session, *args, **kwargs)
+
+        with mock.patch.object(boto3.session.Session, 'client',
+                               autospec=True, side_effect=capture):
+            st = self.store(**opts)
+        self.assertEqual(1, len(captured))
+        return st, captured[0]
+
+    def test_cacert(self):
+        ca = self.useFixture(fixtures.TempDir()).path + '/ca.pem'
+        with open(ca, 'w') as f:
+            f.write('not a real bundle\n')
+        st, kwargs = self._capture_client_kwargs(s3_store_cacert=ca)
+        self.assertEqual(ca, kwargs['verify'])
+        st, kwargs = self._capture_client_kwargs(s3_store_cacert='')
+        self.assertIs(True, kwargs['verify'])
+
+    def test_bucket_url_format(self):
+        for value in ('auto', 'virtual', 'path'):
+            with self.subTest(value=value):
+                st = self.store(s3_store_bucket_url_format=value)
+                self.assertEqual(
+                    value,
+                    st._s3_client.meta.config.s3['addressing_style'])
+                stub = fx.Stubbed.for_test(self, st._s3_client)
+                stub.add_response('head_object', fx.head_object(1))
+                st.get_size(fx.get_location(st, 'k'))
+                url = stub.requests[0][1]['url']
+                if value == 'path':
+                    self.assertEqual('https://%s/%s/k' % (fx.HOST,
+                                                          fx.BUCKET), url)
+                elif value == 'virtual':
+                    self.assertEqual('https://%s.%s/k' % (fx.BUCKET,
+                                                          fx.HOST), url)
+
+    def test_old_botocore_refused(self):
+        with mock.patch('botocore.__version__', '1.35.99'):
+            e = self.assertRaises(exceptions.BadStoreConfiguration,
+                                  self.store)
+        self.assertIn('1.36', e.msg)
+        self.assertIn('1.35.99', e.msg)
+
+    def test_crt_algorithms_need_awscrt(self):
+        for algorithm in ('CRC32C', 'CRC64NVME'):
+            for request, response in (('always', 'never'),
+                                      ('when_required', 'always')):
+                with self.subTest(algorithm=algorithm, request=request,
+                                  response=response):
+                    with mock.patch.object(s3_checksums, 'crt_checksums',
+                                           None):
+                        e = self.assertRaises(
+                            exceptions.BadStoreConfiguration,
+                            self.policy_store, True, request, response,
+                            algorithm, re_raise_bsc=True)
+                    self.assertIn('awscrt', e.msg)
+                    self.assertIn(algorithm, e.msg)
+        # Not needed when the store computes nothing.
+        with mock.patch.object(s3_checksums, 'crt_checksums', None):
+            st = self.policy_store(True, 'when_supported', 'when_supported',
+                                   'CRC32C', re_raise_bsc=True)
+            st = self.policy_store(False, 'always', 'always', 'CRC64NVME',
+                                   re_raise_bsc=True)
+        self.assertTrue(st.is_capable(capabilities.BitMasks.WRITE_ACCESS))
+
+    def test_one_client_reused_then_replaced(self):
+        created = []
+        real_client = boto3.session.Session.client
+
+        def capture(session, *args, **kwargs):
+            client = real_client(session, *args, **kwargs)
+            created.append(client)
+            return client
+
+        self.useFixture(fixtures.MockPatchObject(
+            boto3.session.Session, 'client', autospec=True,
+            side_effect=capture))
+        st = self.store()
+        client = st._s3_client
+        self.assertEqual([client], created)
+        with fx.Stubbed(client) as stub:
+            self.expect_new_object(stub, 'img')
+            self.expect_put(stub, 'img', SMALL, {})
+            self.add(st, 'img', SMALL)
+            stub.add_response('get_object', fx.get_object(SMALL))
+            self.assertEqual(SMALL, self.read_all(st, 'img')[0])
+            stub.add_response('head_object', fx.head_object(len(SMALL)))
+            self.assertEqual(len(SMALL),
+                             st.get_size(fx.get_location(st, 'img')))
+            stub.add_response('head_object', fx.head_object(len(SMALL)))
+            stub.add_response('delete_object', {})
+            st.delete(fx.get_location(st, 'img'))
+            stub.assert_no_pending_responses()
+        self.assertIs(client, st._s3_client)
+        self.assertEqual(1, len(created))
+        st.configure()
+        self.assertIsNot(client, st._s3_client)
+        self.assertEqual(2, len(created))
+        self.assertIs(created[1], st._s3_client)
+
+    def test_policy_logged_and_ignored_values_warned(self):
+        logger = self.useFixture(fixtures.FakeLogger(
+            name='glance_store._drivers.s3'))
+        self.policy_store(False, 'always', 'when_supported')
+        self.assertIn('s3_store_request_checksum_calculation = always',
+                      logger.output)
+        self.assertIn('s3_store_response_checksum_validation = '
+                      'when_supported', logger.output)
+        self.assertIn('data integrity protection off', logger.output)
+        self.assertNotIn(fx.SECRET_KEY, logger.output)
+
+
+class TestStoreLocation(S3TestBase):
+
+    def test_round_trip(self):
+        st = self.store()
+        for uri in ('s3://rgw.local:7480/bucket/image-1',
+                    's3+https://s3.example.test/bucket/image-1',
+                    's3+http://s3.example.test/bucket/image-1',
+                    's3://host/prefix/path/bucket/key'):
+            with self.subTest(uri=uri):
+                loc = location.get_location_from_uri(uri, conf=self.conf)
+                self.assertEqual(uri, loc.get_store_uri())
+                self.assertIsNone(loc.store_location.accesskey)
+                self.assertIs(st, location.SCHEME_TO_CLS_MAP[
+                    uri.split('://')[0]]['store'])
+
+    def test_legacy_uri_with_credentials(self):
+        self.store()
+        secret = 'se/cr@et+x'
+        uri = 's3://AKIALEGACY:%s@rgw.local:7480/bucket/image-1' % secret
+        loc = location.get_location_from_uri(uri, conf=self.conf)
+        sl = loc.store_location
+        self.assertEqual('AKIALEGACY', sl.accesskey)
+        self.assertEqual(secret, sl.secretkey)
+        self.assertEqual('rgw.local:7480', sl.s3serviceurl)
+        self.assertEqual('bucket', sl.bucket)
+        self.assertEqual('image-1', sl.key)
+        self.assertEqual('s3://rgw.local:7480/bucket/image-1',
+                         loc.get_store_uri())
+        self.assertEqual('s3://rgw.local:7480/bucket/image-1',
+                         sl.get_uri())
+
+    def test_store_uses_configured_credentials_for_legacy_uri(self):
+        st = self.store()
+        uri = 's3+https://URIKEY:uri/sec@ret@%s/%s/img' % (fx.HOST,
+                                                           fx.BUCKET)
+        loc = location.get_location_from_uri(uri, conf=self.conf)
+        stub = fx.Stubbed.for_test(self, st._s3_client)
+        stub.add_response('head_object', fx.head_object(3),
+                          {'Bucket': fx.BUCKET, 'Key': 'img'})
+        stub.add_response('delete_object', {},
+                          {'Bucket': fx.BUCKET, 'Key': 'img'})
+        st.delete(loc)
+        creds = st._s3_client._request_signer._credentials
+        self.assertEqual((fx.ACCESS_KEY, fx.SECRET_KEY),
+                         (creds.access_key, creds.secret_key))
+
+    def test_malformed(self):
+        st = self.store()
+        secret = 'TOPSECRETvalue/x'
+        for uri in ('s3://', 's3://host', 's3://host/bucket',
+                    's3://host/bucket/', 's3:///bucket/key',
+                    's3://ACCESS@host/bucket/key',
+                    's3://ACCESS:%s@host/bucket' % secret,
+                    's3://ACCESS:%s@/bucket' % secret,
+                    'swift://ACCESS:%s@host/bucket/key' % secret,
+                    's3:/ACCESS:%s@host/bucket/key' % secret,
+                    'ACCESS:%s@host/bucket/key' % secret):
+            with self.subTest(uri=uri):
+                e = self.assertRaises(
+                    exceptions.BadStoreUri,
+                    st.get_store_location_class()({}, self.conf).parse_uri,
+                    uri)
+                self.assertNotIn('TOPSECRET', e.msg)
+
+
+class TestOperations(S3TestBase):
+
+    def test_get_ranges(self):
+        st = self.store()
+        stub = fx.Stubbed.for_test(self, st._s3_client)
+        for offset, chunk_size, rng in ((10, 5, 'bytes=10-14'),
+                                        (10, None, 'bytes=10-'),
+                                        (0, 4, 'bytes=0-3')):
+            with self.subTest(offset=offset, chunk_size=chunk_size):
+                data = LARGE[offset:offset + chunk_size if chunk_size
+                             else None]
+                stub.add_response('get_object', fx.get_object(data),
+                                  {'Bucket': fx.BUCKET, 'Key': 'img',
+                                   'Range': rng})
+                got, size = self.read_all(st, 'img', offset=offset,
+                                          chunk_size=chunk_size)
+                self.assertEqual(data, got)
+                self.assertEqual(len(data), size)
+        stub.add_response('get_object', fx.get_object(LARGE),
+                          {'Bucket': fx.BUCKET, 'Key': 'img'})
+        it, size = st.get(fx.get_location(st, 'img'))
+        self.assertEqual(len(LARGE), size)
+        self.assertEqual(LARGE, b''.join(it))
+        stub.assert_no_pending_responses()
+
+    def test_get_missing(self):
+        st = self.store()
+        stub = fx.Stubbed.for_test(self, st._s3_client)
+        stub.add_client_error('get_object', 'NoSuchKey', 'gone', 404)
+        self.assertRaises(exceptions.NotFound, st.get,
+                          fx.get_location(st, 'img'))
+
+    def test_get_size(self):
+        st = self.store()
+        stub = fx.Stubbed.for_test(self, st._s3_client)
+        stub.add_response('head_object', fx.head_object(12345),
+                          {'Bucket': fx.BUCKET, 'Key': 'img'})
+        self.assertEqual(12345, st.get_size(fx.get_location(st, 'img')))
+        stub.add_client_error('head_object', '404', '', 404)
+        self.assertRaises(exceptions.NotFound, st.get_size,
+                          fx.get_location(st, 'img'))
+
+    def test_delete(self):
+        st = self.store()
+        stub = fx.Stubbed.for_test(self, st._s3_client)
+        stub.add_response('head_object', fx.head_object(1),
+                          {'Bucket': fx.BUCKET, 'Key': 'img'})
+        stub.add_response('delete_object', {},
+                          {'Bucket': fx.BUCKET, 'Key': 'img'})
+        st.delete(fx.get_location(st, 'img'))
+        stub.add_client_error('head_object', '404', '', 404,
+                              {'Bucket': fx.BUCKET, 'Key': 'img'})
+        self.assertRaises(exceptions.NotFound, st.delete,
+                          fx.get_location(st, 'img'))
+        stub.assert_no_pending_responses()
+        self.assertEqual(['HeadObject', 'DeleteObject', 'HeadObject'],
+                         stub.operations())
+
+    def test_add_duplicate(self):
+        st = self.store()
+        stub = fx.Stubbed.for_test(self, st._s3_client)
+        stub.add_response('head_bucket', {}, {'Bucket': fx.BUCKET})
+        stub.add_response('head_object', fx.head_object(1),
+                          {'Bucket': fx.BUCKET, 'Key': 'img'})
+        e = self.assertRaises(exceptions.Duplicate, self.add, st, 'img',
+                              SMALL)
+        self.assertIn('img', e.msg)
+        stub.assert_no_pending_responses()
+        self.assertNotIn('PutObject', stub.operations())
+
+    def test_add_returns_glance_tuple(self):
+        st = self.store()
+        stub = fx.Stubbed.for_test(self, st._s3_client)
+        self.expect_new_object(stub, 'img')
+        self.expect_put(stub, 'img', SMALL, {})
+        uri, size, md5, multihash, meta = self.add(st, 'img', SMALL)
+        self.assertEqual('s3+https://%s/%s/img' % (fx.HOST, fx.BUCKET), uri)
+        self.assertEqual(len(SMALL), size)
+        self.assertEqual(hashlib.md5(SMALL).hexdigest(), md5)
+        self.assertEqual(hashlib.sha256(SMALL).hexdigest(), multihash)
+        self.assertEqual({}, meta)
+
+    def test_bucket_creation(self):
+        for region, constraint in (('eu-west-1', 'eu-west-1'),
+                                   ('us-east-1', None),
+                                   ('', None)):
+            with self.subTest(region=region):
+                st = self.store(s3_store_create_bucket_on_put=True,
+                                s3_store_region_name=region)
+                stub = fx.Stubbed.for_test(self, st._s3_client)
+                stub.add_client_error('head_bucket', '404', '', 404,
+                                      {'Bucket': fx.BUCKET})
+                create = {'Bucket': fx.BUCKET}
+                if constraint:
+                    create['CreateBucketConfiguration'] = {
+                        'LocationConstraint': constraint}
+                stub.add_response('create_bucket', {}, create)
+                stub.add_client_error('head_object', '404', '', 404)
+                self.expect_put(stub, 'img', SMALL, {})
+                self.add(st, 'img', SMALL)
+                stub.assert_no_pending_responses()
+                body = [p for n, p in stub.requests
+                        if n == 'CreateBucket'][0]['body']
+                if constraint:
+                    self.assertIn(
+                        ('<LocationConstraint>%s</LocationConstraint>' %
+                         constraint).encode(), body)
+                else:
+                    self.assertNotIn(b'LocationConstraint', body or b'')
+
+    def test_missing_bucket_without_creation(self):
+        st = self.store(s3_store_create_bucket_on_put=False)
+        stub = fx.Stubbed.for_test(self, st._s3_client)
+        stub.add_client_error('head_bucket', '404', '', 404)
+        e = self.assertRaises(exceptions.BadStoreConfiguration, self.add,
+                              st, 'img', SMALL)
+        self.assertIn('s3_store_create_bucket_on_put', e.msg)
+        self.assertIn(fx.BUCKET, e.msg)
+        # NoSuchBucket on the upload itself says the same.
+        stub.add_response('head_bucket', {})
+        stub.add_client_error('head_object', '404', '', 404)
+        stub.add_client_error('put_object', 'NoSuchBucket', 'no bucket',
+                              404)
+        e = self.assertRaises(exceptions.BadStoreConfiguration, self.add,
+                              st, 'img', SMALL)
+        self.assertIn('s3_store_create_bucket_on_put', e.msg)
+        stub.assert_no_pending_responses()
