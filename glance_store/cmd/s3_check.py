@@ -61,6 +61,10 @@ class ConfigError(Exception):
     """A usage or configuration error: one line, exit code 2."""
 
 
+class UsageExit(Exception):
+    """A command line error already printed by argparse: exit code 2."""
+
+
 def parse_args(argv, default_config_files=None):
     """A private ``ConfigOpts`` with the command line parsed."""
     conf = cfg.ConfigOpts()
@@ -80,6 +84,14 @@ def parse_args(argv, default_config_files=None):
                           ', '.join(e.config_files))
     except cfg.Error as e:
         raise ConfigError(str(e).strip().splitlines()[0])
+    except SystemExit as e:
+        # oslo.config exits with the message of a bad option value.
+        # argparse has printed the usage error already.
+        if isinstance(e.code, str):
+            raise ConfigError(e.code)
+        if e.code:
+            raise UsageExit()
+        raise
     return conf
 
 
@@ -184,11 +196,20 @@ def main(argv=None):
     # The driver's log lines (a failed upload is logged as an error) are
     # not part of the report.
     logging.getLogger().addHandler(logging.NullHandler())
+    previous = {}
     try:
-        signal.signal(signal.SIGINT, _interrupted)
-        signal.signal(signal.SIGTERM, _interrupted)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, _interrupted)
     except ValueError:  # pragma: no cover - not in the main thread
         pass
+    try:
+        return _main(argv)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _main(argv):
     try:
         conf = parse_args(argv)
         progress = progress_printer()
@@ -208,6 +229,8 @@ def main(argv=None):
         return emit(results, conf.format)
     except ConfigError as e:
         return _fail(str(e))
+    except UsageExit:
+        return report.EXIT_USAGE
     except KeyboardInterrupt:
         return _fail(_("interrupted; the objects written by the check "
                        "were removed"), EXIT_INTERRUPTED)

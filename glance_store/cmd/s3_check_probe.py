@@ -610,7 +610,7 @@ class Prober(object):
                 token = resp.get('NextContinuationToken')
                 if not resp.get('IsTruncated') or not token:
                     break
-        except (boto_exc.ClientError, boto_exc.BotoCoreError) as e:
+        except Exception as e:
             errors.append(_("removing objects: %s") % failure_code(e))
         try:
             markers = {}
@@ -626,7 +626,7 @@ class Prober(object):
                     break
                 markers = {'KeyMarker': resp.get('NextKeyMarker'),
                            'UploadIdMarker': resp.get('NextUploadIdMarker')}
-        except (boto_exc.ClientError, boto_exc.BotoCoreError) as e:
+        except Exception as e:
             errors.append(_("aborting multipart uploads: %s") %
                           failure_code(e))
         detail = _("%(objects)d leftover objects removed, %(uploads)d open "

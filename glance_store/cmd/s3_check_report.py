@@ -169,6 +169,8 @@ def to_json(results, embedded=None):
 # --- table ----------------------------------------------------------------
 
 def _columns(rows, indent='  '):
+    if not rows:
+        return []
     widths = [max(len(str(row[i])) for row in rows)
               for i in range(len(rows[0]))]
     lines = []
