@@ -147,21 +147,40 @@ def find_s3_backends(conf, wanted=None):
     return [None]
 
 
+class Progress(object):
+    """One status line on a terminal, rewritten at each step."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.shown = False
+
+    def __call__(self, message):
+        self.stream.write('\r\x1b[K... %s' % message[:100])
+        self.stream.flush()
+        self.shown = True
+
+    def clear(self):
+        if self.shown:
+            self.stream.write('\r\x1b[K')
+            self.stream.flush()
+            self.shown = False
+
+
 def progress_printer(stream=None):
-    """A progress callback writing to stderr when it is a terminal."""
+    """A ``Progress`` on stderr when it is a terminal, else None."""
     stream = stream or sys.stderr
     if not stream.isatty():
         return None
-
-    def _progress(message):
-        stream.write('... %s\n' % message)
-        stream.flush()
-    return _progress
+    return Progress(stream)
 
 
 def run_checks(conf, backends, progress=None):
-    return [probe.check_backend(conf, name, progress=progress)
-            for name in backends]
+    try:
+        return [probe.check_backend(conf, name, progress=progress)
+                for name in backends]
+    finally:
+        if progress is not None and hasattr(progress, 'clear'):
+            progress.clear()
 
 
 def emit(results, fmt, embedded=None, out=None, err=None):

@@ -87,15 +87,19 @@ class EmbeddedServer(object):
 
 
 def write_config(directory, endpoint):
-    """Write the temporary glance-api.conf; returns (path, secret)."""
-    secret = secrets.token_urlsafe(24)
+    """Write the temporary glance-api.conf.
+
+    Returns its path and the credentials written in it.
+    """
+    credentials = ('embedded-' + secrets.token_hex(4),
+                   secrets.token_urlsafe(24))
     path = os.path.join(directory, 'glance-api.conf')
     with open(path, 'w') as f:
         f.write(CONFIG_TEMPLATE % {
             'backend': BACKEND, 'endpoint': endpoint,
-            'access': 'embedded-' + secrets.token_hex(4),
-            'secret': secret, 'bucket': BUCKET})
-    return path, secret
+            'access': credentials[0], 'secret': credentials[1],
+            'bucket': BUCKET})
+    return path, credentials
 
 
 class _Image(object):
@@ -260,10 +264,12 @@ def run(image_path=None, fmt='table', progress=None, out=None, err=None):
     directory = tempfile.mkdtemp(prefix='glance-store-s3-check-')
     try:
         with server:
-            path, secret = write_config(directory, server.endpoint)
+            path, credentials = write_config(directory, server.endpoint)
             if fmt != 'json':
                 with open(path) as f:
-                    shown = f.read().replace(secret, '***')
+                    shown = f.read()
+                for value in credentials:
+                    shown = shown.replace(value, '***')
                 out.write(_("Local S3 server (moto) at %(endpoint)s; "
                             "temporary configuration %(path)s:") % {
                     'endpoint': server.endpoint, 'path': path} + '\n\n')
@@ -282,6 +288,8 @@ def run(image_path=None, fmt='table', progress=None, out=None, err=None):
             steps = image_round_trip(
                 conf, BACKEND, _Image(image_path),
                 rec.configuration if rec else None, progress)
+            if progress is not None and hasattr(progress, 'clear'):
+                progress.clear()
             embedded['steps'] = steps
             embedded['ok'] = bool(steps) and all(s['ok'] for s in steps) \
                 and steps[-1]['name'] == 'verify gone'

@@ -501,9 +501,8 @@ class Prober(object):
         self.bucket_checked = True
         self.created_bucket = True
         self._step('bucket', True, _(
-            "%s did not exist and was created (s3_store_create_bucket_on_put"
-            " = True); it is removed again after the check if empty")
-            % st.bucket)
+            "%s created (s3_store_create_bucket_on_put = True); removed "
+            "after the check if empty") % st.bucket)
 
     # the checksum configurations ------------------------------------------
     def _data(self):

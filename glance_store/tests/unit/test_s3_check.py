@@ -350,7 +350,7 @@ class TestOutput(S3CheckTestBase):
             """)
         code, out, err = self.run_main('--config-file', path)
         self.assertEqual(0, code, err)
-        self.assertIn('did not exist and was created', out)
+        self.assertIn('created (s3_store_create_bucket_on_put = True)', out)
         self.assertIn('bucket %s removed' % self.bucket, out)
         names = [b['Name'] for b in self.client.list_buckets()['Buckets']]
         self.assertNotIn(self.bucket, names)
@@ -687,6 +687,7 @@ class TestEmbedded(S3CheckTestBase):
         self.assertEqual(0, code, out + err)
         self.assertIn('Local S3 server (moto) at http://127.0.0.1:', out)
         self.assertIn('s3_store_secret_key = ***', out)
+        self.assertIn('s3_store_access_key = ***', out)
         self.assertIn('Current settings (off): work', out)
         self.assertIn('read back    ok     12582912 bytes; md5 matches, '
                       'sha512 matches', out)
