@@ -21,6 +21,7 @@ glance_store exceptions.
 
 import base64
 import collections
+import itertools
 import logging
 import re
 import urllib.parse
@@ -245,7 +246,8 @@ class StoreLocation(glance_store.location.StoreLocation):
     def redact(uri):
         """``uri`` with any credentials removed, for messages and logs."""
         if '://' not in uri:
-            return uri
+            # Malformed (s3:/KEY:SECRET@host/...): hide what precedes '@'.
+            return '***@' + uri.rsplit('@', 1)[1] if '@' in uri else uri
         scheme, rest = uri.split('://', 1)
         if '@' in rest:
             rest = '***@' + rest.rsplit('@', 1)[1]
@@ -454,7 +456,8 @@ class Store(glance_store.driver.Store):
             client, self.policy, resp, loc.bucket, loc.key, ranged)
         iterator = s3_download.ObjectIterator(
             resp['Body'], self.READ_CHUNKSIZE, validator, self.store_name,
-            loc.bucket, loc.key)
+            loc.bucket, loc.key,
+            algorithm=s3_download.stored_checksum(resp)[0])
         return iterator, resp['ContentLength']
 
     def _head(self, client, bucket, key):
@@ -553,32 +556,55 @@ class Store(glance_store.driver.Store):
 
     def _upload(self, client, key, reader, image_size):
         threshold = self.s3_store_large_object_size
+        if image_size and image_size < threshold:
+            body = bytearray(image_size)
+            reader.readinto(body)
+            self._put(client, key, body, reader)
+            return
         sizes = s3_multipart.part_sizes(
             self.s3_store_large_object_chunk_size, image_size)
-        if image_size and image_size < threshold:
-            self._put(client, key, reader.read(image_size + 1), reader)
-            return
+        first_size = next(sizes)
+        # Parts held at once: those in flight plus the one being read, and
+        # enough to buffer an image of unknown size up to the threshold.
+        pool = s3_multipart.BufferPool(max(
+            self.s3_store_thread_pools + 1,
+            -(-threshold // first_size) + 1))
         buffered = collections.deque()
         if not image_size:
             # Unknown size: buffer up to the threshold; a stream that ends
             # first is one PutObject.
             total = 0
-            while not reader.eof and total <= threshold:
-                data = reader.read(next(sizes))
-                if data:
-                    buffered.append(data)
-                    total += len(data)
+            size = first_size
+            while total <= threshold:
+                part = pool.part(reader, size)
+                if part is None:
+                    break
+                buffered.append(part)
+                total += len(part.body)
+                if reader.eof:
+                    break
+                size = next(sizes)
             if reader.eof and total <= threshold:
-                self._put(client, key, b''.join(buffered), reader)
+                body = bytearray(total)
+                view = memoryview(body)
+                pos = 0
+                for part in buffered:
+                    view[pos:pos + len(part.body)] = part.body
+                    pos += len(part.body)
+                buffered.clear()
+                self._put(client, key, body, reader)
                 return
+        else:
+            sizes = itertools.chain([first_size], sizes)
 
         def parts():
             while buffered:
                 yield buffered.popleft()
             while not reader.eof:
-                data = reader.read(next(sizes))
-                if data:
-                    yield data
+                part = pool.part(reader, next(sizes))
+                if part is None:
+                    break
+                yield part
 
         s3_multipart.MultipartUpload(
             client, self.bucket, key, self.policy,

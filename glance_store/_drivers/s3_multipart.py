@@ -35,6 +35,13 @@ MIN_PART_SIZE = 5 * 1024 * 1024
 MAX_PARTS = 10000
 # The largest object S3 allows.
 MAX_OBJECT_SIZE = 5 * 1024 ** 4
+# The largest part S3 allows.
+MAX_PART_SIZE = 5 * 1024 ** 3
+# With an unknown size the part size doubles every 1,000 parts, so
+# 10,000 parts hold 1,023,000 first parts: the first part must be at
+# least this (rounded up to a MiB) for them to reach MAX_OBJECT_SIZE.
+MIN_UNKNOWN_SIZE_PART = -(-MAX_OBJECT_SIZE // (1023000 * 1024 ** 2)) * \
+    1024 ** 2
 
 
 class ImageReader(object):
@@ -51,44 +58,131 @@ class ImageReader(object):
         self.hashes = hashes
         self.bytes_read = 0
         self.eof = False
+        self._pending = b''
         self._read = getattr(image_file, 'read', None)
         if self._read is None:
             self._read = utils.CooperativeReader(image_file).read
 
-    def read(self, size):
-        """Up to ``size`` bytes; fewer only at the end of the image."""
+    def _next_chunk(self, size):
+        if self._pending:
+            data, self._pending = self._pending, b''
+        else:
+            data = self._read(size)
+            if data:
+                self.hashes.update(data)
+        if len(data) > size:
+            # The source ignored the size asked for: keep the rest.
+            self._pending = data[size:]
+            data = memoryview(data)[:size]
+        return data
+
+    def _excess(self):
+        raise exceptions.Invalid(
+            _("Size exceeds: the image has more data than the %(size)d "
+              "bytes declared.") % {'size': self.image_size})
+
+    def readinto(self, buf, size=None):
+        """Fill ``buf`` (up to ``size`` bytes); return the count.
+
+        The count is smaller only at the end of the image.  Copying each
+        chunk into a buffer the caller reuses, rather than joining the
+        chunks into a new object, keeps the reading thread's memory hot:
+        joining fresh chunks costs more CPU than md5 on this path.
+        """
+        size = len(buf) if size is None else size
         if self.eof:
-            return b''
+            return 0
         want = size
         if self.image_size:
-            # Read one byte past the declared size to detect excess data.
-            want = min(size, self.image_size - self.bytes_read + 1)
-        chunks = []
+            want = min(size, self.image_size - self.bytes_read)
+        view = memoryview(buf)
         got = 0
         while got < want:
-            data = self._read(want - got)
+            data = self._next_chunk(want - got)
             if not data:
                 self.eof = True
                 break
-            if not isinstance(data, bytes):
-                data = bytes(data)
-            self.hashes.update(data)
-            chunks.append(data)
-            got += len(data)
+            n = len(data)
+            view[got:got + n] = data
+            got += n
         self.bytes_read += got
-        if self.image_size and self.bytes_read > self.image_size:
-            raise exceptions.Invalid(
-                _("Size exceeds: the image has more data than the "
-                  "%(size)d bytes declared.") % {'size': self.image_size})
+        if self.image_size and not self.eof and \
+                self.bytes_read == self.image_size:
+            # All declared bytes are in: the image must end here.
+            if self._next_chunk(1):
+                self._excess()
+            self.eof = True
         if self.eof and self.image_size and \
                 self.bytes_read != self.image_size:
             raise exceptions.Invalid(
                 _("Size mismatch: %(got)d bytes received, %(size)d "
                   "declared.") % {'got': self.bytes_read,
                                   'size': self.image_size})
-        if len(chunks) == 1:
-            return chunks[0]
-        return b''.join(chunks)
+        return got
+
+    def read(self, size):
+        """Up to ``size`` bytes; fewer only at the end of the image."""
+        buf = bytearray(size)
+        n = self.readinto(buf, size)
+        return bytes(buf) if n == size else bytes(memoryview(buf)[:n])
+
+
+class Part(object):
+    """A part body, and what to do with its buffer once it is sent."""
+
+    __slots__ = ('body', 'release')
+
+    def __init__(self, body, release=None):
+        self.body = body
+        self.release = release
+
+
+class BufferPool(object):
+    """Part buffers reused from one part to the next.
+
+    ``acquire`` blocks while ``count`` buffers are out: with the parts in
+    flight bounded as well, memory stays at ``count`` x part size.
+    """
+
+    def __init__(self, count):
+        self._cond = threading.Condition()
+        self._free = []
+        self._available = count
+
+    def acquire(self, size):
+        with self._cond:
+            while self._available == 0:
+                self._cond.wait()
+            self._available -= 1
+            while self._free:
+                buf = self._free.pop()
+                if len(buf) == size:
+                    return buf
+        return bytearray(size)
+
+    def release(self, buf):
+        with self._cond:
+            self._free.append(buf)
+            self._available += 1
+            self._cond.notify()
+
+    def part(self, reader, size):
+        """Read the next part into a pooled buffer; None at the end."""
+        buf = self.acquire(size)
+        try:
+            n = reader.readinto(buf, size)
+        except BaseException:
+            self.release(buf)
+            raise
+        if n == 0:
+            self.release(buf)
+            return None
+        if n == size:
+            return Part(buf, lambda: self.release(buf))
+        # The last, shorter part: botocore wants bytes or a bytearray.
+        body = bytes(memoryview(buf)[:n])
+        self.release(buf)
+        return Part(body)
 
 
 def part_sizes(base_size, image_size):
@@ -106,9 +200,9 @@ def part_sizes(base_size, image_size):
         while True:
             yield size
     number = 0
-    size = base_size
+    size = max(base_size, MIN_UNKNOWN_SIZE_PART)
     while True:
-        yield size
+        yield min(size, MAX_PART_SIZE)
         number += 1
         if number % 1000 == 0:
             size *= 2
@@ -141,26 +235,29 @@ class MultipartUpload(object):
             if self._error is None:
                 self._error = error
 
-    def _send_part(self, number, body):
+    def _send_part(self, number, part):
+        body = part.body if isinstance(part, Part) else part
         try:
             checksum = self.policy.part_checksum(body)
             resp = self.client.upload_part(
                 Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
                 PartNumber=number, Body=body,
                 **self.policy.part_params(checksum))
-            part = {'ETag': resp['ETag'], 'PartNumber': number}
+            done = {'ETag': resp['ETag'], 'PartNumber': number}
             if checksum is not None:
                 name = s3_checksums.param_name(self.policy.algorithm)
-                part[name] = checksum.b64digest()
-            return part, checksum
+                done[name] = checksum.b64digest()
+            return done, checksum
         except BaseException as e:
             self._record_error(e)
             raise
         finally:
+            if isinstance(part, Part) and part.release:
+                part.release()
             self._slots.release()
 
     def run(self, parts):
-        """Upload ``parts`` (an iterable of bytes, read lazily).
+        """Upload ``parts`` (bytes or ``Part`` objects, read lazily).
 
         Returns the CompleteMultipartUpload response.
         """
