@@ -168,6 +168,29 @@ def make_store(server, scheme='http', bucket=None, checksums=SWITCH_OFF,
     return store
 
 
+def retry_mode(store):
+    """botocore's retry mode of the store's client ('legacy'/'standard').
+
+    botocore 1.44 made 'standard' the default (3 attempts; BadDigest is
+    not retried); before it was 'legacy' (5 attempts; BadDigest retried).
+    """
+    retries = store._s3_client.meta.config.retries or {}
+    return retries.get('mode', 'legacy')
+
+
+def total_attempts(store):
+    """How many times botocore sends a request that keeps failing."""
+    retries = store._s3_client.meta.config.retries or {}
+    if 'total_max_attempts' in retries:
+        return retries['total_max_attempts']
+    return 3 if retry_mode(store) == 'standard' else 5
+
+
+def retries_bad_digest(store):
+    """botocore's legacy mode retries S3 BadDigest answers."""
+    return retry_mode(store) == 'legacy'
+
+
 def get_location(store, uri):
     """The ``Location`` of ``uri`` (as ``add`` returned it) for ``store``."""
     scheme = uri.split('://', 1)[0]
