@@ -55,6 +55,10 @@ REJECT_CODES = ('XAmzContentSHA256Mismatch', 'BadDigest')
 UPLOAD_CASES = (
     ('rgw', 'http', helpers.SWITCH_OFF, SINGLE, 'XAmzContentSHA256Mismatch'),
     ('rgw', 'http', helpers.SWITCH_OFF, MULTI, 'XAmzContentSHA256Mismatch'),
+    ('rgw', 'http', helpers.WHEN_SUPPORTED, SINGLE,
+     'XAmzContentSHA256Mismatch'),
+    ('rgw', 'http', helpers.WHEN_SUPPORTED, MULTI,
+     'XAmzContentSHA256Mismatch'),
     ('rgw', 'http', helpers.ALWAYS_CRC32, SINGLE,
      'XAmzContentSHA256Mismatch'),
     ('rgw', 'http', helpers.ALWAYS_CRC32, MULTI, 'XAmzContentSHA256Mismatch'),
@@ -223,10 +227,12 @@ class TestCorruptionBreaksTLS(CorruptionTestCase):
         self.addCleanup(px.stop)
         return px
 
-    def _broken(self, size, checksums):
-        px = self._raw_tls_proxy('rgw')
-        store = self.store('rgw', 'https', checksums,
-                           endpoint='https://127.0.0.1:%d' % px.port)
+    def _broken(self, size, checksums, kind='rgw'):
+        px = self._raw_tls_proxy(kind)
+        # The name the server's certificate carries.
+        host = _host_port(servers.endpoint(self.server(kind), 'https'))[0]
+        store = self.store(kind, 'https', checksums,
+                           endpoint='https://%s:%d' % (host, px.port))
         self.assertTrue(store.use_https)
         data = helpers.image(size, seed=size + 3)
         # Past the handshake and the small requests before the upload:
@@ -239,13 +245,19 @@ class TestCorruptionBreaksTLS(CorruptionTestCase):
             store.add, key, helpers.Reader(data), size, 'sha512')
         self.assertGreaterEqual(px.stats()['request_flips'], 1)
         self.assertIn(key, str(exc))
-        self.assertNothingLeft('rgw', key)
+        self.assertNothingLeft(kind, key)
 
     def test_single_part(self):
         self._broken(SINGLE, helpers.SWITCH_OFF)
 
     def test_multipart(self):
         self._broken(MULTI, helpers.ALWAYS_CRC32)
+
+    def test_localstack_single_part(self):
+        self._broken(SINGLE, helpers.WHEN_SUPPORTED, 'localstack')
+
+    def test_localstack_multipart(self):
+        self._broken(MULTI, helpers.SWITCH_OFF, 'localstack')
 
 
 class TestCorruptedDownloads(CorruptionTestCase):
