@@ -397,6 +397,9 @@ class Store(glance_store.driver.Store):
         return boto_config.Config(
             s3={'addressing_style': self.bucket_url_format},
             max_pool_connections=max(10, self.s3_store_thread_pools + 2),
+            # Explicit, so that behaviour does not change with botocore's
+            # default: 3 attempts; BadDigest (corruption) is not retried.
+            retries={'mode': 'standard'},
             **self.policy.client_config_kwargs())
 
     def _create_s3_client(self, loc=None):
@@ -488,6 +491,11 @@ class Store(glance_store.driver.Store):
             client.head_bucket(Bucket=self.bucket)
             return
         except boto_exc.ClientError as e:
+            if s3_errors.http_status(e) == 403:
+                # HEAD answers carry no body, so no error code: ask again
+                # with a request whose answer says why (wrong credentials
+                # or a policy).
+                self._explain_denied(client, e)
             if not s3_errors.is_not_found(e):
                 raise self._error(e, 'checking bucket', self.bucket)
         except boto_exc.BotoCoreError as e:
@@ -509,6 +517,13 @@ class Store(glance_store.driver.Store):
         except boto_exc.ClientError as e:
             if s3_errors.error_code(e) not in ('BucketAlreadyOwnedByYou',):
                 raise self._error(e, 'creating bucket', self.bucket)
+
+    def _explain_denied(self, client, head_error):
+        try:
+            client.list_objects_v2(Bucket=self.bucket, MaxKeys=1)
+        except (boto_exc.ClientError, boto_exc.BotoCoreError) as e:
+            raise self._error(e, 'checking bucket', self.bucket)
+        raise self._error(head_error, 'checking bucket', self.bucket)
 
     def _exists(self, client, key):
         try:

@@ -84,8 +84,11 @@ def to_store_error(error, store_name, action, bucket, key=None):
     if isinstance(error, boto_exc.SSLError):
         return exceptions.RemoteServiceUnavailable(
             _("TLS with S3 backend %(store)s failed while %(action)s "
-              "%(target)s: %(error)s. Check s3_store_cacert (the CA "
-              "bundle) and s3_store_host.") % {
+              "%(target)s: %(error)s. A certificate error means "
+              "s3_store_cacert (the CA bundle) or s3_store_host is wrong; "
+              "an error in the middle of a transfer (such as 'bad record "
+              "mac') means the data was altered on the network, and "
+              "nothing was stored.") % {
                 'store': store_name, 'action': action, 'target': target,
                 'error': error})
     if not isinstance(error, boto_exc.ClientError):
