@@ -238,7 +238,17 @@ def _spawn(args, log_path, env=None, cwd=None):
                                 start_new_session=True)
 
 
-def _run(args, log_path, timeout=60):
+def _run(args, log_path, timeout=60, attempts=1):
+    """Run a set-up command; retry ``attempts`` times if it fails."""
+    for attempt in range(attempts - 1):
+        try:
+            return _run_once(args, log_path, timeout)
+        except StartError:
+            time.sleep(1 + attempt)
+    return _run_once(args, log_path, timeout)
+
+
+def _run_once(args, log_path, timeout):
     with open(log_path, 'ab') as log:
         log.write(('$ %s\n' % ' '.join(args)).encode())
         log.flush()
@@ -366,11 +376,13 @@ def start_rgw(workdir, args):
                             daemons_log))
         _record(info, procs)
         osd_uuid = str(uuid.uuid4())
-        _run(ceph + ['osd', 'new', osd_uuid, '0'], setup_log)
+        # Right after start the mon may still refuse commands ("EPERM:
+        # problem getting command descriptions"): retry.
+        _run(ceph + ['osd', 'new', osd_uuid, '0'], setup_log, attempts=5)
         # Put the OSD in the CRUSH map ourselves: with cephx off its own
         # start-up update can race the monmap (see the RGW note).
         _run(ceph + ['osd', 'crush', 'add', 'osd.0', '1.0', 'host=localhost',
-                     'root=default'], setup_log)
+                     'root=default'], setup_log, attempts=5)
         _run(['ceph-osd', '-c', conf, '-i', '0', '--mkfs', '--osd-uuid',
               osd_uuid], setup_log)
         procs.append(_spawn(['ceph-osd', '-c', conf, '-i', '0', '-f'],
