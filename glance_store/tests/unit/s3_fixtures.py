@@ -215,7 +215,9 @@ class Wire(object):
         body = request.body
         if hasattr(body, 'read'):
             body = body.read()
-        self.sent.append((operation, request, body or b''))
+        # A copy: the store may reuse its part buffers once a request is
+        # done.
+        self.sent.append((operation, request, bytes(body or b'')))
         queued = self._responses.get(operation)
         if not queued:
             raise AssertionError('unexpected %s request' % operation)
