@@ -27,6 +27,12 @@ LOG = logging.getLogger(__name__)
 
 _STORE_CFG_GROUP = 'glance_store'
 
+# Shared with the multi-store API, which registers it in the same group.
+CAPABILITIES_UPDATE_OPT = cfg.IntOpt(
+    'store_capabilities_update_min_interval', default=0, min=0,
+    help=_("Minimum seconds between two refreshes of a store's dynamic "
+           "capabilities; 0 disables refreshing."))
+
 _STORE_OPTS = [
     cfg.ListOpt('stores', default=['file', 'http'],
                 deprecated_for_removal=True,
@@ -45,9 +51,7 @@ _STORE_OPTS = [
                help=_("Scheme of the store new images are written to. "
                       "It must be served by one of the loaded stores; "
                       "this distribution ships file, http and s3.")),
-    cfg.IntOpt('store_capabilities_update_min_interval', default=0, min=0,
-               help=_("Minimum seconds between two refreshes of a store's "
-                      "dynamic capabilities; 0 disables refreshing.")),
+    CAPABILITIES_UPDATE_OPT,
 ]
 
 

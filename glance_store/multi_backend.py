@@ -40,9 +40,7 @@ _MULTI_BACKEND_OPTS = [
                help=_("Name of the backend (a key of enabled_backends) "
                       "new images are written to when the request names "
                       "none.")),
-    cfg.IntOpt('store_capabilities_update_min_interval', default=0, min=0,
-               help=_("Minimum seconds between two refreshes of a store's "
-                      "dynamic capabilities; 0 disables refreshing.")),
+    single_backend.CAPABILITIES_UPDATE_OPT,
 ]
 
 # Options every backend group has, whatever its store type.
