@@ -34,6 +34,7 @@ import boto3
 from botocore import httpchecksum
 import fixtures
 
+from glance_store._drivers import s3
 from glance_store._drivers import s3_checksums
 from glance_store._drivers import s3_multipart
 from glance_store import capabilities
@@ -441,6 +442,51 @@ class TestResponseValidation(S3TestBase):
                     self.assertIn('%s/obj' % fx.BUCKET, e.msg)
                     self.assertIn(algorithm, e.msg)
 
+    def test_always_composite_wrong_length(self):
+        for body in (LARGE + b'extra', LARGE[:-1]):
+            with self.subTest(size=len(body)):
+                it, _stub = self._composite_case('SHA256', body, 1)
+                e = self.assertRaises(exceptions.ChecksumMismatch,
+                                      b''.join, it)
+                self.assertIn('SHA256', e.msg)
+
+    def _composite_unverifiable(self, attrs_error=False):
+        st = self.policy_store(True, 'when_required', 'always', 'SHA256')
+        stub = fx.Stubbed.for_test(self, st._s3_client)
+        stub.add_response('get_object', fx.get_object(
+            LARGE, ChecksumSHA256='AAAA-3'))
+        if attrs_error:
+            stub.add_client_error('get_object_attributes', 'AccessDenied',
+                                  'no', 403)
+        else:
+            # A part without a checksum of that algorithm.
+            stub.add_response('get_object_attributes', {'ObjectParts': {
+                'Parts': [{'PartNumber': 1, 'Size': len(LARGE)}],
+                'IsTruncated': False}})
+        logger = self.useFixture(fixtures.FakeLogger(
+            name='glance_store._drivers.s3_download'))
+        it, _s = st.get(fx.get_location(st, 'obj'))
+        # Served, with a warning saying it could not be checked.
+        self.assertEqual(LARGE, b''.join(it))
+        self.assertIn('served without validation', logger.output)
+        stub.assert_no_pending_responses()
+
+    def test_always_composite_parts_unavailable(self):
+        self._composite_unverifiable(attrs_error=True)
+
+    def test_always_composite_part_without_checksum(self):
+        self._composite_unverifiable(attrs_error=False)
+
+    def test_always_crt_checksum_without_awscrt(self):
+        st = self.policy_store(True, 'when_required', 'always', 'CRC32')
+        logger = self.useFixture(fixtures.FakeLogger(
+            name='glance_store._drivers.s3_download'))
+        with mock.patch.object(s3_checksums, 'crt_checksums', None):
+            it, _s = self._get(st, fx.get_object(
+                SMALL, ChecksumCRC32C=ref_checksum('CRC32C', b'other')))
+            self.assertEqual(SMALL, b''.join(it))
+        self.assertIn('needs awscrt', logger.output)
+
     def test_always_without_stored_checksum_serves_with_warning(self):
         st = self.policy_store(True, 'when_required', 'always')
         logger = self.useFixture(fixtures.FakeLogger(
@@ -722,6 +768,18 @@ class TestConfigure(S3TestBase):
                     self.assertEqual('https://%s.%s/k' % (fx.BUCKET,
                                                           fx.HOST), url)
 
+    def test_unconfigured_store_operations(self):
+        st = self.store(s3_store_host=None)
+        self.assertIsNone(st._s3_client)
+        loc = s3.StoreLocation({'scheme': 's3', 's3serviceurl': 'h',
+                                'bucket': fx.BUCKET, 'key': 'k'},
+                               self.conf)
+        # Reads try to configure again and say why they cannot.
+        e = self.assertRaises(exceptions.RemoteServiceUnavailable,
+                              st.get_size,
+                              mock.Mock(store_location=loc))
+        self.assertIn('s3_store_host', str(e))
+
     def test_old_botocore_refused(self):
         with mock.patch('botocore.__version__', '1.35.99'):
             e = self.assertRaises(exceptions.BadStoreConfiguration,
@@ -812,6 +870,18 @@ class TestStoreLocation(S3TestBase):
                 self.assertIsNone(loc.store_location.accesskey)
                 self.assertIs(st, location.SCHEME_TO_CLS_MAP[
                     uri.split('://')[0]]['store'])
+
+    def test_specs_with_url_host(self):
+        for host, scheme, netloc in (
+                ('https://s3.example.test/', 's3+https', 's3.example.test'),
+                ('http://rgw:7480', 's3', 'rgw:7480'),
+                ('rgw:7480', 's3', 'rgw:7480')):
+            with self.subTest(host=host):
+                sl = s3.StoreLocation({'s3serviceurl': host,
+                                       'bucket': 'b', 'key': 'k'},
+                                      self.conf)
+                self.assertEqual('%s://%s/b/k' % (scheme, netloc),
+                                 sl.get_uri())
 
     def test_legacy_uri_with_credentials(self):
         self.store()
@@ -972,6 +1042,17 @@ class TestOperations(S3TestBase):
                          constraint).encode(), body)
                 else:
                     self.assertNotIn(b'LocationConstraint', body or b'')
+
+    def test_bucket_created_meanwhile(self):
+        st = self.store(s3_store_create_bucket_on_put=True)
+        stub = fx.Stubbed.for_test(self, st._s3_client)
+        stub.add_client_error('head_bucket', '404', '', 404)
+        stub.add_client_error('create_bucket', 'BucketAlreadyOwnedByYou',
+                              'yours', 409)
+        stub.add_client_error('head_object', '404', '', 404)
+        self.expect_put(stub, 'img', SMALL, {})
+        self.assertEqual(len(SMALL), self.add(st, 'img', SMALL)[1])
+        stub.assert_no_pending_responses()
 
     def test_missing_bucket_without_creation(self):
         st = self.store(s3_store_create_bucket_on_put=False)
