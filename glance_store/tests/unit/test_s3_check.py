@@ -368,6 +368,24 @@ class TestOutput(S3CheckTestBase):
                                  probe.standard_configurations()])
 
 
+class TestProgress(base.BaseTestCase):
+
+    class _Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    def test_no_progress_when_not_a_terminal(self):
+        self.assertIsNone(s3_check.progress_printer(io.StringIO()))
+
+    def test_progress_on_a_terminal(self):
+        stream = self._Tty()
+        progress = s3_check.progress_printer(stream)
+        progress('[b] checking the credentials')
+        self.assertIn('... [b] checking the credentials', stream.getvalue())
+        progress.clear()
+        self.assertTrue(stream.getvalue().endswith('\r\x1b[K'))
+
+
 class TestBadInput(S3CheckTestBase):
 
     def test_missing_config_file(self):
