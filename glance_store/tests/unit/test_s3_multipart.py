@@ -1,0 +1,725 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Unit tests of the S3 upload pipeline.
+
+Single and multipart uploads, known and unknown sizes, parts in flight,
+size checks, abort on every failure and hashing, against moto's S3
+server on loopback (through a proxy client that records calls and
+injects failures) or, for the concurrency checks, a fake client.
+"""
+
+import collections
+import hashlib
+import io
+import logging
+import threading
+import urllib.request
+
+import boto3
+from botocore import exceptions as boto_exc
+import fixtures
+from moto import server as moto_server
+
+from glance_store._drivers import s3_multipart
+from glance_store import exceptions
+from glance_store.tests import base
+from glance_store.tests.unit import s3_fixtures
+from glance_store.tests import utils as test_utils
+
+KiB = 1024
+# Small sizes keep the tests fast: S3's 5 MiB part minimum is lowered
+# for the store and for moto alike.
+PART = 64 * KiB
+THRESHOLD = 256 * KiB
+
+
+class MotoServer(object):
+    """moto's S3 server in a thread on 127.0.0.1, a free port."""
+
+    def __init__(self):
+        self.server = moto_server.ThreadedMotoServer('127.0.0.1', 0,
+                                                     verbose=False)
+        self.server.start()
+        host, port = self.server.get_host_and_port()
+        self.netloc = '%s:%d' % (host, port)
+        self.url = 'http://' + self.netloc
+
+    def reset(self):
+        req = urllib.request.Request(self.url + '/moto-api/reset',
+                                     method='POST')
+        with urllib.request.urlopen(req) as resp:
+            resp.read()
+
+    def client(self):
+        """A plain client to look at what the store left on the server."""
+        return boto3.client('s3', endpoint_url=self.url,
+                            aws_access_key_id='inspector',
+                            aws_secret_access_key='inspector',
+                            region_name='us-east-1')
+
+    def stop(self):
+        self.server.stop()
+
+
+def small_parts(test):
+    """Let the store use parts of a few KiB (S3 wants 5 MiB or more)."""
+    for name in ('MIN_PART_SIZE', 'MIN_UNKNOWN_SIZE_PART'):
+        test.useFixture(fixtures.MonkeyPatch(
+            'glance_store._drivers.s3_multipart.' + name, 1 * KiB))
+
+
+def client_error(code, status, operation='UploadPart', message='failed'):
+    return boto_exc.ClientError(
+        {'Error': {'Code': code, 'Message': message},
+         'ResponseMetadata': {'HTTPStatusCode': status}}, operation)
+
+
+class RecordingClient(object):
+    """A proxy of a real client: records calls, injects failures.
+
+    ``failures`` maps a method name to ``f(kwargs) -> exception or
+    None``; a returned exception is raised instead of making the call.
+    """
+
+    def __init__(self, client, failures=None):
+        self._client = client
+        self.failures = dict(failures or {})
+        self.calls = []
+        self.returned = {}
+        self._lock = threading.Lock()
+
+    @property
+    def meta(self):
+        return self._client.meta
+
+    def __getattr__(self, name):
+        method = getattr(self._client, name)
+
+        def call(**kwargs):
+            recorded = dict(kwargs)
+            body = recorded.pop('Body', None)
+            if body is not None:
+                recorded['BodyLength'] = len(body)
+            with self._lock:
+                self.calls.append((name, recorded))
+            fail = self.failures.get(name)
+            error = fail(kwargs) if fail else None
+            if error is not None:
+                raise error
+            result = method(**kwargs)
+            with self._lock:
+                self.returned.setdefault(name, []).append(result)
+            return result
+        return call
+
+    def names(self):
+        return [n for n, _kw in self.calls]
+
+    def of(self, name):
+        return [kw for n, kw in self.calls if n == name]
+
+
+class LogRecords(fixtures.Fixture):
+    """The log records of every logger, DEBUG and up, as records."""
+
+    def _setUp(self):
+        self.records = []
+        handler = logging.Handler(logging.DEBUG)
+        handler.emit = self.records.append
+        root = logging.getLogger()
+        old_level = root.level
+        root.addHandler(handler)
+        root.setLevel(logging.DEBUG)
+        self.addCleanup(root.setLevel, old_level)
+        self.addCleanup(root.removeHandler, handler)
+
+
+class CountingVerifier(object):
+    """A signature verifier that counts and hashes what it is fed."""
+
+    def __init__(self):
+        self.size = 0
+        self.updates = 0
+        self.sha = hashlib.sha256()
+
+    def update(self, data):
+        self.size += len(data)
+        self.updates += 1
+        self.sha.update(data)
+
+
+class S3MotoTestBase(base.StoreBaseTest):
+    """A single-store S3 store on moto's server with small parts."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.moto = MotoServer()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.moto.stop()
+        super().tearDownClass()
+
+    def setUp(self):
+        super().setUp()
+        self.moto.reset()
+        small_parts(self)
+        self.useFixture(fixtures.MonkeyPatch(
+            'moto.s3.models.S3_UPLOAD_PART_MIN_SIZE', 1 * KiB))
+        self.inspect = self.moto.client()
+
+    def make_store(self, failures=None, thread_pools=3, **overrides):
+        opts = dict(s3_store_host=self.moto.url,
+                    s3_store_bucket_url_format='path',
+                    s3_store_create_bucket_on_put=True,
+                    s3_store_thread_pools=thread_pools)
+        opts.update(overrides)
+        store = s3_fixtures.configure_store(self, re_raise_bsc=True,
+                                            **opts)
+        store.s3_store_large_object_size = THRESHOLD
+        store.s3_store_large_object_chunk_size = PART
+        self.client = RecordingClient(store._s3_client, failures)
+        store._s3_client = self.client
+        return store
+
+    def stored(self, key):
+        return self.inspect.get_object(
+            Bucket=s3_fixtures.BUCKET, Key=key)['Body'].read()
+
+    def assertNothingLeft(self):
+        listing = self.inspect.list_objects_v2(Bucket=s3_fixtures.BUCKET)
+        self.assertEqual([], listing.get('Contents', []))
+        uploads = self.inspect.list_multipart_uploads(
+            Bucket=s3_fixtures.BUCKET)
+        self.assertEqual([], uploads.get('Uploads', []))
+
+
+class SizeChoiceTest(S3MotoTestBase):
+    """One PutObject or a multipart upload, known or unknown size."""
+
+    def _add(self, store, key, data, size, reader=None):
+        reader = reader or io.BytesIO(data)
+        return store.add(key, reader, size, 'sha256')
+
+    def test_unknown_size_under_threshold_is_one_put(self):
+        store = self.make_store()
+        data = test_utils.pattern_bytes(THRESHOLD - 1)
+        uri, size, md5, multihash, _meta = self._add(store, 'small', data,
+                                                     0)
+        self.assertEqual(len(data), size)
+        self.assertEqual(hashlib.md5(data).hexdigest(), md5)
+        self.assertEqual(hashlib.sha256(data).hexdigest(), multihash)
+        self.assertEqual(1, self.client.names().count('put_object'))
+        self.assertNotIn('create_multipart_upload', self.client.names())
+        self.assertEqual(data, self.stored('small'))
+        self.assertTrue(uri.endswith('/%s/small' % s3_fixtures.BUCKET))
+
+    def test_unknown_size_of_an_iterable_under_threshold(self):
+        # Glance may hand an iterator of chunks rather than a file.
+        store = self.make_store()
+        data = test_utils.pattern_bytes(100 * KiB)
+        chunks = iter([data[i:i + 3000] for i in range(0, len(data), 3000)])
+        _uri, size, _md5, _mh, _meta = store.add('iter', chunks, 0,
+                                                 'sha256')
+        self.assertEqual(len(data), size)
+        self.assertEqual(data, self.stored('iter'))
+
+    def test_unknown_size_over_threshold_goes_multipart(self):
+        store = self.make_store()
+        data = test_utils.pattern_bytes(THRESHOLD + 5 * PART + 123)
+        _uri, size, md5, multihash, _meta = self._add(store, 'big', data,
+                                                      0)
+        self.assertEqual(len(data), size)
+        self.assertEqual(hashlib.md5(data).hexdigest(), md5)
+        self.assertEqual(hashlib.sha256(data).hexdigest(), multihash)
+        self.assertNotIn('put_object', self.client.names())
+        self.assertEqual(1, self.client.names().count(
+            'create_multipart_upload'))
+        parts = self.client.of('upload_part')
+        self.assertEqual(-(-len(data) // PART), len(parts))
+        self.assertEqual(list(range(1, len(parts) + 1)),
+                         sorted(p['PartNumber'] for p in parts))
+        self.assertEqual(1, self.client.names().count(
+            'complete_multipart_upload'))
+        self.assertEqual(data, self.stored('big'))
+        self.assertEqual([], self.inspect.list_multipart_uploads(
+            Bucket=s3_fixtures.BUCKET).get('Uploads', []))
+
+    def test_known_size_under_threshold_is_one_put(self):
+        store = self.make_store()
+        data = test_utils.pattern_bytes(THRESHOLD - 1)
+        self._add(store, 'known-small', data, len(data))
+        self.assertEqual(['put_object'], [
+            n for n in self.client.names()
+            if n in ('put_object', 'create_multipart_upload')])
+        self.assertEqual(data, self.stored('known-small'))
+
+    def test_known_size_over_threshold_goes_multipart(self):
+        store = self.make_store()
+        for size in (THRESHOLD, 5 * PART, 5 * PART + 1):
+            data = test_utils.pattern_bytes(size, seed=size % 7)
+            key = 'known-%d' % size
+            self._add(store, key, data, size)
+            self.assertEqual(data, self.stored(key))
+        self.assertNotIn('put_object', self.client.names())
+        self.assertEqual(3, self.client.names().count(
+            'complete_multipart_upload'))
+        # 4 + 5 + 6 parts: an exact multiple of the part size gets no
+        # empty last part.
+        self.assertEqual(15, len(self.client.of('upload_part')))
+
+    def test_short_reads_make_full_parts(self):
+        store = self.make_store()
+        data = test_utils.pattern_bytes(THRESHOLD + 3 * PART + 17)
+        for size, key in ((len(data), 'short-known'), (0, 'short-unknown')):
+            self.client.calls.clear()
+            reader = test_utils.FakeReader(data, max_read=777)
+            _uri, written, md5, _mh, _meta = store.add(key, reader, size,
+                                                       'sha256')
+            self.assertEqual(len(data), written)
+            self.assertEqual(hashlib.md5(data).hexdigest(), md5)
+            self.assertEqual(data, self.stored(key))
+            lengths = [p['BodyLength'] for p in sorted(
+                self.client.of('upload_part'),
+                key=lambda p: p['PartNumber'])]
+            self.assertEqual([PART] * (len(lengths) - 1),
+                             lengths[:-1])
+            self.assertEqual(len(data), sum(lengths))
+
+    def test_short_reads_single_put(self):
+        store = self.make_store()
+        data = test_utils.pattern_bytes(50 * KiB)
+        for size, key in ((len(data), 'sp-known'), (0, 'sp-unknown')):
+            reader = test_utils.FakeReader(data, max_read=100)
+            _uri, written, _md5, _mh, _meta = store.add(key, reader, size,
+                                                        'sha256')
+            self.assertEqual(len(data), written)
+            self.assertEqual(data, self.stored(key))
+
+
+class SizeCheckTest(S3MotoTestBase):
+    """More or fewer bytes than declared: Invalid, nothing stored."""
+
+    def _check(self, declared, actual, prefix):
+        store = self.make_store()
+        data = test_utils.pattern_bytes(actual)
+        e = self.assertRaises(exceptions.Invalid, store.add, 'img',
+                              io.BytesIO(data), declared, 'sha256')
+        self.assertTrue(e.msg.startswith(prefix), e.msg)
+        self.assertNothingLeft()
+        return e
+
+    def test_single_size_exceeded(self):
+        self._check(1000, 1001, 'Size exceeds')
+        self.assertNotIn('put_object', self.client.names())
+
+    def test_single_size_mismatch(self):
+        self._check(1000, 999, 'Size mismatch')
+        self.assertNotIn('put_object', self.client.names())
+
+    def test_multipart_size_exceeded(self):
+        declared = THRESHOLD + 2 * PART
+        self._check(declared, declared + 1, 'Size exceeds')
+        self._check_aborted()
+
+    def test_multipart_size_exceeded_by_a_lot(self):
+        declared = THRESHOLD + 2 * PART
+        self._check(declared, declared + 3 * PART, 'Size exceeds')
+        self._check_aborted()
+
+    def test_multipart_size_mismatch(self):
+        declared = THRESHOLD + 2 * PART
+        self._check(declared, declared - 1, 'Size mismatch')
+        self._check_aborted()
+
+    def _check_aborted(self):
+        upload_id = self.client.of('create_multipart_upload')
+        self.assertEqual(1, len(upload_id))
+        aborts = self.client.of('abort_multipart_upload')
+        self.assertEqual(1, len(aborts))
+        self.assertNotIn('complete_multipart_upload', self.client.names())
+
+
+class AbortTest(S3MotoTestBase):
+    """Every failure after CreateMultipartUpload aborts the upload."""
+
+    SIZE = THRESHOLD + 4 * PART
+
+    @property
+    def upload_ids(self):
+        # The upload ids the server handed out.
+        return [r['UploadId'] for r in
+                self.client.returned.get('create_multipart_upload', [])]
+
+    def _store(self, failures=None, **kw):
+        return self.make_store(failures=failures, **kw)
+
+    def _fail_part(self, number, error):
+        def fail(kwargs):
+            return error if kwargs['PartNumber'] == number else None
+        return {'upload_part': fail}
+
+    def _add(self, store, exc_class, reader=None, size=None):
+        data = test_utils.pattern_bytes(self.SIZE)
+        reader = reader or io.BytesIO(data)
+        return self.assertRaises(exc_class, store.add, 'img', reader,
+                                 self.SIZE if size is None else size,
+                                 'sha256')
+
+    def assertAborted(self):
+        self.assertEqual(1, len(self.upload_ids))
+        aborts = self.client.of('abort_multipart_upload')
+        self.assertEqual([{'Bucket': s3_fixtures.BUCKET, 'Key': 'img',
+                           'UploadId': self.upload_ids[0]}], aborts)
+        self.assertNotIn('complete_multipart_upload', self.client.names())
+        self.assertNothingLeft()
+
+    def test_part_error(self):
+        store = self._store(self._fail_part(
+            2, client_error('InternalError', 500)))
+        e = self._add(store, exceptions.BackendException)
+        self.assertIn('InternalError', str(e))
+        self.assertAborted()
+
+    def test_first_part_error(self):
+        store = self._store(self._fail_part(
+            1, client_error('InternalError', 500)))
+        self._add(store, exceptions.BackendException)
+        self.assertAborted()
+
+    def test_connection_error(self):
+        store = self._store(self._fail_part(
+            3, boto_exc.EndpointConnectionError(endpoint_url=self.moto.url)))
+        self._add(store, exceptions.RemoteServiceUnavailable)
+        self.assertAborted()
+
+    def test_reader_error(self):
+        # The reader's own exception reaches the caller unchanged (Glance
+        # maps its reader errors, such as a size limit, itself).
+        store = self._store()
+        data = test_utils.pattern_bytes(self.SIZE)
+        reader = test_utils.FakeReader(data, fail_after=THRESHOLD + PART,
+                                       exc=IOError)
+        self._add(store, IOError, reader=reader)
+        self.assertAborted()
+
+    def test_reader_error_unknown_size(self):
+        store = self._store()
+        data = test_utils.pattern_bytes(self.SIZE)
+        reader = test_utils.FakeReader(data, fail_after=THRESHOLD + PART,
+                                       exc=IOError)
+        self._add(store, IOError, reader=reader, size=0)
+        self.assertAborted()
+
+    def test_keyboard_interrupt_from_reader(self):
+        store = self._store()
+        data = test_utils.pattern_bytes(self.SIZE)
+        reader = test_utils.FakeReader(data, fail_after=THRESHOLD + PART,
+                                       exc=KeyboardInterrupt)
+        self._add(store, KeyboardInterrupt, reader=reader)
+        self.assertAborted()
+
+    def test_size_error(self):
+        store = self._store()
+        data = test_utils.pattern_bytes(self.SIZE + 1)
+        e = self._add(store, exceptions.Invalid, reader=io.BytesIO(data))
+        self.assertTrue(e.msg.startswith('Size exceeds'))
+        self.assertAborted()
+
+    def test_checksum_error(self):
+        store = self._store(self._fail_part(
+            2, client_error('BadDigest', 400)))
+        e = self._add(store, exceptions.ChecksumMismatch)
+        self.assertIn('BadDigest', e.msg)
+        self.assertAborted()
+
+    def test_complete_error(self):
+        store = self._store({'complete_multipart_upload': lambda kw:
+                             client_error('InternalError', 500,
+                                          'CompleteMultipartUpload')})
+        self._add(store, exceptions.BackendException)
+        self.assertEqual(1, len(self.upload_ids))
+        self.assertEqual(1, len(self.client.of('abort_multipart_upload')))
+        self.assertEqual(self.upload_ids[0], self.client.of(
+            'abort_multipart_upload')[0]['UploadId'])
+        self.assertNothingLeft()
+
+    def test_failed_abort_is_logged(self):
+        records = self.useFixture(LogRecords())
+        store = self._store({
+            'upload_part': lambda kw: client_error('InternalError', 500),
+            'abort_multipart_upload': lambda kw:
+                boto_exc.EndpointConnectionError(endpoint_url='http://x'),
+        })
+        e = self._add(store, exceptions.BackendException)
+        # The part error is the one reported, not the abort's.
+        self.assertIn('InternalError', str(e))
+        upload_id = self.upload_ids[0]
+        errors = [r.getMessage() for r in records.records
+                  if r.levelno == logging.ERROR and
+                  upload_id in r.getMessage()]
+        self.assertEqual(1, len(errors), records.records)
+        self.assertIn('--bucket %s' % s3_fixtures.BUCKET, errors[0])
+        self.assertIn('--key img', errors[0])
+        self.assertIn('--upload-id %s' % upload_id, errors[0])
+
+    def test_no_part_uploaded_after_a_failure(self):
+        # Once a part failed, the store stops reading and sending.
+        store = self._store(self._fail_part(
+            1, client_error('InternalError', 500)), thread_pools=1)
+        self._add(store, exceptions.BackendException)
+        self.assertLessEqual(len(self.client.of('upload_part')), 2)
+        self.assertAborted()
+
+
+class HashingTest(S3MotoTestBase):
+    """md5, the multihash and the verifier see every byte once."""
+
+    def _check(self, size, declared):
+        store = self.make_store()
+        data = test_utils.pattern_bytes(size, seed=3)
+        verifier = CountingVerifier()
+        reader = test_utils.FakeReader(data, max_read=5000)
+        _uri, written, md5, multihash, _meta = store.add(
+            'h', reader, declared, 'sha512', verifier=verifier)
+        self.assertEqual(len(data), written)
+        self.assertEqual(hashlib.md5(data).hexdigest(), md5)
+        self.assertEqual(hashlib.sha512(data).hexdigest(), multihash)
+        self.assertEqual(len(data), verifier.size)
+        self.assertEqual(hashlib.sha256(data).hexdigest(),
+                         verifier.sha.hexdigest())
+        self.assertEqual(data, self.stored('h'))
+
+    def test_single_known(self):
+        self._check(100 * KiB, 100 * KiB)
+
+    def test_single_unknown(self):
+        self._check(100 * KiB, 0)
+
+    def test_multipart_known(self):
+        self._check(THRESHOLD + 3 * PART + 5, THRESHOLD + 3 * PART + 5)
+
+    def test_multipart_unknown(self):
+        self._check(THRESHOLD + 3 * PART + 5, 0)
+
+
+class FakeClient(object):
+    """An S3 client without server that counts parts in flight.
+
+    The first ``gather`` upload_part calls wait until all of them are in
+    flight at once (or a generous safety timeout ends the wait, which
+    makes the concurrency assertion fail rather than hang); later calls
+    go straight through.  Every call counts the parts in flight under a
+    lock, so an excess is seen whenever it happens.
+    """
+
+    def __init__(self, gather):
+        self.gather = gather
+        self.cond = threading.Condition()
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.gathered = False
+        self.timed_out = False
+        self.parts = {}
+        self.aborted = []
+        self.completed = []
+        self.thread_names = set()
+
+    def head_bucket(self, **kw):
+        return {}
+
+    def head_object(self, **kw):
+        raise client_error('404', 404, 'HeadObject')
+
+    def put_object(self, **kw):
+        self.parts[0] = kw['Body']
+        return {'ETag': '"x"'}
+
+    def create_multipart_upload(self, **kw):
+        return {'UploadId': 'fake-upload'}
+
+    def upload_part(self, PartNumber, Body, **kw):
+        with self.cond:
+            self.thread_names.add(threading.current_thread().name)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            if self.in_flight >= self.gather:
+                self.gathered = True
+                self.cond.notify_all()
+            if not self.gathered:
+                if not self.cond.wait_for(lambda: self.gathered,
+                                          timeout=30):
+                    self.timed_out = True
+                    self.gathered = True
+                    self.cond.notify_all()
+            self.parts[PartNumber] = bytes(Body)
+            self.in_flight -= 1
+        return {'ETag': '"etag-%d"' % PartNumber}
+
+    def complete_multipart_upload(self, **kw):
+        self.completed.append(kw)
+        return {}
+
+    def abort_multipart_upload(self, **kw):
+        self.aborted.append(kw)
+        return {}
+
+
+class ConcurrencyTest(base.StoreBaseTest):
+    """At most s3_store_thread_pools parts in flight; threads cleaned."""
+
+    def setUp(self):
+        super().setUp()
+        small_parts(self)
+
+    def _upload(self, thread_pools, n_parts, gather, size_known=True):
+        store = s3_fixtures.configure_store(
+            self, re_raise_bsc=True, s3_store_thread_pools=thread_pools)
+        store.s3_store_large_object_size = 4 * KiB
+        store.s3_store_large_object_chunk_size = 4 * KiB
+        client = FakeClient(gather)
+        store._s3_client = client
+        data = test_utils.pattern_bytes(n_parts * 4 * KiB)
+        start = threading.active_count()
+        store.add('img', io.BytesIO(data), len(data) if size_known else 0,
+                  'sha256')
+        self.assertEqual(start, threading.active_count())
+        self.assertFalse([t for t in threading.enumerate()
+                          if t.name.startswith('s3-part')])
+        self.assertEqual(data, b''.join(
+            client.parts[n] for n in sorted(client.parts)))
+        self.assertEqual(1, len(client.completed))
+        return client
+
+    def test_parts_in_flight_reach_thread_pools(self):
+        client = self._upload(thread_pools=4, n_parts=20, gather=4)
+        self.assertFalse(client.timed_out)
+        self.assertEqual(4, client.max_in_flight)
+
+    def test_parts_in_flight_unknown_size(self):
+        client = self._upload(thread_pools=3, n_parts=12, gather=3,
+                              size_known=False)
+        self.assertFalse(client.timed_out)
+        self.assertEqual(3, client.max_in_flight)
+
+    def test_one_thread(self):
+        client = self._upload(thread_pools=1, n_parts=6, gather=1)
+        self.assertEqual(1, client.max_in_flight)
+        self.assertEqual(1, len(client.thread_names))
+
+    def test_fewer_parts_than_threads(self):
+        client = self._upload(thread_pools=8, n_parts=3, gather=3)
+        self.assertFalse(client.timed_out)
+        self.assertEqual(3, client.max_in_flight)
+
+    def test_threads_gone_after_failure(self):
+        store = s3_fixtures.configure_store(
+            self, re_raise_bsc=True, s3_store_thread_pools=4)
+        store.s3_store_large_object_size = 4 * KiB
+        store.s3_store_large_object_chunk_size = 4 * KiB
+        client = FakeClient(1)
+
+        def upload_part(PartNumber, Body, **kw):
+            if PartNumber == 3:
+                raise client_error('InternalError', 500)
+            return {'ETag': '"e"'}
+        client.upload_part = upload_part
+        store._s3_client = client
+        data = test_utils.pattern_bytes(10 * 4 * KiB)
+        start = threading.active_count()
+        self.assertRaises(exceptions.BackendException, store.add, 'img',
+                          io.BytesIO(data), len(data), 'sha256')
+        self.assertEqual(start, threading.active_count())
+        self.assertEqual([{'Bucket': s3_fixtures.BUCKET, 'Key': 'img',
+                           'UploadId': 'fake-upload'}], client.aborted)
+
+
+class PartSizesTest(base.StoreBaseTest):
+    """Part sizes cover S3's largest object within 10,000 parts."""
+
+    MiB = 1024 * 1024
+    MAX_PART = 5 * 1024 ** 3
+
+    def _first(self, gen, n=s3_multipart.MAX_PARTS):
+        return [next(gen) for _i in range(n)]
+
+    def test_unknown_size_grows_and_covers_5_tib(self):
+        for base_size in (5 * self.MiB, 8 * self.MiB, 10 * self.MiB,
+                          64 * self.MiB, 1024 * self.MiB):
+            sizes = self._first(s3_multipart.part_sizes(base_size, 0))
+            self.assertGreaterEqual(sum(sizes), 5 * 1024 ** 4,
+                                    'base %d' % base_size)
+            self.assertEqual(sorted(sizes), sizes)
+            self.assertGreater(sizes[-1], sizes[0])
+            self.assertGreaterEqual(sizes[0], base_size)
+            # A small image keeps small parts.
+            self.assertEqual(sizes[0], sizes[999])
+            self.assertLessEqual(max(sizes), self.MAX_PART)
+            self.assertGreaterEqual(min(sizes), 5 * self.MiB)
+
+    def test_below_minimum_is_raised(self):
+        sizes = self._first(s3_multipart.part_sizes(1024, 10 * self.MiB),
+                            3)
+        self.assertEqual([s3_multipart.MIN_PART_SIZE] * 3, sizes)
+        sizes = self._first(s3_multipart.part_sizes(1024, 0), 3)
+        self.assertEqual([s3_multipart.MIN_UNKNOWN_SIZE_PART] * 3, sizes)
+        self.assertGreaterEqual(s3_multipart.MIN_UNKNOWN_SIZE_PART,
+                                s3_multipart.MIN_PART_SIZE)
+
+    def test_known_size_keeps_the_base(self):
+        sizes = self._first(s3_multipart.part_sizes(10 * self.MiB,
+                                                    3 * 1024 ** 3), 50)
+        self.assertEqual({10 * self.MiB}, set(sizes))
+
+    def test_known_huge_size(self):
+        for size in (5 * 1024 ** 4, 5 * 1024 ** 4 - 1, 200 * 1024 ** 3):
+            sizes = self._first(s3_multipart.part_sizes(10 * self.MiB,
+                                                        size))
+            self.assertEqual(1, len(set(sizes)))
+            self.assertGreaterEqual(sum(sizes), size)
+            # Not larger than needed: 9,999 parts would not do.
+            self.assertLess(sum(sizes[:-1]), size)
+            self.assertLessEqual(sizes[0], self.MAX_PART)
+
+
+class PartsInMemoryTest(base.StoreBaseTest):
+    """The reader is never more than the parts in flight ahead."""
+
+    def test_bounded_read_ahead(self):
+        small_parts(self)
+        store = s3_fixtures.configure_store(
+            self, re_raise_bsc=True, s3_store_thread_pools=2)
+        part = 4 * KiB
+        store.s3_store_large_object_size = part
+        store.s3_store_large_object_chunk_size = part
+        done = collections.Counter()
+        ahead = []
+        client = FakeClient(1)
+
+        def upload_part(PartNumber, Body, **kw):
+            done['parts'] += 1
+            return {'ETag': '"e"'}
+        client.upload_part = upload_part
+        store._s3_client = client
+        data = test_utils.pattern_bytes(30 * part)
+
+        class Reader(io.BytesIO):
+            def read(self, size=-1):
+                ahead.append(self.tell() // part - done['parts'])
+                return super().read(size)
+        store.add('img', Reader(data), len(data), 'sha256')
+        self.assertEqual(30, done['parts'])
+        # Parts read but not sent: at most the 2 in flight plus the one
+        # being read.
+        self.assertLessEqual(max(ahead), 3)
