@@ -360,12 +360,16 @@ class Store(glance_store.driver.Store):
             conf.s3_store_large_object_chunk_size * units.Mi
         self.s3_store_thread_pools = conf.s3_store_thread_pools
 
+        # Read outside the try: oslo.config's error for a bad value is a
+        # ValueError too, and must stop the start-up like any other bad
+        # option value, not only disable writes.
+        checksum_options = (conf.s3_store_enable_data_integrity_protection,
+                            conf.s3_store_request_checksum_calculation,
+                            conf.s3_store_response_checksum_validation,
+                            conf.s3_store_checksum_algorithm)
         try:
             self.policy = s3_checksums.ChecksumPolicy.from_options(
-                conf.s3_store_enable_data_integrity_protection,
-                conf.s3_store_request_checksum_calculation,
-                conf.s3_store_response_checksum_validation,
-                conf.s3_store_checksum_algorithm)
+                *checksum_options)
         except ValueError as e:
             raise exceptions.BadStoreConfiguration(
                 store_name=self.store_name, reason=str(e))
