@@ -29,6 +29,8 @@ DENIED_CODES = ('AccessDenied', '403', 'AllAccessDisabled')
 CORRUPTION_CODES = ('BadDigest', 'InvalidDigest', 'XAmzContentSHA256Mismatch',
                     'InvalidChecksum')
 NO_CONTENT_LENGTH_CODES = ('MissingContentLength', '411')
+# Actions on an existing image, whose bucket comes from its location.
+READ_ACTIONS = ('reading', 'looking up', 'deleting')
 
 
 def error_code(error):
@@ -113,6 +115,14 @@ def to_store_error(error, store_name, action, bucket, key=None):
                      "while %(action)s %(target)s; check "
                      "s3_store_access_key and s3_store_secret_key.") % {
                 'code': code, 'action': action, 'target': target})
+    if code == 'NoSuchBucket' and action in READ_ACTIONS:
+        # The bucket comes from the image location: an image whose bucket
+        # is not on this backend is not here (a multi-store search goes
+        # on to the next backend), not a configuration error.
+        return exceptions.NotFound(
+            _("Object %(target)s was not found in S3 backend %(store)s: "
+              "its bucket does not exist there.") % {
+                'target': target, 'store': store_name})
     if code == 'NoSuchBucket':
         return exceptions.BadStoreConfiguration(
             store_name=store_name,

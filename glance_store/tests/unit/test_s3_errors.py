@@ -117,6 +117,21 @@ class ToStoreErrorTest(base.StoreBaseTest):
             if not isinstance(error, boto_exc.FlexibleChecksumError):
                 self.assertIn('aws', text, name)
 
+    def test_no_such_bucket_depends_on_the_action(self):
+        error = client_error('NoSuchBucket', 404, 'GetObject')
+        # Writing: the configured bucket is missing, say what to set.
+        for action in ('uploading', 'checking bucket'):
+            result = s3_errors.to_store_error(error, 'aws', action, 'bkt',
+                                              'img')
+            self.assertIsInstance(result, exceptions.BadStoreConfiguration)
+        # Reading an image whose location names a bucket this backend
+        # does not have: the image is not here.
+        for action in ('reading', 'looking up', 'deleting'):
+            result = s3_errors.to_store_error(error, 'aws', action, 'bkt',
+                                              'img')
+            self.assertIsInstance(result, exceptions.NotFound, action)
+            self.assertIn('bkt/img', result.msg)
+
     def test_checksum_mismatch_is_a_store_exception(self):
         result = s3_errors.to_store_error(
             client_error('BadDigest', 400), 'aws', 'uploading', 'bkt',
@@ -295,6 +310,10 @@ class StoreErrorTest(base.StoreBaseTest):
         self.stub.add_client_error('get_object', 'NoSuchKey', 'no', 404)
         self.assertRaises(exceptions.NotFound, self.store.get, self.loc)
         self.stub.assert_no_pending_responses()
+
+    def test_get_no_such_bucket(self):
+        self.stub.add_client_error('get_object', 'NoSuchBucket', 'no', 404)
+        self.assertRaises(exceptions.NotFound, self.store.get, self.loc)
 
     def test_get_access_denied(self):
         self.stub.add_client_error('get_object', 'AccessDenied', 'no', 403)
