@@ -34,6 +34,7 @@ compute and combine checksums.  It makes no network call.
 
 import base64
 import dataclasses
+import functools
 import hashlib
 import zlib
 
@@ -143,35 +144,42 @@ def _gf2_square(matrix):
     return [_gf2_times(matrix, row) for row in matrix]
 
 
+def _gf2_product(a, b):
+    """The GF(2) matrix product a.b (matrices as lists of column ints)."""
+    return [_gf2_times(a, column) for column in b]
+
+
+@functools.lru_cache(maxsize=32)
+def _zero_bytes_operator(algorithm, length):
+    """The matrix that appends ``length`` zero bytes to a CRC register.
+
+    Cached: the parts of an upload have the same length, so combining
+    their CRCs costs one matrix-vector product each.
+    """
+    poly, width = _CRC_PARAMS[algorithm]
+    op = [poly] + [1 << i for i in range(width - 1)]  # one zero bit
+    for _ in range(3):  # one zero byte
+        op = _gf2_square(op)
+    result = None
+    while length:
+        if length & 1:
+            result = op if result is None else _gf2_product(op, result)
+        length >>= 1
+        if length:
+            op = _gf2_square(op)
+    return result
+
+
 def crc_combine(algorithm, crc1, crc2, len2):
     """CRC of A+B from crc(A), crc(B) and len(B), for reflected CRCs.
 
     Lets the store build a whole-object CRC from the part CRCs its
-    workers computed, without hashing every byte a second time.  It
-    applies len2 zero bytes to crc1 with the GF(2) matrix-squaring
-    method (O(log len2) work).
+    workers computed, without reading every byte a second time: appending
+    len(B) zero bytes to crc(A) is a linear map over GF(2).
     """
-    poly, width = _CRC_PARAMS[algorithm]
     if len2 <= 0:
         return crc1
-    # Operator for one zero bit, then two, then four.
-    odd = [poly] + [1 << i for i in range(width - 1)]
-    even = _gf2_square(odd)
-    odd = _gf2_square(even)
-    while True:
-        even = _gf2_square(odd)
-        if len2 & 1:
-            crc1 = _gf2_times(even, crc1)
-        len2 >>= 1
-        if not len2:
-            break
-        odd = _gf2_square(even)
-        if len2 & 1:
-            crc1 = _gf2_times(odd, crc1)
-        len2 >>= 1
-        if not len2:
-            break
-    return crc1 ^ crc2
+    return _gf2_times(_zero_bytes_operator(algorithm, len2), crc1) ^ crc2
 
 
 def combined_b64(algorithm, parts):
