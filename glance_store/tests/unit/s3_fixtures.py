@@ -28,10 +28,13 @@ change what exists.
 """
 
 import io
+import urllib.request
 
+import boto3
 from botocore import awsrequest
 from botocore import response as boto_response
 from botocore import stub
+from moto import server as moto_server
 import urllib3
 
 from glance_store._drivers import s3
@@ -232,3 +235,49 @@ class Wire(object):
         return [({k.lower(): (v.decode() if isinstance(v, bytes) else v)
                   for k, v in req.headers.items()}, body)
                 for op, req, body in self.sent if op == operation]
+
+
+class MotoServer(object):
+    """moto's S3 server in a thread on 127.0.0.1, a free port."""
+
+    def __init__(self):
+        self.server = moto_server.ThreadedMotoServer('127.0.0.1', 0,
+                                                     verbose=False)
+        self.server.start()
+        host, port = self.server.get_host_and_port()
+        self.netloc = '%s:%d' % (host, port)
+        self.url = 'http://' + self.netloc
+
+    def reset(self):
+        req = urllib.request.Request(self.url + '/moto-api/reset',
+                                     method='POST')
+        with urllib.request.urlopen(req) as resp:
+            resp.read()
+
+    def client(self):
+        """A plain client to look at what the store left on the server."""
+        return boto3.client('s3', endpoint_url=self.url,
+                            aws_access_key_id='inspector',
+                            aws_secret_access_key='inspector',
+                            region_name='us-east-1')
+
+    def stop(self):
+        self.server.stop()
+
+
+class MotoServerMixin(object):
+    """One moto server per test class, emptied before each test."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.moto = MotoServer()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.moto.stop()
+        super().tearDownClass()
+
+    def setUp(self):
+        super().setUp()
+        self.moto.reset()

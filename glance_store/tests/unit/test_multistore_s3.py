@@ -30,7 +30,6 @@ from glance_store import exceptions
 from glance_store import location
 from glance_store.tests import base
 from glance_store.tests.unit import s3_fixtures
-from glance_store.tests.unit import test_s3_multipart
 from glance_store.tests import utils as test_utils
 
 RESERVED = {'os_glance_staging_store': 'file',
@@ -92,21 +91,10 @@ def glance_sections(test_dir, endpoint, aws=None, rgw=None, defaults=None):
     return sections
 
 
-class MultiStoreS3Base(base.MultiStoreBaseTest):
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.moto = test_s3_multipart.MotoServer()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.moto.stop()
-        super().tearDownClass()
+class MultiStoreS3Base(s3_fixtures.MotoServerMixin, base.MultiStoreBaseTest):
 
     def setUp(self):
         super().setUp()
-        self.moto.reset()
         self.inspect = self.moto.client()
 
     def load(self, **sections):

@@ -38,21 +38,10 @@ LEGACY_ACCESS = 'AKIALEGACYACCESS'
 LEGACY_SECRETS = ('LEGACYSECRETVALUE0123', 'Legacy/Secret+Value@42')
 
 
-class SecretsNotLoggedTest(base.StoreBaseTest):
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.moto = test_s3_multipart.MotoServer()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.moto.stop()
-        super().tearDownClass()
+class SecretsNotLoggedTest(s3_fixtures.MotoServerMixin, base.StoreBaseTest):
 
     def setUp(self):
         super().setUp()
-        self.moto.reset()
         # Every logger, DEBUG and up: botocore and urllib3 included.
         self.log = self.useFixture(fixtures.FakeLogger(
             level=logging.DEBUG, name=None,

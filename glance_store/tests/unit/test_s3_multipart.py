@@ -23,12 +23,9 @@ import hashlib
 import io
 import logging
 import threading
-import urllib.request
 
-import boto3
 from botocore import exceptions as boto_exc
 import fixtures
-from moto import server as moto_server
 
 from glance_store._drivers import s3_multipart
 from glance_store import exceptions
@@ -41,34 +38,6 @@ KiB = 1024
 # for the store and for moto alike.
 PART = 64 * KiB
 THRESHOLD = 256 * KiB
-
-
-class MotoServer(object):
-    """moto's S3 server in a thread on 127.0.0.1, a free port."""
-
-    def __init__(self):
-        self.server = moto_server.ThreadedMotoServer('127.0.0.1', 0,
-                                                     verbose=False)
-        self.server.start()
-        host, port = self.server.get_host_and_port()
-        self.netloc = '%s:%d' % (host, port)
-        self.url = 'http://' + self.netloc
-
-    def reset(self):
-        req = urllib.request.Request(self.url + '/moto-api/reset',
-                                     method='POST')
-        with urllib.request.urlopen(req) as resp:
-            resp.read()
-
-    def client(self):
-        """A plain client to look at what the store left on the server."""
-        return boto3.client('s3', endpoint_url=self.url,
-                            aws_access_key_id='inspector',
-                            aws_secret_access_key='inspector',
-                            region_name='us-east-1')
-
-    def stop(self):
-        self.server.stop()
 
 
 def small_parts(test):
@@ -164,7 +133,7 @@ class S3MotoTestBase(base.StoreBaseTest):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.moto = MotoServer()
+        cls.moto = s3_fixtures.MotoServer()
 
     @classmethod
     def tearDownClass(cls):
