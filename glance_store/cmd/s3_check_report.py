@@ -52,11 +52,31 @@ def rank(configuration):
     return None
 
 
+def stores_no_checksum(configurations):
+    """Whether the backend kept no checksum in any protected setting.
+
+    Then turning protection on checks nothing end to end (Ceph RGW 16
+    ignores checksum headers and returns none): it only costs CPU, and the
+    switch-off mode is as protected (signed payloads, Content-MD5).
+    """
+    protected = [r for r in configurations
+                 if r.works and r.configuration.enabled]
+    return bool(protected) and all(r.stored_checksum == 'none'
+                                   for r in protected)
+
+
 def recommend(configurations):
     """The ``ConfigResult`` to recommend among ``configurations``, or None.
 
-    ``configurations`` is a list of ``ConfigResult``.
+    ``configurations`` is a list of ``ConfigResult``.  The strongest
+    protection that works, except on a backend that stores no checksum,
+    where the switch-off mode is recommended (see stores_no_checksum).
     """
+    if stores_no_checksum(configurations):
+        for res in configurations:
+            if res.works and not res.configuration.enabled and \
+                    rank(res.configuration) is not None:
+                return res
     best = None
     best_rank = None
     for res in configurations:
@@ -145,6 +165,8 @@ def backend_dict(result):
         },
         'recommendation': None if rec is None else {
             'label': rec.configuration.label,
+            'backend_stores_no_checksum': stores_no_checksum(
+                result.configurations),
             'options': rec.configuration.options(),
             'snippet': snippet(result.section, rec.configuration),
         },
@@ -232,6 +254,10 @@ def render_backend(result):
             'label': _describe(current), 'verdict': verdict})
     rec = recommend(result.configurations)
     if rec is not None:
+        if stores_no_checksum(result.configurations):
+            lines.append(_("The backend stores no checksum whatever the "
+                           "settings: turning protection on would check "
+                           "nothing more and only cost CPU."))
         lines.append(_("Recommended settings (%s), to paste in the "
                        "backend's section:") % rec.configuration.label)
         lines.append('')

@@ -208,12 +208,14 @@ class TestS3CheckToolOnRGW(testtools.TestCase):
         self.assertEqual(
             {op: 'ok' for op in entry['operations']},
             recommended['results'])
-        # The strongest protection that works: RGW 16 accepts the
-        # checksum headers of ``always`` (it ignores them), so one of the
-        # ``always`` configurations.
-        self.assertEqual('always', rec['options'][REQUEST])
-        self.assertEqual('always', rec['options'][RESPONSE])
-        self.assertIs(True, rec['options'][ENABLE])
+        # RGW 16 accepts the checksum headers of ``always`` but ignores
+        # them and stores no checksum, so protection would check nothing
+        # more: the tool recommends the switch-off mode and says why.
+        self.assertIs(True, rec['backend_stores_no_checksum'])
+        self.assertEqual('off', rec['label'])
+        self.assertEqual({ENABLE: False}, rec['options'])
+        for label in ('always/CRC32', 'always/SHA256'):
+            self.assertTrue(configuration(entry, label)['works'])
         self.assertTrue(rec['snippet'].startswith('[%s]\n' % section),
                         rec['snippet'])
         for name, value in rec['options'].items():
@@ -345,7 +347,8 @@ class TestS3CheckToolOnRGW(testtools.TestCase):
         self.assertIn('MissingContentLength', run.stdout)
         self.assertIn('DO NOT WORK', run.stdout)
         self.assertIn('[ceph]', run.stdout)
-        self.assertIn('%s = always' % REQUEST, run.stdout)
+        self.assertIn('%s = False' % ENABLE, run.stdout)
+        self.assertIn('stores no checksum', run.stdout)
         self.assertNotIn('ceph_http', run.stdout)
         self.assertBucketAsBefore()
 

@@ -631,6 +631,20 @@ class TestRecommendation(base.BaseTestCase):
         self.assertEqual('always/CRC32',
                          report.recommend(results).configuration.label)
 
+    def test_off_when_the_backend_stores_no_checksum(self):
+        results = _matrix(when_supported='MissingContentLength')
+        for res in results:
+            res.stored_checksum = 'none'
+        rec = report.recommend(results)
+        self.assertEqual('off', rec.configuration.label)
+        self.assertTrue(report.stores_no_checksum(results))
+        # One protected setting that the backend keeps is enough to
+        # recommend protection again.
+        results[-1].stored_checksum = 'CRC32'
+        self.assertFalse(report.stores_no_checksum(results))
+        self.assertEqual('always/SHA256',
+                         report.recommend(results).configuration.label)
+
     def test_when_supported_before_off(self):
         failing = {'always_%s' % a: 'InvalidRequest'
                    for a in s3_checksums.ALGORITHMS}
