@@ -48,19 +48,12 @@ def _pattern(size, seed):
     return bytes(out[:size])
 
 
-class GlanceImageTests(object):
-    """Image life cycle through the Glance API; mixed into test classes.
+class GlanceServerMixin(object):
+    """A real Glance API server for one test class, stopped at its end.
 
-    Subclasses set ``store_config(workdir)`` and the hooks saying what the
-    backend holds (``stored_names``, ``stored_bytes``), so the same tests
-    can run on other backends.
+    Subclasses give ``store_config(workdir)`` (see harness) and may add
+    ``server_extra_conf()``; the test client is ``self.client``.
     """
-
-    # Sizes chosen not to be multiples of any chunk size.
-    KNOWN_SIZE = 1 * MiB + 123
-    CHUNKED_SIZE = 2 * MiB + 77
-    IMAGE_SIZE_CAP = 4 * MiB
-    OVER_CAP_SIZE = 5 * MiB + 11
 
     server = None
     workdir = None
@@ -70,8 +63,12 @@ class GlanceImageTests(object):
         raise NotImplementedError()
 
     @classmethod
+    def server_extra_conf(cls):
+        return None
+
+    @classmethod
     def setUpClass(cls):
-        super(GlanceImageTests, cls).setUpClass()
+        super(GlanceServerMixin, cls).setUpClass()
         missing = harness.missing_requirements()
         if missing:
             msg = 'Glance API functional tests need %s' % missing
@@ -81,8 +78,7 @@ class GlanceImageTests(object):
         cls.workdir = tempfile.mkdtemp(prefix='gs-func-glance-')
         cls.config = cls.store_config(cls.workdir)
         cls.server = harness.GlanceServer(
-            cls.workdir, cls.config,
-            extra_conf={'DEFAULT': {'image_size_cap': cls.IMAGE_SIZE_CAP}})
+            cls.workdir, cls.config, extra_conf=cls.server_extra_conf())
         try:
             cls.server.start()
             cls.loaded_library = cls.server.loaded_glance_store()
@@ -104,10 +100,10 @@ class GlanceImageTests(object):
     @classmethod
     def tearDownClass(cls):
         cls._cleanup_class()
-        super(GlanceImageTests, cls).tearDownClass()
+        super(GlanceServerMixin, cls).tearDownClass()
 
     def setUp(self):
-        super(GlanceImageTests, self).setUp()
+        super(GlanceServerMixin, self).setUp()
         self.client = self.server.client()
         self.addOnException(self._attach_server_log)
 
@@ -115,6 +111,25 @@ class GlanceImageTests(object):
         if self.server is not None:
             self.addDetail('glance-api-log',
                            content.text_content(self.server.log_tail()))
+
+
+class GlanceImageTests(GlanceServerMixin):
+    """Image life cycle through the Glance API; mixed into test classes.
+
+    Subclasses set ``store_config(workdir)`` and the hooks saying what the
+    backend holds (``stored_names``, ``stored_bytes``), so the same tests
+    can run on other backends.
+    """
+
+    # Sizes chosen not to be multiples of any chunk size.
+    KNOWN_SIZE = 1 * MiB + 123
+    CHUNKED_SIZE = 2 * MiB + 77
+    IMAGE_SIZE_CAP = 4 * MiB
+    OVER_CAP_SIZE = 5 * MiB + 11
+
+    @classmethod
+    def server_extra_conf(cls):
+        return {'DEFAULT': {'image_size_cap': cls.IMAGE_SIZE_CAP}}
 
     # Backend hooks -------------------------------------------------------
 

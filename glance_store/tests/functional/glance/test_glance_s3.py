@@ -37,13 +37,10 @@ starts it); without it the tests skip, or fail when CI is set.
 import contextlib
 import hashlib
 import os
-import shutil
 import tempfile
-import unittest
 
 from oslo_log import _options as log_options
 import testtools
-from testtools import content
 
 from glance_store._drivers import s3_checksums
 from glance_store.tests.functional.glance import harness
@@ -187,7 +184,28 @@ class RGWBucketMixin(object):
         return head['ETag'].strip('"')
 
 
-class GlanceOnRGWTests(RGWBucketMixin, test_glance_api.GlanceImageTests):
+class RGWGlanceMixin(RGWBucketMixin):
+    """A Glance server test class whose backend is a fresh RGW bucket."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.setup_bucket()
+        try:
+            with clean_aws_environment():
+                super(RGWGlanceMixin, cls).setUpClass()
+        except BaseException:
+            cls.remove_bucket()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super(RGWGlanceMixin, cls).tearDownClass()
+        finally:
+            cls.remove_bucket()
+
+
+class GlanceOnRGWTests(RGWGlanceMixin, test_glance_api.GlanceImageTests):
     """The shared Glance image tests with multipart-sized images."""
 
     # Above the 5 MB threshold: multipart uploads of 3 parts, of known
@@ -201,23 +219,6 @@ class GlanceOnRGWTests(RGWBucketMixin, test_glance_api.GlanceImageTests):
 
     # Checksum options of the backend (none: the defaults).
     CHECKSUM_OPTIONS = {}
-
-    @classmethod
-    def setUpClass(cls):
-        cls.setup_bucket()
-        try:
-            with clean_aws_environment():
-                super(GlanceOnRGWTests, cls).setUpClass()
-        except BaseException:
-            cls.remove_bucket()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super(GlanceOnRGWTests, cls).tearDownClass()
-        finally:
-            cls.remove_bucket()
 
     def setUp(self):
         super(GlanceOnRGWTests, self).setUp()
@@ -366,8 +367,9 @@ class TestGlanceS3AlwaysMultiStore(GlanceOnRGWTests, testtools.TestCase):
         self._check_delete(image_id)
 
 
-class TestGlanceS3WhenSupportedReproducesBug(RGWBucketMixin,
-                                             testtools.TestCase):
+class TestGlanceS3WhenSupportedReproducesBug(
+        RGWGlanceMixin, test_glance_api.GlanceServerMixin,
+        testtools.TestCase):
     """Control: ``when_supported`` uploads hit bug 2121144 on RGW HTTPS.
 
     This is what boto3 >= 1.36 does by default; it shows that the set-up
@@ -381,58 +383,13 @@ class TestGlanceS3WhenSupportedReproducesBug(RGWBucketMixin,
         's3_store_response_checksum_validation': 'when_supported',
     }
 
-    server = None
-    workdir = None
-
     @classmethod
-    def setUpClass(cls):
-        super(TestGlanceS3WhenSupportedReproducesBug, cls).setUpClass()
-        missing = harness.missing_requirements()
-        if missing:
-            msg = 'Glance API functional tests need %s' % missing
-            if test_glance_api._ci():
-                raise AssertionError(msg + ' (CI is set: not skipping)')
-            raise unittest.SkipTest(msg)
-        cls.setup_bucket()
-        cls.workdir = tempfile.mkdtemp(prefix='gs-func-glance-s3-')
-        config = harness.single_store(
+    def store_config(cls, workdir):
+        return harness.single_store(
             None, stores=('s3',), default_store='s3',
             options=rgw_store_options(cls.rgw, cls.bucket,
                                       cls.CHECKSUM_OPTIONS),
             extra_sections=LOG_SECTIONS)
-        cls.server = harness.GlanceServer(cls.workdir, config)
-        try:
-            with clean_aws_environment():
-                cls.server.start()
-            harness.check_is_this_project(cls.server.loaded_glance_store())
-        except BaseException:
-            cls._cleanup_class()
-            raise
-
-    @classmethod
-    def _cleanup_class(cls):
-        if cls.server is not None:
-            cls.server.stop()
-            cls.server = None
-        if cls.workdir is not None:
-            shutil.rmtree(cls.workdir, ignore_errors=True)
-            cls.workdir = None
-        cls.remove_bucket()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls._cleanup_class()
-        super(TestGlanceS3WhenSupportedReproducesBug, cls).tearDownClass()
-
-    def setUp(self):
-        super(TestGlanceS3WhenSupportedReproducesBug, self).setUp()
-        self.client = self.server.client()
-        self.addOnException(self._attach_server_log)
-
-    def _attach_server_log(self, exc_info):
-        if self.server is not None:
-            self.addDetail('glance-api-log',
-                           content.text_content(self.server.log_tail()))
 
     def _failed_upload(self, data, chunked):
         resp = self.client.create_image(name=self.id())
