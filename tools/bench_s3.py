@@ -22,7 +22,9 @@ a local S3 server (Ceph RGW started by tools/s3_servers.py by default, or
   Glance cannot avoid (it needs both digests), measured in the same run;
 * ratio: cpu / floor (uploads);
 * MiB/s: wall throughput;
-* rss MiB: peak resident memory growth during the case.
+* rss MiB: peak resident memory growth during the case;
+* busy%: share of all the machine's cores in use during the case (this
+  client and the server together): near 100 the machine is the limit.
 
 The table goes to stdout, the same data as JSON to --json.  Not a test:
 nothing here asserts; the targets are printed next to the figures.
@@ -137,12 +139,30 @@ class RssSampler(object):
         return (self.peak - self.base) / MiB
 
 
-def measure(fn):
+def machine_ticks():
+    """(busy, total) CPU ticks of the whole machine, from /proc/stat."""
+    with open('/proc/stat') as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
+def measure(fn, out=None):
+    """CPU seconds, wall seconds and RSS growth (MiB) of ``fn()``.
+
+    ``out``, a dict, also gets ``busy``: the share of all the machine's
+    cores in use meanwhile (client and server together), which tells
+    whether a throughput figure is bounded by the machine.
+    """
     with RssSampler() as rss:
+        busy0, total0 = machine_ticks()
         cpu0, wall0 = time.process_time(), time.perf_counter()
         fn()
         cpu, wall = (time.process_time() - cpu0,
                      time.perf_counter() - wall0)
+        busy1, total1 = machine_ticks()
+    if out is not None:
+        out['busy'] = 100.0 * (busy1 - busy0) / max(1, total1 - total0)
     return cpu, wall, rss.growth_mib
 
 
@@ -188,9 +208,11 @@ def run_case(store, conf, size, known, results, meta, gc):
     def add():
         out['uri'] = store.add(key, GeneratedImage(size),
                                size if known else 0, 'sha512')[0]
-    cpu, wall, rss = measure(add)
+    load = {}
+    cpu, wall, rss = measure(add, load)
     results.append(dict(meta, op='add-known' if known else 'add-unknown',
-                        size_mib=size // MiB, cpu=cpu, wall=wall, rss=rss))
+                        size_mib=size // MiB, cpu=cpu, wall=wall, rss=rss,
+                        busy=load['busy']))
     if known:
         loc = location.Location('s3', s3.StoreLocation, conf,
                                 uri=out['uri'])
@@ -199,9 +221,9 @@ def run_case(store, conf, size, known, results, meta, gc):
             it, _size = store.get(loc)
             for _chunk in it:
                 pass
-        cpu, wall, rss = measure(get)
+        cpu, wall, rss = measure(get, load)
         results.append(dict(meta, op='get', size_mib=size // MiB, cpu=cpu,
-                            wall=wall, rss=rss))
+                            wall=wall, rss=rss, busy=load['busy']))
     loc = location.Location('s3', s3.StoreLocation, conf, uri=out['uri'])
     store.delete(loc)
     gc()
@@ -238,9 +260,9 @@ def rgw_gc(info):
 
 def summarize(results, floors):
     lines = []
-    hdr = ('%-6s %-15s %-11s %7s %9s %9s %6s %8s %8s' %
+    hdr = ('%-6s %-15s %-11s %7s %9s %9s %6s %8s %8s %6s' %
            ('proto', 'config', 'op', 'MiB', 'cpu s/GiB', 'floor', 'ratio',
-            'MiB/s', 'rss MiB'))
+            'MiB/s', 'rss MiB', 'busy%'))
     lines.append(hdr)
     lines.append('-' * len(hdr))
     for r in results:
@@ -250,11 +272,14 @@ def summarize(results, floors):
         r['ratio'] = (r['cpu_per_gib'] / r['floor_per_gib']
                       if r['op'].startswith('add') else None)
         r['mib_s'] = r['size_mib'] / r['wall'] if r['wall'] else 0
-        lines.append('%-6s %-15s %-11s %7d %9.2f %9.2f %6s %8.1f %8.1f' % (
-            r['proto'], r['config'] + ('' if r['threads'] != 1 else '/1t'),
-            r['op'], r['size_mib'], r['cpu_per_gib'], r['floor_per_gib'],
-            '%.2f' % r['ratio'] if r['ratio'] is not None else '-',
-            r['mib_s'], r['rss']))
+        lines.append('%-6s %-15s %-11s %7d %9.2f %9.2f %6s %8.1f %8.1f '
+                     '%6.0f' % (
+                         r['proto'],
+                         r['config'] + ('' if r['threads'] != 1 else '/1t'),
+                         r['op'], r['size_mib'], r['cpu_per_gib'],
+                         r['floor_per_gib'],
+                         '%.2f' % r['ratio'] if r['ratio'] is not None
+                         else '-', r['mib_s'], r['rss'], r['busy']))
     return '\n'.join(lines)
 
 
