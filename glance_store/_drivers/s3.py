@@ -505,11 +505,7 @@ class Store(glance_store.driver.Store):
         except boto_exc.BotoCoreError as e:
             raise self._error(e, 'checking bucket', self.bucket)
         if not self.create_bucket_on_put:
-            raise exceptions.BadStoreConfiguration(
-                store_name=self.store_name,
-                reason=_("bucket %s does not exist; create it, or set "
-                         "s3_store_create_bucket_on_put = True to let the "
-                         "store create it.") % self.bucket)
+            raise s3_errors.missing_bucket(self.store_name, self.bucket)
         params = {'Bucket': self.bucket}
         if self.region_name != DEFAULT_REGION:
             params['CreateBucketConfiguration'] = {

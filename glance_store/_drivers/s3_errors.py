@@ -58,6 +58,15 @@ def is_not_found(error):
         error_code(error) in NOT_FOUND_CODES or http_status(error) == 404)
 
 
+def missing_bucket(store_name, bucket):
+    """The error for a bucket that is missing while creation is off."""
+    return exceptions.BadStoreConfiguration(
+        store_name=store_name,
+        reason=_("bucket %(bucket)s does not exist; create it, or set "
+                 "s3_store_create_bucket_on_put = True to let the store "
+                 "create it.") % {'bucket': bucket})
+
+
 def to_store_error(error, store_name, action, bucket, key=None):
     """A glance_store exception for ``error`` raised while ``action``.
 
@@ -124,11 +133,7 @@ def to_store_error(error, store_name, action, bucket, key=None):
               "its bucket does not exist there.") % {
                 'target': target, 'store': store_name})
     if code == 'NoSuchBucket':
-        return exceptions.BadStoreConfiguration(
-            store_name=store_name,
-            reason=_("bucket %(bucket)s does not exist; create it, or set "
-                     "s3_store_create_bucket_on_put = True to let the "
-                     "store create it.") % {'bucket': bucket})
+        return missing_bucket(store_name, bucket)
     if code in DENIED_CODES:
         return exceptions.Forbidden(
             _("S3 backend %(store)s denied access (%(code)s) while "

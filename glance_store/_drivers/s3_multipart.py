@@ -299,6 +299,8 @@ class MultipartUpload(object):
         except BaseException:
             for f in futures:
                 f.cancel()
+            # Let the parts in flight finish first: a part that landed
+            # after the abort would leave the upload open again.
             executor.shutdown(wait=True)
             self.abort()
             raise
