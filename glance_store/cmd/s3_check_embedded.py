@@ -124,13 +124,22 @@ class _Image(object):
 
     def digests(self):
         """md5 and sha512 hex digests, read apart from the store."""
-        md5 = hashlib.md5()
-        sha512 = hashlib.sha512()
         with self.open() as f:
-            for chunk in iter(lambda: f.read(READ_SIZE), b''):
-                md5.update(chunk)
-                sha512.update(chunk)
-        return md5.hexdigest(), sha512.hexdigest()
+            md5, sha512, _size = _digests(iter(lambda: f.read(READ_SIZE),
+                                               b''))
+        return md5, sha512
+
+
+def _digests(chunks):
+    """md5 hex, sha512 hex and byte count of an iterable of chunks."""
+    md5 = hashlib.md5()
+    sha512 = hashlib.sha512()
+    size = 0
+    for chunk in chunks:
+        md5.update(chunk)
+        sha512.update(chunk)
+        size += len(chunk)
+    return md5.hexdigest(), sha512.hexdigest(), size
 
 
 def image_round_trip(conf, backend, image, configuration=None,
@@ -188,25 +197,19 @@ def image_round_trip(conf, backend, image, configuration=None,
     say(_("reading image %s back") % image_id)
     try:
         iterator, size = store.get(loc)
-        read_md5 = hashlib.md5()
-        read_sha512 = hashlib.sha512()
-        got = 0
-        for chunk in iterator:
-            read_md5.update(chunk)
-            read_sha512.update(chunk)
-            got += len(chunk)
+        read_md5, read_sha512, got = _digests(iterator)
     except Exception as e:
         step('read back', False, '%s: %s' % (probe.failure_code(e),
                                              probe._message(e)))
         return steps
-    ok = got == image.size and read_md5.hexdigest() == md5 and \
-        read_sha512.hexdigest() == sha512
+    ok = got == image.size and read_md5 == md5 and \
+        read_sha512 == sha512
     if not step('read back', ok, _(
             "%(got)d bytes; md5 %(md5)s, sha512 %(sha)s") % {
                 'got': got,
-                'md5': _('matches') if read_md5.hexdigest() == md5
+                'md5': _('matches') if read_md5 == md5
                 else _('DIFFERS'),
-                'sha': _('matches') if read_sha512.hexdigest() == sha512
+                'sha': _('matches') if read_sha512 == sha512
                 else _('DIFFERS')}):
         return steps
 
