@@ -550,9 +550,9 @@ class Store(glance_store.driver.Store):
             self._ensure_bucket(client)
             if self._exists(client, image_id):
                 raise exceptions.Duplicate(image=loc.get_uri())
-            reader = s3_multipart.ImageReader(image_file, image_size,
-                                              hashes)
-            self._upload(client, image_id, reader, image_size)
+            with s3_multipart.ImageReader(image_file, image_size,
+                                          hashes) as reader:
+                self._upload(client, image_id, reader, image_size)
         except (boto_exc.ClientError, boto_exc.BotoCoreError) as e:
             error = self._error(e, 'uploading', self.bucket, image_id)
             LOG.error("Upload of %(uri)s to S3 backend %(store)s failed: "

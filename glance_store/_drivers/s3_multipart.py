@@ -13,8 +13,9 @@
 """Reading an image into parts, and the multipart upload pipeline.
 
 The reading side (``ImageReader``) runs in the caller's thread: it reads
-the image once, feeds md5, the multihash and the verifier with every
-byte, and enforces the declared size.  The sending side
+the image once into the part buffers, hands slices of them to md5, the
+multihash and the verifier (``s3_digests``, each on its own worker), and
+enforces the declared size.  The sending side
 (``MultipartUpload``) keeps at most ``max_in_flight`` parts in memory
 and in flight on a thread pool, and aborts the upload on any failure so
 that nothing half-written stays on the backend.
@@ -25,6 +26,7 @@ import logging
 import threading
 
 from glance_store._drivers import s3_checksums
+from glance_store._drivers import s3_digests
 from glance_store.common import utils
 from glance_store import exceptions
 from glance_store.i18n import _
@@ -49,13 +51,21 @@ class ImageReader(object):
 
     ``image_size`` 0 means unknown.  More bytes than declared raise
     ``Invalid`` ("Size exceeds ..."), fewer ``Invalid`` ("Size mismatch
-    ...") when the end is reached.
+    ...") when the end is reached.  The digests take the bytes from the
+    buffers they were read into (``s3_digests.Digests``); at the end of
+    the image ``readinto`` waits for them, so that a digest's error (a
+    verifier that raises) comes out of the reader as it did inline.
+    Use it as a context manager: leaving it stops the digest workers.
     """
 
-    def __init__(self, image_file, image_size, hashes):
+    def __init__(self, image_file, image_size, hashes, threaded=None):
         self.image_file = image_file
         self.image_size = image_size or 0
         self.hashes = hashes
+        self.digests = s3_digests.Digests(
+            [hashes.md5.update, hashes.os_hash.update,
+             hashes.verifier.update if hashes.verifier else None],
+            threaded=threaded)
         self.bytes_read = 0
         self.eof = False
         self._pending = b''
@@ -63,13 +73,38 @@ class ImageReader(object):
         if self._read is None:
             self._read = utils.CooperativeReader(image_file).read
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        """Stop the digest workers."""
+        self.digests.close()
+
+    def barrier(self, release, others=0):
+        """A ``PartBarrier`` for a buffer the digests were fed from.
+
+        :param release: called once the digests have taken everything
+            fed so far and ``others`` more ``done()`` calls were made
+        :param others: holders besides the digests (the part's upload)
+        :returns: the ``s3_digests.PartBarrier``
+        """
+        barrier = s3_digests.PartBarrier(self.digests.holders + others,
+                                         release)
+        self.digests.mark(barrier)
+        return barrier
+
+    def _feed(self, view):
+        self.digests.feed(view)
+        self.hashes.size += len(view)
+
     def _next_chunk(self, size):
         if self._pending:
             data, self._pending = self._pending, b''
         else:
             data = self._read(size)
-            if data:
-                self.hashes.update(data)
         if len(data) > size:
             # The source ignored the size asked for: keep the rest.
             self._pending = data[size:]
@@ -95,16 +130,7 @@ class ImageReader(object):
         want = size
         if self.image_size:
             want = min(size, self.image_size - self.bytes_read)
-        view = memoryview(buf)
-        got = 0
-        while got < want:
-            data = self._next_chunk(want - got)
-            if not data:
-                self.eof = True
-                break
-            n = len(data)
-            view[got:got + n] = data
-            got += n
+        got = self._fill(memoryview(buf), want)
         self.bytes_read += got
         if self.image_size and not self.eof and \
                 self.bytes_read == self.image_size:
@@ -118,6 +144,26 @@ class ImageReader(object):
                 _("Size mismatch: %(got)d bytes received, %(size)d "
                   "declared.") % {'got': self.bytes_read,
                                   'size': self.image_size})
+        if self.eof:
+            self.digests.finish()
+        return got
+
+    def _fill(self, view, want):
+        # Copy up to ``want`` bytes into ``view``, handing the digests a
+        # slice each time about SLICE_SIZE more bytes are in.
+        got = fed = 0
+        while got < want:
+            data = self._next_chunk(want - got)
+            if not data:
+                self.eof = True
+                break
+            n = len(data)
+            view[got:got + n] = data
+            got += n
+            if got - fed >= s3_digests.SLICE_SIZE:
+                self._feed(view[fed:got])
+                fed = got
+        self._feed(view[fed:got])
         return got
 
     def read(self, size):
@@ -167,22 +213,26 @@ class BufferPool(object):
             self._cond.notify()
 
     def part(self, reader, size):
-        """Read the next part into a pooled buffer; None at the end."""
+        """Read the next part into a pooled buffer; None at the end.
+
+        The buffer comes back to the pool once the digests have taken it
+        and (for a full part) the part's ``release`` was called.
+        """
         buf = self.acquire(size)
+
+        def release():
+            self.release(buf)
         try:
             n = reader.readinto(buf, size)
         except BaseException:
-            self.release(buf)
+            reader.barrier(release)
             raise
-        if n == 0:
-            self.release(buf)
-            return None
         if n == size:
-            return Part(buf, lambda: self.release(buf))
+            return Part(buf, reader.barrier(release, others=1).done)
         # The last, shorter part: botocore wants bytes or a bytearray.
-        body = bytes(memoryview(buf)[:n])
-        self.release(buf)
-        return Part(body)
+        body = bytes(memoryview(buf)[:n]) if n else None
+        reader.barrier(release)
+        return Part(body) if n else None
 
 
 def part_sizes(base_size, image_size):
