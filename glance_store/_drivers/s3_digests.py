@@ -24,7 +24,9 @@ run side by side, and next to reading and sending.
 A part buffer goes back to its pool only when every digest has taken all
 of that part and the part itself has been sent: ``PartBarrier`` counts
 those holders down and releases the buffer once.  The number of buffers
-(and so the memory bound) is the pool's, unchanged.
+(and so the memory bound) is the pool's, unchanged; and the reader waits
+when it is ``MAX_BACKLOG`` parts ahead of the digests, so that it does
+not fill the whole pool just to wait for them.
 
 The first error of a digest (a verifier that raises) is raised to the
 reading thread at its next ``feed`` or at ``finish``, so the upload is
@@ -45,6 +47,10 @@ import threading
 # reader groups what it copies into the part buffer into slices of about
 # this size (still in the CPU cache when the digests read them).
 SLICE_SIZE = 1024 * 1024
+# Parts marked but not yet taken by every digest before ``feed`` waits:
+# reading further ahead of the digests would not make them faster, it
+# would only hold more buffers.
+MAX_BACKLOG = 2
 
 
 def usable_cores():
@@ -106,13 +112,13 @@ class _Worker(object):
             item = self.queue.get()
             if item is None:
                 return
-            data, barrier = item
+            data, barriers = item
             if data is not None and not self.owner.stopped:
                 try:
                     self.update(data)
                 except BaseException as e:
                     self.owner.record_error(e)
-            if barrier is not None:
+            for barrier in barriers:
                 barrier.done()
 
 
@@ -135,6 +141,8 @@ class Digests(object):
         self.stopped = False
         self._error = None
         self._lock = threading.Lock()
+        self._backlog = 0
+        self._taken = threading.Condition(self._lock)
         self._workers = []
         if threaded:
             self._workers = [
@@ -148,10 +156,11 @@ class Digests(object):
 
     def record_error(self, error):
         """Keep the first error of a digest; later feeds raise it."""
-        with self._lock:
+        with self._taken:
             if self._error is None:
                 self._error = error
-        self.stopped = True
+            self.stopped = True
+            self._taken.notify_all()
 
     def check(self):
         """Raise the first error a digest raised, if any.
@@ -177,8 +186,17 @@ class Digests(object):
             for update in self.updates:
                 update(data)
             return
+        with self._taken:
+            while self._backlog >= MAX_BACKLOG and not self.stopped:
+                self._taken.wait()
+        self.check()
         for worker in self._workers:
-            worker.queue.put((data, None))
+            worker.queue.put((data, ()))
+
+    def _part_taken(self):
+        with self._taken:
+            self._backlog -= 1
+            self._taken.notify_all()
 
     def mark(self, barrier):
         """Call ``barrier.done()`` once per worker, after what was fed.
@@ -186,8 +204,13 @@ class Digests(object):
         :param barrier: a ``PartBarrier`` counting ``holders`` for the
             digests (plus whatever else holds the part)
         """
+        if not self._workers:
+            return
+        with self._taken:
+            self._backlog += 1
+        taken = PartBarrier(len(self._workers), self._part_taken)
         for worker in self._workers:
-            worker.queue.put((None, barrier))
+            worker.queue.put((None, (barrier, taken)))
 
     def finish(self):
         """Wait until every digest has taken every byte fed so far.
