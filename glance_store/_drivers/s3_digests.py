@@ -34,9 +34,9 @@ aborted as if the digest had failed inline.  ``close`` stops every worker;
 ``Digests`` is a context manager so that no thread outlives the upload
 (success, error or KeyboardInterrupt).
 
-With a single digest, or when this process may run on one core only,
-the digests run inline on the feeding thread: threads would only add
-hand-offs there.
+With a single digest, a small image, or when this process may run on
+one core only, the digests run inline on the feeding thread: threads
+would only add hand-offs there.
 """
 
 import os
@@ -51,6 +51,16 @@ SLICE_SIZE = 1024 * 1024
 # reading further ahead of the digests would not make them faster, it
 # would only hold more buffers.
 MAX_BACKLOG = 2
+
+
+def worth_threads(image_size):
+    """Whether an image of ``image_size`` bytes is worth digest threads.
+
+    :param image_size: the declared size, 0 when unknown
+    :returns: False for a known size of a few slices (starting the
+        workers would cost more than they save), else True
+    """
+    return not 0 < image_size <= 4 * SLICE_SIZE
 
 
 def usable_cores():

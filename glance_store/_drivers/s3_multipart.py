@@ -62,6 +62,9 @@ class ImageReader(object):
         self.image_file = image_file
         self.image_size = image_size or 0
         self.hashes = hashes
+        if threaded is None and not s3_digests.worth_threads(
+                self.image_size):
+            threaded = False
         self.digests = s3_digests.Digests(
             [hashes.md5.update, hashes.os_hash.update,
              hashes.verifier.update if hashes.verifier else None],

@@ -165,6 +165,15 @@ class ImageReaderDigestsTest(SliceTest):
         self.assertEqual({threading.get_ident()}, hashes.verifier.threads)
         self.assertEqual(hashlib.md5(b'abc').hexdigest(), hashes.checksum)
 
+    def test_small_known_size_runs_inline(self):
+        with mock.patch.object(s3_digests, 'usable_cores', return_value=2):
+            for size, threaded in ((3, False), (16 * KiB, False),
+                                   (16 * KiB + 1, True), (0, True)):
+                hashes = utils.ImageHashes('sha512')
+                with self.subTest(size=size), s3_multipart.ImageReader(
+                        io.BytesIO(b''), size, hashes) as reader:
+                    self.assertEqual(threaded, reader.digests.threaded)
+
     def test_two_cores_run_threaded(self):
         with mock.patch.object(s3_digests, 'usable_cores', return_value=2):
             with s3_digests.Digests([hashlib.md5().update,
