@@ -34,11 +34,11 @@ from glance_store._drivers import s3_digests
 from glance_store._drivers import s3_multipart
 from glance_store.common import utils
 from glance_store import exceptions
-from glance_store.tests.unit import test_s3_multipart as multipart_tests
+from glance_store.tests.unit.s3 import fixtures as s3fx
 from glance_store.tests import utils as test_utils
 
 KiB = 1024
-PART = 64 * KiB
+PART = s3fx.PART
 # name -> (part sizes as read, image size declared: 0 means unknown)
 LAYOUTS = {
     'tiny': ([3], 3),
@@ -314,10 +314,10 @@ class DigestsTest(SliceTest):
         digests.close()  # twice is fine
 
 
-class StoreDigestsTest(multipart_tests.S3MotoTestBase):
+class StoreDigestsTest(s3fx.S3MotoTestBase):
     """Through ``Store.add`` on moto: aborts and threads."""
 
-    SIZE = multipart_tests.THRESHOLD + 4 * PART
+    SIZE = s3fx.THRESHOLD + 4 * PART
 
     def setUp(self):
         super().setUp()
@@ -371,7 +371,7 @@ class StoreDigestsTest(multipart_tests.S3MotoTestBase):
         store = self.make_store()
         data = test_utils.pattern_bytes(self.SIZE)
         reader = test_utils.FakeReader(
-            data, fail_after=multipart_tests.THRESHOLD + PART,
+            data, fail_after=s3fx.THRESHOLD + PART,
             exc=KeyboardInterrupt)
         self.assertRaises(KeyboardInterrupt, store.add, 'img', reader,
                           self.SIZE, 'sha512', verifier=RecordingVerifier())
@@ -381,7 +381,7 @@ class StoreDigestsTest(multipart_tests.S3MotoTestBase):
 
     def test_part_error_leaves_no_thread(self):
         store = self.make_store(failures={'upload_part': lambda kw: (
-            multipart_tests.client_error('InternalError', 500)
+            s3fx.client_error('InternalError', 500)
             if kw['PartNumber'] == 2 else None)})
         data = test_utils.pattern_bytes(self.SIZE)
         self.assertRaises(exceptions.BackendException, store.add, 'img',
