@@ -153,16 +153,22 @@ class Digests(object):
         self._lock = threading.Lock()
         self._backlog = 0
         self._taken = threading.Condition(self._lock)
+        # Started on the first feed: an upload refused before any byte
+        # (a duplicate, a missing bucket) starts no thread.
         self._workers = []
-        if threaded:
+        self._closed = False
+
+    def _started(self):
+        if not self._workers and self.threaded and not self._closed:
             self._workers = [
                 _Worker(u, self, 's3-digest-%d' % i)
                 for i, u in enumerate(self.updates)]
+        return self._workers
 
     @property
     def holders(self):
         """How many ``done`` calls ``mark`` makes on a barrier."""
-        return len(self._workers)
+        return len(self.updates) if self.threaded else 0
 
     def record_error(self, error):
         """Keep the first error of a digest; later feeds raise it."""
@@ -192,7 +198,7 @@ class Digests(object):
         self.check()
         if not data:
             return
-        if not self._workers:
+        if not self.threaded:
             for update in self.updates:
                 update(data)
             return
@@ -200,7 +206,7 @@ class Digests(object):
             while self._backlog >= MAX_BACKLOG and not self.stopped:
                 self._taken.wait()
         self.check()
-        for worker in self._workers:
+        for worker in self._started():
             worker.queue.put((data, ()))
 
     def _part_taken(self):
@@ -214,12 +220,16 @@ class Digests(object):
         :param barrier: a ``PartBarrier`` counting ``holders`` for the
             digests (plus whatever else holds the part)
         """
-        if not self._workers:
+        workers = self._started()
+        if not workers:
+            # Inline digests, or closed: nothing holds the part here.
+            for _ in range(self.holders):
+                barrier.done()
             return
         with self._taken:
             self._backlog += 1
-        taken = PartBarrier(len(self._workers), self._part_taken)
-        for worker in self._workers:
+        taken = PartBarrier(len(workers), self._part_taken)
+        for worker in workers:
             worker.queue.put((None, (barrier, taken)))
 
     def finish(self):
@@ -229,7 +239,7 @@ class Digests(object):
         """
         if self._workers:
             done = threading.Event()
-            self.mark(PartBarrier(len(self._workers), done.set))
+            self.mark(PartBarrier(self.holders, done.set))
             done.wait()
         self.check()
 
@@ -239,6 +249,7 @@ class Digests(object):
         Barriers already marked are still released, so no buffer is
         lost.  Safe to call more than once.
         """
+        self._closed = True
         if not self._workers:
             return
         self.stopped = True

@@ -31,7 +31,7 @@ from oslotest import base as oslo_base
 
 from glance_store._drivers import s3_checksums
 from glance_store._drivers import s3_digests
-from glance_store._drivers import s3_multipart
+from glance_store._drivers import s3_upload
 from glance_store.common import utils
 from glance_store import exceptions
 from glance_store.tests.unit.s3 import fixtures as s3fx
@@ -105,10 +105,10 @@ class ImageReaderDigestsTest(SliceTest):
         sizes, declared = layout
         hashes = utils.ImageHashes(algo, RecordingVerifier())
         count = 3
-        pool = s3_multipart.BufferPool(count)
+        pool = s3_upload.BufferPool(count)
         bodies = []
-        with s3_multipart.ImageReader(io.BytesIO(data), declared, hashes,
-                                      threaded=threaded) as reader:
+        with s3_upload.ImageReader(io.BytesIO(data), declared, hashes,
+                                   threaded=threaded) as reader:
             self.assertEqual(threaded, reader.digests.threaded)
             while not reader.eof:
                 part = pool.part(reader, PART)
@@ -157,8 +157,8 @@ class ImageReaderDigestsTest(SliceTest):
     def test_one_core_runs_inline(self):
         with mock.patch.object(s3_digests, 'usable_cores', return_value=1):
             hashes = utils.ImageHashes('sha512', RecordingVerifier())
-            with s3_multipart.ImageReader(io.BytesIO(b'abc'), 3,
-                                          hashes) as reader:
+            with s3_upload.ImageReader(io.BytesIO(b'abc'), 3,
+                                       hashes) as reader:
                 self.assertFalse(reader.digests.threaded)
                 self.assertEqual([], digest_threads())
                 self.assertEqual(3, reader.readinto(bytearray(3)))
@@ -170,7 +170,7 @@ class ImageReaderDigestsTest(SliceTest):
             for size, threaded in ((3, False), (16 * KiB, False),
                                    (16 * KiB + 1, True), (0, True)):
                 hashes = utils.ImageHashes('sha512')
-                with self.subTest(size=size), s3_multipart.ImageReader(
+                with self.subTest(size=size), s3_upload.ImageReader(
                         io.BytesIO(b''), size, hashes) as reader:
                     self.assertEqual(threaded, reader.digests.threaded)
 
@@ -179,6 +179,9 @@ class ImageReaderDigestsTest(SliceTest):
             with s3_digests.Digests([hashlib.md5().update,
                                      hashlib.sha1().update]) as digests:
                 self.assertTrue(digests.threaded)
+                # Started by the first byte, not before.
+                self.assertEqual([], digest_threads())
+                digests.feed(b'x')
                 self.assertEqual(2, len(digest_threads()))
 
     def test_one_digest_runs_inline(self):
