@@ -15,11 +15,12 @@
 Standard library only; run inside the "wan" network namespace of
 ``netpath``, between the interface facing the client and the one facing
 the server.  It plays what ``tc qdisc netem delay D J loss L`` does on
-the client's egress, for kernels built without sch_netem (the machines
-here): every Ethernet frame from the client side is held ``delay`` +/-
-``jitter`` seconds (kept in order, as netem does with a rate), dropped
-with probability ``loss``; frames from the server side are forwarded at
-once.  The rate limit is the kernel's own ``tbf`` on the veth ends.
+both veth ends, for kernels built without sch_netem (the machines here):
+every Ethernet frame, in each direction, is held ``delay`` +/- ``jitter``
+seconds (kept in order within a direction, as netem does with a rate)
+and dropped with probability ``loss``.  The rate limit is the kernel's
+own ``tbf`` on the veth ends.  A frame that cannot be sent (the link is
+down) is lost, as on a cable.
 
 Usage: netpath_forwarder.py IF_CLIENT IF_SERVER DELAY JITTER LOSS SEED
        netpath_forwarder.py --offload-off IF...
@@ -78,9 +79,10 @@ class Forwarder(object):
         self.server = self._bind(server_if)
         self.queue = []
         self.seq = 0
-        self.last_due = 0.0
+        self.last_due = {}
         self.stats = {'to_server': 0, 'to_client': 0, 'dropped': 0,
-                      'send_errors': 0, 'largest_frame': 0}
+                      'send_errors': 0, 'recv_errors': 0,
+                      'largest_frame': 0}
         self.running = True
 
     @staticmethod
@@ -100,39 +102,41 @@ class Forwarder(object):
             # as on a real cable.
             self.stats['send_errors'] += 1
 
-    def _from_client(self, frame, now):
-        self.stats['to_server'] += 1
+    def _forward(self, out, frame, now):
+        self.stats['to_server' if out is self.server else 'to_client'] += 1
         if self.loss and self.rnd.random() < self.loss:
             self.stats['dropped'] += 1
             return
         if not self.delay:
-            self._send(self.server, frame)
+            self._send(out, frame)
             return
         due = now + self.delay + self.rnd.uniform(-self.jitter, self.jitter)
-        due = max(due, self.last_due)
-        self.last_due = due
+        due = max(due, self.last_due.get(out, 0.0))
+        self.last_due[out] = due
         self.seq += 1
-        heapq.heappush(self.queue, (due, self.seq, frame))
+        heapq.heappush(self.queue, (due, self.seq, out, frame))
 
     def _drain(self, sock, now):
+        out = self.server if sock is self.client else self.client
         while True:
             try:
                 frame, addr = sock.recvfrom(FRAME_MAX)
             except BlockingIOError:
                 return
+            except OSError:
+                # ENETDOWN once when the interface went down.
+                self.stats['recv_errors'] += 1
+                return
             if addr[2] == PACKET_OUTGOING:
                 continue
             self.stats['largest_frame'] = max(self.stats['largest_frame'],
                                               len(frame))
-            if sock is self.client:
-                self._from_client(frame, now)
-            else:
-                self.stats['to_client'] += 1
-                self._send(self.client, frame)
+            self._forward(out, frame, now)
 
     def _release(self, now):
         while self.queue and self.queue[0][0] <= now:
-            self._send(self.server, heapq.heappop(self.queue)[2])
+            _, _, out, frame = heapq.heappop(self.queue)
+            self._send(out, frame)
 
     def run(self):
         sockets = [self.client, self.server]

@@ -19,122 +19,23 @@ subprocess, as an operator runs it) lists it, ``--abort`` removes it and
 leaves the upload of a key that is not an image id alone, and
 ``--apply-lifecycle`` sets the rule that makes the backend do it.
 
-What each backend did with the lifecycle rule is appended to
-``$GS_LEFTOVERS_FIGURES`` (default /tmp/gs-leftovers-figures.txt).
+What each backend did with the lifecycle rule is appended to the figures
+file of ``leftovers_helpers``.
 """
 
 import json
 import os
 import signal
-import subprocess
-import sys
-import time
 import uuid
 
 import fixtures
 import testtools
 
 from glance_store._drivers import s3_leftovers
+from glance_store.tests.functional import leftovers_helpers as lh
 from glance_store.tests.functional import servers
 
 MiB = 1024 * 1024
-TOOL = 'glance-store-s3-check'
-TOOL_TIMEOUT = 120
-FIGURES = os.environ.get('GS_LEFTOVERS_FIGURES',
-                         '/tmp/gs-leftovers-figures.txt')
-
-
-def tool_command():
-    """The console script next to the test interpreter, else python -c."""
-    candidate = os.path.join(os.path.dirname(sys.executable), TOOL)
-    if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-        return [candidate]
-    return [sys.executable, '-c',
-            'import sys; from glance_store.cmd import s3_check; '
-            'sys.exit(s3_check.main())']
-
-
-def record(line):
-    with open(FIGURES, 'a') as f:
-        f.write(line.rstrip() + '\n')
-
-
-def store_conf(server, bucket, scheme='http'):
-    """A single-store glance-api.conf for ``server``'s bucket."""
-    lines = ['[glance_store]', 'stores = s3', 'default_store = s3',
-             's3_store_host = %s' % servers.endpoint(server, scheme),
-             's3_store_access_key = %s' % server['access_key'],
-             's3_store_secret_key = %s' % server['secret_key'],
-             's3_store_bucket = %s' % bucket,
-             's3_store_bucket_url_format = path',
-             's3_store_region_name = %s' % (server.get('region') or
-                                            'us-east-1'),
-             's3_store_large_object_size = 5',
-             's3_store_large_object_chunk_size = 5']
-    if scheme == 'https':
-        lines.append('s3_store_cacert = %s' % server['ca_bundle'])
-    return '\n'.join(lines) + '\n'
-
-
-class ToolRun(object):
-
-    def __init__(self, cmd, proc):
-        self.cmd = cmd
-        self.code = proc.returncode
-        self.out = proc.stdout.decode('utf-8', 'replace')
-        self.err = proc.stderr.decode('utf-8', 'replace')
-        self.doc = None
-        if '--format' in cmd and self.code in (0, 1) and self.out.strip():
-            self.doc = json.loads(self.out)['backends'][0]
-
-    def __str__(self):
-        return 'exit %s\n--- stdout\n%s\n--- stderr\n%s' % (
-            self.code, self.out[-4000:], self.err[-4000:])
-
-
-def run_tool(test, conf_path, *args, prefix=()):
-    cmd = list(prefix) + tool_command() + ['--config-file', conf_path] + \
-        list(args)
-    env = dict(os.environ)
-    for name in ('AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY',
-                 'AWS_PROFILE', 'AWS_CA_BUNDLE'):
-        env.pop(name, None)
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, env=env,
-                          timeout=TOOL_TIMEOUT)
-    run = ToolRun(cmd, proc)
-    test.addDetail('tool-%d' % len(test.getDetails()),
-                   testtools.content.text_content('%s\n%s' % (
-                       ' '.join(cmd), run)))
-    test.assertNotIn('Traceback', run.err, run)
-    return run
-
-
-def start_child(job, prefix=()):
-    """The upload child process (see upload_child), its output piped."""
-    cmd = list(prefix) + [sys.executable, '-m',
-                          'glance_store.tests.functional.upload_child',
-                          json.dumps(job)]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
-
-
-def wait_for_part(admin, bucket, key, child, timeout=90):
-    """The upload id of ``key`` once a part of it has landed."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if child.poll() is not None:
-            raise AssertionError('the upload child exited early: %s'
-                                 % (child.communicate(),))
-        for open_key, upload_id in servers.list_open_uploads(admin, bucket):
-            if open_key != key:
-                continue
-            parts = admin.list_parts(Bucket=bucket, Key=key,
-                                     UploadId=upload_id).get('Parts', [])
-            if parts:
-                return upload_id
-        time.sleep(0.2)
-    raise AssertionError('no part of %s landed in %ds' % (key, timeout))
 
 
 class LeftoversTestBase(object):
@@ -155,7 +56,7 @@ class LeftoversTestBase(object):
         tmp = self.useFixture(fixtures.TempDir()).path
         self.conf_path = os.path.join(tmp, 'glance-api.conf')
         with open(self.conf_path, 'w') as f:
-            f.write(store_conf(self.server, self.bucket))
+            f.write(lh.store_conf(self.server, self.bucket))
 
     def _delete_lifecycle(self):
         try:
@@ -164,12 +65,13 @@ class LeftoversTestBase(object):
             pass
 
     def kill_mid_upload(self, key):
-        child = start_child({'server': self.server, 'bucket': self.bucket,
-                             'key': key, 'size': 12 * MiB,
-                             'known_size': True,
-                             'stall_after': 6 * MiB})
+        child = lh.start_child({'server': self.server,
+                                'bucket': self.bucket, 'key': key,
+                                'size': 12 * MiB, 'known_size': True,
+                                'stall_after': 6 * MiB})
         try:
-            upload_id = wait_for_part(self.admin, self.bucket, key, child)
+            upload_id = lh.wait_for_part(self.admin, self.bucket, key,
+                                         child)
         finally:
             child.send_signal(signal.SIGKILL)
             child.communicate(timeout=30)
@@ -186,8 +88,8 @@ class LeftoversTestBase(object):
         other_id = self.admin.create_multipart_upload(
             Bucket=self.bucket, Key=other)['UploadId']
 
-        run = run_tool(self, self.conf_path, '--stale-uploads',
-                       '--older-than', '0', '--format', 'json')
+        run = lh.run_tool(self, self.conf_path, '--stale-uploads',
+                          '--older-than', '0', '--format', 'json')
         self.assertEqual(1, run.code, run)
         self.assertEqual([(image, upload_id)],
                          [(u['key'], u['upload_id'])
@@ -195,46 +97,46 @@ class LeftoversTestBase(object):
         self.assertGreaterEqual(run.doc['uploads'][0]['parts'], 1)
         self.assertGreaterEqual(run.doc['uploads'][0]['bytes'], 5 * MiB)
 
-        run = run_tool(self, self.conf_path, '--stale-uploads',
-                       '--older-than', '0', '--abort')
+        run = lh.run_tool(self, self.conf_path, '--stale-uploads',
+                          '--older-than', '0', '--abort')
         self.assertEqual(0, run.code, run)
         self.assertIn('aborted: 1 uploads', run.out)
         self.assertEqual([(other, other_id)],
                          servers.list_open_uploads(self.admin, self.bucket))
         self.assertNotIn(image, servers.list_keys(self.admin, self.bucket))
 
-        run = run_tool(self, self.conf_path, '--stale-uploads',
-                       '--older-than', '0')
+        run = lh.run_tool(self, self.conf_path, '--stale-uploads',
+                          '--older-than', '0')
         self.assertEqual(0, run.code, run)
 
     def test_default_age_keeps_fresh_uploads(self):
         image = str(uuid.uuid4())
         self.admin.create_multipart_upload(Bucket=self.bucket, Key=image)
-        run = run_tool(self, self.conf_path, '--stale-uploads', '--abort')
+        run = lh.run_tool(self, self.conf_path, '--stale-uploads', '--abort')
         self.assertEqual(0, run.code, run)
         self.assertEqual([image], [k for k, _ in servers.list_open_uploads(
             self.admin, self.bucket)])
 
     def test_apply_lifecycle(self):
-        before = run_tool(self, self.conf_path, '--stale-uploads',
-                          '--format', 'json')
+        before = lh.run_tool(self, self.conf_path, '--stale-uploads',
+                             '--format', 'json')
         self.assertEqual(0, before.code, before)
         lifecycle = before.doc['lifecycle']
-        record('%s lifecycle before: supported=%s rules=%s' % (
+        lh.record('%s lifecycle before: supported=%s rules=%s' % (
             self.kind, lifecycle['supported'], lifecycle['abort_rules']))
-        run = run_tool(self, self.conf_path, '--stale-uploads',
-                       '--apply-lifecycle', '3', '--format', 'json')
+        run = lh.run_tool(self, self.conf_path, '--stale-uploads',
+                          '--apply-lifecycle', '3', '--format', 'json')
         lifecycle = run.doc['lifecycle']
-        record('%s --apply-lifecycle 3: exit %s, whole_bucket_days=%s, '
-               'error=%s' % (self.kind, run.code,
-                             lifecycle['whole_bucket_days'],
-                             lifecycle['error']))
+        lh.record('%s --apply-lifecycle 3: exit %s, whole_bucket_days=%s, '
+                  'error=%s' % (self.kind, run.code,
+                                lifecycle['whole_bucket_days'],
+                                lifecycle['error']))
         self.assertEqual(0, run.code, run)
         self.assertEqual(3, lifecycle['whole_bucket_days'], run)
         rules = self.admin.get_bucket_lifecycle_configuration(
             Bucket=self.bucket)['Rules']
         ours = [r for r in rules if r['ID'] == s3_leftovers.LIFECYCLE_RULE_ID]
-        record('%s reports back: %s' % (self.kind, json.dumps(
+        lh.record('%s reports back: %s' % (self.kind, json.dumps(
             ours, sort_keys=True)))
         self.assertEqual(
             [{'DaysAfterInitiation': 3}],

@@ -18,7 +18,9 @@ by ``netpath``), ``bucket``, ``key``, ``size``, ``known_size`` (pass the
 size to ``add`` or 0), ``stall_after`` (bytes after which the image
 source stops sending until the process is killed; null for none),
 ``read_timeout``/``connect_timeout`` (seconds, to bound the client on a
-dead link) and ``download`` (read the image back).
+dead link), ``overrides`` (store options) and ``download`` (read the
+image back).  The store's log goes to stderr (DEBUG: it names the
+multipart upload when it starts).
 
 It prints one JSON line: the store's answer, md5 and sha512 of what was
 sent and read back, the elapsed seconds, the request attempts botocore
@@ -85,11 +87,13 @@ def _timeouts(job):
 
 
 def run(job):
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format='%(levelname)s %(name)s %(message)s')
+    logging.getLogger('glance_store').setLevel(logging.DEBUG)
     with _timeouts(job):
         store = helpers.make_store(job['server'], job.get('scheme', 'http'),
-                                   job['bucket'])
+                                   job['bucket'],
+                                   **job.get('overrides', {}))
     counts = {}
     _count_attempts(store._s3_client, counts)
     reader = StallingReader(job['size'], job.get('stall_after'))
