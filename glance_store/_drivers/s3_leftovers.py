@@ -418,22 +418,33 @@ def check_stale(client, bucket, store_name, backend=None, now=None):
 def warn_stale_uploads(store):
     """The store's start-up check for stale image uploads.
 
-    Runs ``check_stale`` in a daemon thread and waits for it at most
-    ``STARTUP_WAIT`` seconds, so a slow backend never holds start-up
-    longer; the warning is logged whenever the answer comes.
+    Runs ``check_stale`` in a daemon thread, on a client of its own
+    built like the store's, and waits for it at most ``STARTUP_WAIT``
+    seconds, so a slow backend never holds start-up longer; the warning
+    is logged whenever the answer comes.
 
     :param store: a configured S3 ``Store``
     :returns: the thread, or None when the check is turned off
     """
     if not STARTUP_CHECK_ENABLED:
         return None
+    # A client of its own: the listing must not leave a connection in
+    # the store's pool, nor hold one of its slots on a slow backend.
+    client = store._create_s3_client()
     thread = threading.Thread(
-        target=check_stale, name='s3-stale-uploads-%s' % store.store_name,
-        args=(store._s3_client, store.bucket, store.store_name,
-              store.backend_group), daemon=True)
+        target=_check_and_close, name='s3-stale-uploads-%s' %
+        store.store_name, args=(client, store.bucket, store.store_name,
+                                store.backend_group), daemon=True)
     thread.start()
     thread.join(STARTUP_WAIT)
     return thread
+
+
+def _check_and_close(client, bucket, store_name, backend):
+    try:
+        check_stale(client, bucket, store_name, backend)
+    finally:
+        client.close()
 
 
 @dataclasses.dataclass(frozen=True)

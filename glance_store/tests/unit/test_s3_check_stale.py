@@ -24,7 +24,7 @@ import fixtures
 from glance_store._drivers import s3_leftovers
 from glance_store.cmd import s3_check
 from glance_store.tests import base
-from glance_store.tests.unit import s3_fixtures as fx
+from glance_store.tests.unit.s3 import fixtures as fx
 
 MiB = 1024 * 1024
 

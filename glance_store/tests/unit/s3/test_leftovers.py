@@ -27,7 +27,7 @@ import fixtures
 
 from glance_store._drivers import s3_leftovers as leftovers
 from glance_store.tests import base
-from glance_store.tests.unit import s3_fixtures as fx
+from glance_store.tests.unit.s3 import fixtures as fx
 
 MiB = 1024 * 1024
 LATER = datetime.timedelta(hours=1)
@@ -372,8 +372,8 @@ class TestStartupWarning(MotoBucket):
         gate = threading.Event()
         release.list_multipart_uploads.side_effect = (
             lambda **kw: gate.wait(30) and {})
-        store = mock.Mock(_s3_client=release, bucket='b', store_name='s',
-                          backend_group=None)
+        store = mock.Mock(bucket='b', store_name='s', backend_group=None)
+        store._create_s3_client.return_value = release
         with mock.patch.object(leftovers, 'STARTUP_WAIT', 0.01):
             thread = leftovers.warn_stale_uploads(store)
         self.assertTrue(thread.daemon)
@@ -381,6 +381,7 @@ class TestStartupWarning(MotoBucket):
         gate.set()
         thread.join(30)
         self.assertFalse(thread.is_alive())
+        release.close.assert_called_once_with()
 
     def test_listing_errors_are_only_debug(self):
         client = mock.Mock()
