@@ -94,7 +94,8 @@ def lookup(table, key, default):
             return table[candidate]
     return default
 
-# Multipart tests use small parts: the 5 MiB minimum is patched down.
+
+# Multipart tests use small parts (UploadLimits below S3's minimum).
 PART = 1024
 THRESHOLD = 2 * PART
 SMALL = bytes(range(256)) * 3 + b'tail'           # one PutObject
