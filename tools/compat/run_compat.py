@@ -100,10 +100,16 @@ def run(cmd, **kwargs):
 
 
 def clean_env(**extra):
-    """The environment for pip and tests: no PBR_VERSION, plus extra."""
+    """The environment for pip and tests: no PBR_VERSION, plus extra.
+
+    Test output and logs are captured (shown for failing tests only), as
+    in tox.ini, unless the caller's environment says otherwise.
+    """
     env = dict(os.environ)
     env.pop('PBR_VERSION', None)
     env.pop('PYTHONPATH', None)
+    for name in ('OS_STDOUT_CAPTURE', 'OS_STDERR_CAPTURE', 'OS_LOG_CAPTURE'):
+        env.setdefault(name, '1')
     env.update(extra)
     return env
 
