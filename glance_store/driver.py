@@ -48,7 +48,7 @@ class BackendGroupConfiguration(object):
     did not set there takes its value from ``[backend_defaults]`` (the
     value set there, or the option's default).  In single-store mode
     (``config_group`` None) the options are read from ``[glance_store]``
-    alone.
+    alone; they are registered in ``[backend_defaults]`` as well.
 
     An option the group already has under another definition (the data
     directory Glance's reserved stores register with a default of their
@@ -83,9 +83,12 @@ class BackendGroupConfiguration(object):
         for opt in store_opts:
             self._opts[opt.dest] = opt
             own = _register(self.conf, opt, group)
+            # Registered in [backend_defaults] in single-store mode too,
+            # as upstream does (code that sets overrides there works),
+            # but only read from there in multi-store mode.
+            _register(self.conf, opt, BACKEND_DEFAULTS_GROUP)
             if not self.shared_group or group == self.shared_group:
                 continue
-            _register(self.conf, opt, self.shared_group)
             if own:
                 # Unset in the backend's group means "ask the fallback".
                 self.conf.set_default(opt.dest, None, group=group)

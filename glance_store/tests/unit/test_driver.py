@@ -161,7 +161,12 @@ class TestStoreAttributes(base.BaseTestCase):
     def test_options_registered_in_glance_store_for_single(self):
         fakes.FakeStore(self.conf)
         self.assertEqual(4, self.conf.glance_store.fake_store_chunk_size)
-        self.assertNotIn('backend_defaults', self.conf)
+        # Registered in [backend_defaults] too, as upstream: code that sets
+        # overrides there (upstream's own tests do) does not fail.
+        self.assertEqual(4, self.conf.backend_defaults.fake_store_chunk_size)
+        self.conf.set_override('fake_store_chunk_size', 9,
+                               group='backend_defaults')
+        self.assertEqual(4, self.conf.glance_store.fake_store_chunk_size)
 
     def test_an_earlier_option_with_another_default_is_kept(self):
         self.conf.register_opt(
@@ -408,6 +413,7 @@ class TestBackendGroupConfiguration(base.BaseTestCase):
         bgc = driver.BackendGroupConfiguration(self.OPTS, None, conf)
         self.assertEqual('glance_store', bgc.backend_group)
         self.assertEqual('grey', bgc.colour)
+        self.assertEqual('blue', conf.backend_defaults.colour)
 
     def test_fallback_group_without_the_option(self):
         conf = self._conf()
