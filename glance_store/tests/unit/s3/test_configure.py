@@ -38,23 +38,15 @@ from glance_store import capabilities
 from glance_store import exceptions
 from glance_store import location
 from glance_store.tests import base
-from glance_store.tests.unit import s3_fixtures
+from glance_store.tests.unit.s3 import fixtures as s3fx
 from glance_store.tests import utils as test_utils
-
-
-def write_config(path, sections):
-    with open(path, 'w') as f:
-        for name, values in sections.items():
-            f.write('[%s]\n' % name)
-            for option, value in values.items():
-                f.write('%s = %s\n' % (option, value))
 
 
 class ConfigFileMixin(object):
 
     def load(self, sections):
         path = os.path.join(self.test_dir, 'glance-api.conf')
-        write_config(path, sections)
+        s3fx.write_config(path, sections)
         self.conf(['--config-file', path], project='glance',
                   default_config_files=[])
         self.addCleanup(self.conf.clear)
@@ -73,7 +65,7 @@ UPSTREAM_SIZES = {'s3_store_large_object_size': '0',
                   's3_store_thread_pools': '0'}
 
 
-class SingleStoreSizesTest(ConfigFileMixin, s3_fixtures.MotoServerMixin,
+class SingleStoreSizesTest(ConfigFileMixin, s3fx.MotoServerMixin,
                            base.StoreBaseTest):
 
     def setUp(self):
@@ -82,7 +74,7 @@ class SingleStoreSizesTest(ConfigFileMixin, s3_fixtures.MotoServerMixin,
             level=logging.WARNING, format='%(levelname)s %(message)s'))
 
     def _start(self, **values):
-        options = s3_fixtures.store_options(
+        options = s3fx.store_options(
             s3_store_host=self.moto.url, s3_store_bucket_url_format='path',
             s3_store_create_bucket_on_put='True')
         options.update(values)
@@ -112,7 +104,7 @@ class SingleStoreSizesTest(ConfigFileMixin, s3_fixtures.MotoServerMixin,
         iterator, size = store.get_from_backend(uri)
         self.assertEqual(data, b''.join(iterator))
         head = self.moto.client().head_object(
-            Bucket=s3_fixtures.BUCKET, Key='img', PartNumber=1)
+            Bucket=s3fx.BUCKET, Key='img', PartNumber=1)
         self.assertEqual(1, head['PartsCount'])
 
     def test_negative_values_raised_too(self):
@@ -152,7 +144,7 @@ BAD_BACKENDS = {
 }
 
 
-class MultiStoreBadBackendTest(ConfigFileMixin, s3_fixtures.MotoServerMixin,
+class MultiStoreBadBackendTest(ConfigFileMixin, s3fx.MotoServerMixin,
                                base.MultiStoreBaseTest):
 
     def setUp(self):
@@ -161,7 +153,7 @@ class MultiStoreBadBackendTest(ConfigFileMixin, s3_fixtures.MotoServerMixin,
             level=logging.WARNING, format='%(levelname)s %(message)s'))
 
     def _start(self, bad):
-        good = s3_fixtures.store_options(
+        good = s3fx.store_options(
             s3_store_host=self.moto.url, s3_store_bucket_url_format='path',
             s3_store_create_bucket_on_put='True')
         broken = dict(good, s3_store_bucket='other')
@@ -243,7 +235,7 @@ class ClientTest(base.StoreBaseTest):
             s3.Store._create_s3_client).parameters))
 
     def test_lazy_configuration_once_under_concurrency(self):
-        st = s3_fixtures.configure_store(self)
+        st = s3fx.configure_store(self)
         st._s3_client = None
         calls = []
         real = st.configure_add
@@ -270,7 +262,7 @@ class ClientTest(base.StoreBaseTest):
 class LocationTest(base.StoreBaseTest):
 
     def test_two_schemes_refused(self):
-        st = s3_fixtures.configure_store(self)
+        st = s3fx.configure_store(self)
         for uri in ('s3://https://s3.example.test/bucket/key',
                     's3+https://http://s3.example.test/bucket/key',
                     's3://AK:SECRET@https://s3.example.test/bucket/key'):

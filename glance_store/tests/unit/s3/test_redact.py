@@ -25,18 +25,18 @@ import fixtures
 import glance_store as store
 from glance_store._drivers import s3_redact
 from glance_store.tests import base
-from glance_store.tests.unit import s3_fixtures
+from glance_store.tests.unit.s3 import fixtures as s3fx
 from glance_store.tests import utils as test_utils
 
 
-class NoKeyInLogsTest(s3_fixtures.MotoServerMixin, base.StoreBaseTest):
+class NoKeyInLogsTest(s3fx.MotoServerMixin, base.StoreBaseTest):
 
     def _capture(self, **overrides):
         self.log = self.useFixture(fixtures.FakeLogger(
             level=logging.DEBUG, name=None,
             format='%(levelname)s %(name)s %(message)s'))
         self.config(stores=['s3'], default_store='s3')
-        self.store = s3_fixtures.configure_store(
+        self.store = s3fx.configure_store(
             self, re_raise_bsc=True, s3_store_host=self.moto.url,
             s3_store_bucket_url_format='path',
             s3_store_create_bucket_on_put=True, **overrides)
@@ -58,8 +58,8 @@ class NoKeyInLogsTest(s3_fixtures.MotoServerMixin, base.StoreBaseTest):
         self.assertIn('botocore.endpoint', output)
         self.assertIn('urllib3.connectionpool', output)
         # ... without either key.
-        self.assertNotIn(s3_fixtures.ACCESS_KEY, output)
-        self.assertNotIn(s3_fixtures.SECRET_KEY, output)
+        self.assertNotIn(s3fx.ACCESS_KEY, output)
+        self.assertNotIn(s3fx.SECRET_KEY, output)
 
     def test_short_access_key(self):
         # 'glance' is a credential in Credential=, and a word of the
@@ -69,7 +69,7 @@ class NoKeyInLogsTest(s3_fixtures.MotoServerMixin, base.StoreBaseTest):
         output = self._round_trip()
         self.assertNotIn('Credential=glance', output)
         self.assertNotIn('short-secret-value', output)
-        self.assertIn(s3_fixtures.BUCKET, output)
+        self.assertIn(s3fx.BUCKET, output)
 
 
 class RedactTest(base.StoreBaseTest):

@@ -31,7 +31,7 @@ import glance_store as store
 from glance_store._drivers import s3_errors
 from glance_store import exceptions
 from glance_store.tests import base
-from glance_store.tests.unit import s3_fixtures
+from glance_store.tests.unit.s3 import fixtures as s3fx
 
 GUIDE = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..',
                      'doc', 'source', 'configuration', 's3.rst')
@@ -140,8 +140,8 @@ class SymptomsTableTest(base.MultiStoreBaseTest):
                              mistake)
 
     def _configure(self, **values):
-        options = s3_fixtures.store_options(s3_store_host=ENDPOINT,
-                                            s3_store_bucket=BUCKET)
+        options = s3fx.store_options(s3_store_host=ENDPOINT,
+                                     s3_store_bucket=BUCKET)
         options.update(values)
         self.set_backends({STORE: 's3'}, STORE)
         for name, value in options.items():
@@ -173,7 +173,7 @@ class SymptomsTableTest(base.MultiStoreBaseTest):
         st = self._configure(s3_store_large_object_size=0,
                              s3_store_thread_pools=1)
         records = self.useFixture(fixtures.FakeLogger(level=logging.ERROR))
-        stub = s3_fixtures.Stubbed.for_test(self, st._s3_client)
+        stub = s3fx.Stubbed.for_test(self, st._s3_client)
         stub.add_response('head_bucket', {})
         stub.add_client_error('head_object', '404', '', 404)
         stub.add_response('create_multipart_upload',

@@ -41,7 +41,7 @@ from glance_store import capabilities
 from glance_store import exceptions
 from glance_store import location
 from glance_store.tests import base
-from glance_store.tests.unit import s3_fixtures as fx
+from glance_store.tests.unit.s3 import fixtures as fx
 
 MODES = ('when_required', 'when_supported', 'always', 'never')
 ALGORITHMS = ('CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256')
