@@ -138,6 +138,16 @@ def make_validator(client, policy, response, bucket, key, ranged):
     botocore validates single-part and full-object checksums when checksum
     mode is on; the store covers what it does not (composite checksums,
     under ``always``) and says when a download cannot be checked.
+
+    :param client: the store's boto3 client (to list the parts of a
+        composite checksum).
+    :param policy: the backend's ``ChecksumPolicy``.
+    :param response: the GetObject response.
+    :param bucket: the object's bucket.
+    :param key: the object's key.
+    :param ranged: whether only a range was asked for (never validated).
+    :returns: an object with ``update(data)`` and ``finish() -> bool``,
+        or None when the store has nothing to check.
     """
     if not policy.validate_always or ranged:
         return None
@@ -171,8 +181,16 @@ def make_validator(client, policy, response, bucket, key, ranged):
 class ObjectIterator(object):
     """Iterate over an S3 object body in chunks; close it when done.
 
-    Raises ``ChecksumMismatch`` at the end of the data when the content
-    does not match the stored checksum.
+    :param body: the response's streaming body.
+    :param chunk_size: bytes per chunk read.
+    :param validator: what :func:`make_validator` returned, or None.
+    :param store_name: the backend's name, for messages.
+    :param bucket: the object's bucket.
+    :param key: the object's key.
+    :param algorithm: the algorithm of the stored checksum, named when
+        botocore's own validation fails.
+    :raises glance_store.exceptions.ChecksumMismatch: at the end of the
+        data when it does not match the stored checksum.
     """
 
     def __init__(self, body, chunk_size, validator, store_name, bucket,
