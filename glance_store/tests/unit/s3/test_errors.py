@@ -573,16 +573,59 @@ class TLSServer(object):
 
 
 class SchemeMistakesTest(s3fx.MotoServerMixin, base.StoreBaseTest):
+    """Operator mistakes written in a real glance-api.conf."""
 
-    def _add(self, host, **options):
-        self.config(stores=['s3'], default_store='s3')
-        s3fx.configure_store(self, s3_store_host=host,
-                             s3_store_bucket_url_format='path', **options)
+    def _start(self, host, **options):
+        values = s3fx.store_options(s3_store_host=host,
+                                    s3_store_bucket_url_format='path',
+                                    stores='s3', default_store='s3')
+        values.update(options)
+        path = os.path.join(self.test_dir, 'glance-api.conf')
+        s3fx.write_config(path, {'glance_store': values})
+        self.conf(['--config-file', path], project='glance',
+                  default_config_files=[])
+        self.addCleanup(self.conf.clear)
+        store.register_opts(self.conf)
+        store.create_stores(self.conf)
+
+    def _add(self, host, error=exceptions.RemoteServiceUnavailable,
+             **options):
+        self._start(host, **options)
         data = b'data'
         return self.assertRaises(
-            exceptions.RemoteServiceUnavailable,
-            store.add_to_backend_with_multihash, self.conf, 'img',
+            error, store.add_to_backend_with_multihash, self.conf, 'img',
             io.BytesIO(data), len(data), 'sha256')
+
+    def _refused_put(self, code, message, status, **values):
+        self._start(s3fx.HOST, **values)
+        client = store.get_store_from_scheme('s3')._s3_client
+        stub = s3fx.Stubbed.for_test(self, client)
+        stub.add_response('head_bucket', {})
+        stub.add_client_error('head_object', '404', '', 404)
+        stub.add_client_error('put_object', code, message, status)
+        return self.assertRaises(
+            exceptions.BadStoreConfiguration,
+            store.add_to_backend_with_multihash, self.conf, 'img',
+            io.BytesIO(b'data'), 4, 'sha256')
+
+    def test_wrong_region(self):
+        e = self._refused_put(
+            'AuthorizationHeaderMalformed',
+            "The authorization header is malformed; the region "
+            "'us-west-2' is wrong; expecting 'eu-west-1'", 400,
+            s3_store_region_name='us-west-2')
+        self.assertIn('s3_store_region_name = eu-west-1.', e.msg)
+        self.assertNotIn('s3_store_access_key', e.msg)
+
+    def test_wrong_keys(self):
+        e = self._refused_put('InvalidAccessKeyId', 'unknown key', 403)
+        self.assertIn('s3_store_access_key', e.msg)
+        self.assertIn('s3_store_secret_key', e.msg)
+
+    def test_missing_bucket(self):
+        e = self._add(self.moto.url, exceptions.BadStoreConfiguration,
+                      s3_store_create_bucket_on_put='False')
+        self.assertIn('s3_store_create_bucket_on_put = True', e.msg)
 
     def test_https_to_plain_http_port(self):
         e = self._add('https://' + self.moto.netloc)
