@@ -521,7 +521,7 @@ class TestCleanup(S3CheckTestBase):
         # The store would abort its own upload: make it "fail" to, so
         # that the tool's cleanup has an open upload to find.
         self.useFixture(fixtures.MonkeyPatch(
-            'glance_store._drivers.s3_multipart.MultipartUpload.abort',
+            'glance_store._drivers.s3_upload.MultipartUpload.abort',
             lambda self: None))
 
         def sha1(store):
@@ -543,7 +543,7 @@ class TestCleanup(S3CheckTestBase):
         self.no_crt()
         self.create_bucket()
         self.useFixture(fixtures.MonkeyPatch(
-            'glance_store._drivers.s3_multipart.MultipartUpload.abort',
+            'glance_store._drivers.s3_upload.MultipartUpload.abort',
             lambda self: None))
         conf = s3_check.parse_args(['--config-file', self.multi_conf()])
         backends = s3_check.find_s3_backends(conf)

@@ -45,6 +45,7 @@ import urllib3
 
 import glance_store as store
 from glance_store._drivers import s3
+from glance_store._drivers import s3_upload
 from glance_store import location
 from glance_store.tests import base
 
@@ -298,11 +299,27 @@ PART = 64 * KiB
 THRESHOLD = 256 * KiB
 
 
-def small_parts(test):
-    """Let the store use parts of a few KiB (S3 wants 5 MiB or more)."""
-    for name in ('MIN_PART_SIZE', 'MIN_UNKNOWN_SIZE_PART'):
-        test.useFixture(fixtures.MonkeyPatch(
-            'glance_store._drivers.s3_multipart.' + name, 1 * KiB))
+def small_limits(store, threshold=THRESHOLD, part_size=PART,
+                 max_in_flight=None, **limits):
+    """Give ``store`` upload limits of a few KiB (S3 wants 5 MiB parts).
+
+    Parts may be as small as 1 KiB and the largest object is small enough
+    for an image of unknown size to start with 1 KiB parts too; moto must
+    be told to accept small parts as well (``moto_small_parts``).
+    """
+    values = dict(threshold=threshold, part_size=part_size,
+                  max_in_flight=max_in_flight or store.s3_store_thread_pools,
+                  min_part_size=1 * KiB,
+                  max_object_size=1023000 * KiB)
+    values.update(limits)
+    store.upload_limits = s3_upload.UploadLimits(**values)
+    return store
+
+
+def moto_small_parts(test):
+    """Let moto accept parts below S3's 5 MiB minimum."""
+    test.useFixture(fixtures.MonkeyPatch(
+        'moto.s3.models.S3_UPLOAD_PART_MIN_SIZE', 1 * KiB))
 
 
 def client_error(code, status, operation='UploadPart', message='failed'):
@@ -401,9 +418,7 @@ class S3MotoTestBase(base.StoreBaseTest):
     def setUp(self):
         super().setUp()
         self.moto.reset()
-        small_parts(self)
-        self.useFixture(fixtures.MonkeyPatch(
-            'moto.s3.models.S3_UPLOAD_PART_MIN_SIZE', 1 * KiB))
+        moto_small_parts(self)
         self.inspect = self.moto.client()
 
     def make_store(self, failures=None, thread_pools=3, **overrides):
@@ -413,8 +428,7 @@ class S3MotoTestBase(base.StoreBaseTest):
                     s3_store_thread_pools=thread_pools)
         opts.update(overrides)
         store = configure_store(self, re_raise_bsc=True, **opts)
-        store.s3_store_large_object_size = THRESHOLD
-        store.s3_store_large_object_chunk_size = PART
+        small_limits(store)
         self.client = RecordingClient(store._s3_client, failures)
         store._s3_client = self.client
         return store

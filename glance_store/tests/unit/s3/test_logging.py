@@ -111,11 +111,8 @@ class SecretsNotLoggedTest(s3fx.MotoServerMixin, base.StoreBaseTest):
         self.assertNoSecret()
 
     def test_multipart_and_failures(self):
-        s3fx.small_parts(self)
-        self.useFixture(fixtures.MonkeyPatch(
-            'moto.s3.models.S3_UPLOAD_PART_MIN_SIZE', 1024))
-        self.store.s3_store_large_object_size = 8 * 1024
-        self.store.s3_store_large_object_chunk_size = 4 * 1024
+        s3fx.moto_small_parts(self)
+        s3fx.small_limits(self.store, 8 * 1024, 4 * 1024)
         data = test_utils.pattern_bytes(30000)
         uri = store.add_to_backend_with_multihash(
             self.conf, 'big', io.BytesIO(data), 0, 'sha256')[0]

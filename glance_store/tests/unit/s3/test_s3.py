@@ -36,7 +36,6 @@ import fixtures
 
 from glance_store._drivers import s3
 from glance_store._drivers import s3_checksums
-from glance_store._drivers import s3_multipart
 from glance_store import capabilities
 from glance_store import exceptions
 from glance_store import location
@@ -91,11 +90,6 @@ def has_checksum_header(headers):
 
 class S3TestBase(base.StoreBaseTest):
 
-    def setUp(self):
-        super().setUp()
-        self.useFixture(fixtures.MockPatchObject(
-            s3_multipart, 'MIN_PART_SIZE', PART))
-
     def store(self, **opts):
         return fx.configure_store(self, **opts)
 
@@ -109,10 +103,9 @@ class S3TestBase(base.StoreBaseTest):
 
     @staticmethod
     def small_parts(st):
-        st.s3_store_large_object_size = THRESHOLD
-        st.s3_store_large_object_chunk_size = PART
         # One part in flight: the Stubber answers calls in order.
-        st.s3_store_thread_pools = 1
+        fx.small_limits(st, THRESHOLD, PART, max_in_flight=1,
+                        min_part_size=PART)
 
     # Stubber expectations ------------------------------------------------
     def expect_new_object(self, stub, key):

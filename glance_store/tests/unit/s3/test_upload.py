@@ -26,7 +26,7 @@ import threading
 
 from botocore import exceptions as boto_exc
 
-from glance_store._drivers import s3_multipart
+from glance_store._drivers import s3_upload
 from glance_store import exceptions
 from glance_store.tests import base
 from glance_store.tests.unit.s3 import fixtures as s3fx
@@ -411,15 +411,10 @@ class FakeClient(object):
 class ConcurrencyTest(base.StoreBaseTest):
     """At most s3_store_thread_pools parts in flight; threads cleaned."""
 
-    def setUp(self):
-        super().setUp()
-        s3fx.small_parts(self)
-
     def _upload(self, thread_pools, n_parts, gather, size_known=True):
         store = s3fx.configure_store(
             self, re_raise_bsc=True, s3_store_thread_pools=thread_pools)
-        store.s3_store_large_object_size = 4 * KiB
-        store.s3_store_large_object_chunk_size = 4 * KiB
+        s3fx.small_limits(store, 4 * KiB, 4 * KiB)
         client = FakeClient(gather)
         store._s3_client = client
         data = test_utils.pattern_bytes(n_parts * 4 * KiB)
@@ -458,8 +453,7 @@ class ConcurrencyTest(base.StoreBaseTest):
     def test_threads_gone_after_failure(self):
         store = s3fx.configure_store(
             self, re_raise_bsc=True, s3_store_thread_pools=4)
-        store.s3_store_large_object_size = 4 * KiB
-        store.s3_store_large_object_chunk_size = 4 * KiB
+        s3fx.small_limits(store, 4 * KiB, 4 * KiB)
         client = FakeClient(1)
 
         def upload_part(PartNumber, Body, **kw):
@@ -483,13 +477,26 @@ class PartSizesTest(base.StoreBaseTest):
     MiB = 1024 * 1024
     MAX_PART = 5 * 1024 ** 3
 
-    def _first(self, gen, n=s3_multipart.MAX_PARTS):
+    @staticmethod
+    def _limits(part_size):
+        return s3_upload.UploadLimits(threshold=100 * 1024 * 1024,
+                                      part_size=part_size, max_in_flight=10)
+
+    def _first(self, part_size, image_size, n=10000):
+        gen = self._limits(part_size).part_sizes(image_size)
         return [next(gen) for _i in range(n)]
+
+    def test_s3_limits(self):
+        # The values AWS documents; everything else derives from them.
+        self.assertEqual(5 * self.MiB, s3_upload.S3_MIN_PART_SIZE)
+        self.assertEqual(self.MAX_PART, s3_upload.S3_MAX_PART_SIZE)
+        self.assertEqual(10000, s3_upload.S3_MAX_PARTS)
+        self.assertEqual(5 * 1024 ** 4, s3_upload.S3_MAX_OBJECT_SIZE)
 
     def test_unknown_size_grows_and_covers_5_tib(self):
         for base_size in (5 * self.MiB, 8 * self.MiB, 10 * self.MiB,
                           64 * self.MiB, 1024 * self.MiB):
-            sizes = self._first(s3_multipart.part_sizes(base_size, 0))
+            sizes = self._first(base_size, 0)
             self.assertGreaterEqual(sum(sizes), 5 * 1024 ** 4,
                                     'base %d' % base_size)
             self.assertEqual(sorted(sizes), sizes)
@@ -501,40 +508,51 @@ class PartSizesTest(base.StoreBaseTest):
             self.assertGreaterEqual(min(sizes), 5 * self.MiB)
 
     def test_below_minimum_is_raised(self):
-        sizes = self._first(s3_multipart.part_sizes(1024, 10 * self.MiB),
-                            3)
-        self.assertEqual([s3_multipart.MIN_PART_SIZE] * 3, sizes)
-        sizes = self._first(s3_multipart.part_sizes(1024, 0), 3)
-        self.assertEqual([s3_multipart.MIN_UNKNOWN_SIZE_PART] * 3, sizes)
-        self.assertGreaterEqual(s3_multipart.MIN_UNKNOWN_SIZE_PART,
-                                s3_multipart.MIN_PART_SIZE)
+        self.assertEqual([5 * self.MiB] * 3,
+                         self._first(1024, 10 * self.MiB, 3))
+        # Unknown size: 5 TiB / (1000 x 1023) first parts, rounded up to
+        # a MiB.
+        self.assertEqual([6 * self.MiB] * 3, self._first(1024, 0, 3))
+        self.assertEqual(6 * self.MiB, self._limits(1024).unknown_size_part)
 
     def test_known_size_keeps_the_base(self):
-        sizes = self._first(s3_multipart.part_sizes(10 * self.MiB,
-                                                    3 * 1024 ** 3), 50)
+        sizes = self._first(10 * self.MiB, 3 * 1024 ** 3, 50)
         self.assertEqual({10 * self.MiB}, set(sizes))
 
     def test_known_huge_size(self):
         for size in (5 * 1024 ** 4, 5 * 1024 ** 4 - 1, 200 * 1024 ** 3):
-            sizes = self._first(s3_multipart.part_sizes(10 * self.MiB,
-                                                        size))
+            sizes = self._first(10 * self.MiB, size)
             self.assertEqual(1, len(set(sizes)))
             self.assertGreaterEqual(sum(sizes), size)
             # Not larger than needed: 9,999 parts would not do.
             self.assertLess(sum(sizes[:-1]), size)
             self.assertLessEqual(sizes[0], self.MAX_PART)
 
+    def test_buffer_count(self):
+        # (threshold, part size, in flight) -> buffers, per the memory
+        # bound stated in s3_upload.
+        table = {(100, 10, 10): 11, (100, 10, 2): 11, (100, 50, 2): 3,
+                 (0, 10, 4): 5, (0, 10, 1): 2, (25, 10, 1): 4}
+        for (threshold, part, flight), expected in table.items():
+            limits = s3_upload.UploadLimits(threshold, part, flight,
+                                            min_part_size=1)
+            self.assertEqual(expected, limits.buffer_count(part),
+                             (threshold, part, flight))
+
+    def test_bad_limits_refused(self):
+        self.assertRaises(ValueError, s3_upload.UploadLimits, 10, 10, 0)
+        self.assertRaises(ValueError, s3_upload.UploadLimits, 10, 0, 1)
+        self.assertRaises(ValueError, s3_upload.UploadLimits, -1, 10, 1)
+
 
 class PartsInMemoryTest(base.StoreBaseTest):
     """The reader is never more than the parts in flight ahead."""
 
     def test_bounded_read_ahead(self):
-        s3fx.small_parts(self)
         store = s3fx.configure_store(
             self, re_raise_bsc=True, s3_store_thread_pools=2)
         part = 4 * KiB
-        store.s3_store_large_object_size = part
-        store.s3_store_large_object_chunk_size = part
+        s3fx.small_limits(store, part, part)
         done = collections.Counter()
         ahead = []
         client = FakeClient(1)
