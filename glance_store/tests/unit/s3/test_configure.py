@@ -271,3 +271,30 @@ class LocationTest(base.StoreBaseTest):
             self.assertIn('s3+https://host/bucket/key', e.msg)
             self.assertNotIn('SECRET', e.msg)
         self.assertIsNotNone(st)
+
+
+class OptionDefinitionsTest(base.StoreBaseTest):
+
+    def test_every_choice_has_a_description(self):
+        # oslo-config-generator prints "<No description provided>" for a
+        # choice given without one.
+        with_choices = [opt for opt in s3.Store.OPTIONS
+                        if getattr(opt.type, 'choices', None)]
+        self.assertEqual(
+            {'s3_store_bucket_url_format',
+             's3_store_request_checksum_calculation',
+             's3_store_response_checksum_validation',
+             's3_store_checksum_algorithm'},
+            {opt.name for opt in with_choices})
+        for opt in with_choices:
+            for value, description in opt.type.choices.items():
+                self.assertTrue(description, '%s %s' % (opt.name, value))
+
+    def test_bounds_match_upstream(self):
+        # Upstream 5.7.0: the threshold min=0, the chunk size and the
+        # thread count without bounds (raised by configure_add).
+        opts = {opt.name: opt for opt in s3.Store.OPTIONS}
+        self.assertEqual(0, opts['s3_store_large_object_size'].type.min)
+        for name in ('s3_store_large_object_chunk_size',
+                     's3_store_thread_pools'):
+            self.assertIsNone(opts[name].type.min, name)
