@@ -175,11 +175,12 @@ class MultiStoreBadBackendTest(ConfigFileMixin, s3fx.MotoServerMixin,
         broken = store.get_store_from_store_identifier('broken')
         e = self.assertRaises(exceptions.StoreAddDisabled, broken.add,
                               'img', io.BytesIO(data), len(data), 'sha256')
-        self.assertIsInstance(e, exceptions.StoreAddDisabled)
         reason = [w for w in self.warnings() if 'broken' in w]
         self.assertEqual(1, len(reason), self.warnings())
         for word in words:
+            # In the start-up warning, and repeated by the refused add.
             self.assertIn(word, reason[0])
+            self.assertIn(word, e.msg)
         # The other backends serve.
         for backend in ('good', 'files'):
             uri = store.add_with_multihash(self.conf, 'img-' + backend,
