@@ -32,6 +32,7 @@ from oslo_config import cfg
 from glance_store import backend as single_backend
 from glance_store.cmd import s3_check_probe as probe
 from glance_store.cmd import s3_check_report as report
+from glance_store.cmd import s3_check_stale as stale
 from glance_store.i18n import _
 
 PROG = 'glance-store-s3-check'
@@ -68,7 +69,7 @@ class UsageExit(Exception):
 def parse_args(argv, default_config_files=None):
     """A private ``ConfigOpts`` with the command line parsed."""
     conf = cfg.ConfigOpts()
-    conf.register_cli_opts(CLI_OPTS)
+    conf.register_cli_opts(CLI_OPTS + stale.CLI_OPTS)
     if default_config_files is None:
         default_config_files = [DEFAULT_CONFIG_FILE] \
             if os.path.exists(DEFAULT_CONFIG_FILE) else []
@@ -200,6 +201,28 @@ def emit(results, fmt, embedded=None, out=None, err=None):
     return code
 
 
+def stale_uploads(conf, age, out=None, err=None):
+    """The --stale-uploads mode: report (and abort) leftover uploads.
+
+    :param conf: the parsed ``ConfigOpts``
+    :param age: the validated --older-than value
+    :returns: the exit code (0 none left, 1 some, 2 configuration error)
+    """
+    out, err = out or sys.stdout, err or sys.stderr
+    results = [stale.check_backend(conf, name, age, conf.abort,
+                                   conf.apply_lifecycle)
+               for name in find_s3_backends(conf, conf.backend)]
+    if conf.format == 'json':
+        out.write(stale.to_json(results) + '\n')
+    for result in results:
+        if result.error:
+            err.write('%s: backend %s: %s\n' % (PROG, result.backend,
+                                                result.error))
+        elif conf.format != 'json':
+            out.write(stale.render_text(result))
+    return stale.exit_code(results)
+
+
 def _interrupted(signum, frame):
     raise KeyboardInterrupt()
 
@@ -231,6 +254,10 @@ def main(argv=None):
 def _main(argv):
     try:
         conf = parse_args(argv)
+        try:
+            age = stale.validate(conf)
+        except ValueError as e:
+            raise ConfigError(str(e))
         progress = progress_printer()
         if conf.embedded:
             from glance_store.cmd import s3_check_embedded
@@ -243,6 +270,8 @@ def _main(argv):
                 "no configuration: give --config-file (for example "
                 "%s) or --config-dir, or use --embedded") %
                 DEFAULT_CONFIG_FILE)
+        if age:
+            return stale_uploads(conf, age)
         backends = find_s3_backends(conf, conf.backend)
         results = run_checks(conf, backends, progress)
         return emit(results, conf.format)
