@@ -23,6 +23,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 _ETC = os.path.normpath(os.path.join(_HERE, '..', '..', 'etc'))
 
 extensions = [
+    'sphinx.ext.autodoc',
     'oslo_config.sphinxext',
     'oslo_config.sphinxconfiggen',
 ]
@@ -57,6 +58,7 @@ source_suffix = '.rst'
 master_doc = 'index'
 exclude_patterns = []
 add_module_names = True
+autodoc_member_order = 'bysource'
 pygments_style = 'native'
 
 html_theme = _THEME

@@ -20,7 +20,9 @@ one PutObject or a multipart upload, with its limits and memory bound),
 """
 
 import logging
+import os
 import re
+import threading
 import urllib.parse
 
 import boto3
@@ -34,6 +36,7 @@ from glance_store._drivers import s3_checksums
 from glance_store._drivers import s3_download
 from glance_store._drivers import s3_errors
 from glance_store._drivers import s3_leftovers
+from glance_store._drivers import s3_redact
 from glance_store._drivers import s3_upload
 from glance_store import capabilities
 from glance_store.common import utils
@@ -47,9 +50,14 @@ LOG = logging.getLogger(__name__)
 MIN_BOTOCORE_VERSION = (1, 36, 0)
 DEFAULT_LARGE_OBJECT_SIZE = 100  # MB
 DEFAULT_LARGE_OBJECT_CHUNK_SIZE = 10  # MB
-DEFAULT_LARGE_OBJECT_MIN_CHUNK_SIZE = 5  # MB
 DEFAULT_THREAD_POOLS = 10
 DEFAULT_REGION = 'us-east-1'
+# Uploads that may share the backend's client at once, each with up to
+# s3_store_thread_pools parts in flight: the client's connection pool
+# holds that many connections (more are opened when needed, and closed
+# after use instead of being kept).
+CONCURRENT_UPLOADS = 4
+MIN_POOL_CONNECTIONS = 10
 
 _S3_OPTS = [
     cfg.StrOpt('s3_store_host',
@@ -87,28 +95,32 @@ missing bucket makes uploads fail with an error naming this option.
                       "S3-compatible servers (Ceph RGW, MinIO) need "
                       "'path'.")),
     cfg.IntOpt('s3_store_large_object_size',
-               default=DEFAULT_LARGE_OBJECT_SIZE, min=1,
+               default=DEFAULT_LARGE_OBJECT_SIZE, min=0,
                help=_("""
 Images of this size in MB or more are uploaded in parts (multipart
-upload); smaller ones in one request. An image of unknown size is
-buffered up to this size before the choice is made.
+upload); smaller ones in one request; 0 sends every image in parts. An
+image of unknown size is buffered up to this size before the choice is
+made. The memory an upload holds is stated in the S3 guide ("Memory per
+upload").
 """)),
     cfg.IntOpt('s3_store_large_object_chunk_size',
                default=DEFAULT_LARGE_OBJECT_CHUNK_SIZE,
-               min=DEFAULT_LARGE_OBJECT_MIN_CHUNK_SIZE,
                help=_("""
-Part size in MB of multipart uploads (at least 5, S3's minimum). The
-store raises it when needed so that 10,000 parts cover the image.
+Part size in MB of multipart uploads. A value below 5, S3's minimum part
+size, is raised to 5 with a warning. The store raises it when needed so
+that 10,000 parts cover the image.
 """)),
     cfg.IntOpt('s3_store_thread_pools', default=DEFAULT_THREAD_POOLS,
-               min=1,
                help=_("""
-Parts of one multipart upload sent in parallel. Memory held per upload is
-about (this value + 2) x the part size.
+Parts of one multipart upload sent in parallel; a value below 1 is raised
+to 1 with a warning. The memory an upload holds follows from it and the
+part size: see "Memory per upload" in the S3 guide.
 """)),
     cfg.StrOpt('s3_store_cacert', default='',
                help=_("CA bundle used to verify the endpoint's TLS "
-                      "certificate; empty means the system CAs.")),
+                      "certificate; empty means the system CAs. The file "
+                      "must exist and be readable when the store is "
+                      "configured.")),
     cfg.BoolOpt('s3_store_enable_data_integrity_protection',
                 default=False,
                 help=_("""
@@ -137,9 +149,9 @@ Related options:
                choices=(
                    ('when_required', _('no checksum unless S3 requires '
                                        'one for the operation')),
-                   ('never', _('same as when_required: the store '
-                               'uploads use no operation that requires '
-                               'one')),
+                   ('never', _('no checksum is sent; the same as '
+                               'when_required, since none of the '
+                               'requests the store makes needs one')),
                    ('when_supported', _('boto3 computes a CRC32 for every '
                                         'upload; over HTTPS it is sent as '
                                         'an aws-chunked trailer, which '
@@ -158,7 +170,8 @@ s3_store_enable_data_integrity_protection is True.
                default=s3_checksums.WHEN_REQUIRED, ignore_case=True,
                choices=(
                    ('when_required', _('downloads are not validated')),
-                   ('never', _('same as when_required')),
+                   ('never', _('downloads are not validated; the same '
+                               'as when_required')),
                    ('when_supported', _('boto3 asks for the stored '
                                         'checksum and validates '
                                         'single-part and full-object '
@@ -175,12 +188,21 @@ s3_store_enable_data_integrity_protection is True.
 """)),
     cfg.StrOpt('s3_store_checksum_algorithm',
                default=s3_checksums.DEFAULT_ALGORITHM, ignore_case=True,
-               choices=s3_checksums.ALGORITHMS,
+               choices=(
+                   ('CRC32', _('the default; needs nothing extra')),
+                   ('CRC32C', _('needs the awscrt package')),
+                   ('CRC64NVME', _('needs the awscrt package')),
+                   ('SHA1', _('more CPU; multipart uploads get a '
+                              'per-part (composite) checksum')),
+                   ('SHA256', _('the most CPU; multipart uploads get a '
+                                'per-part (composite) checksum')),
+               ),
                help=_("""
 Algorithm of the checksums the store computes when
-s3_store_request_checksum_calculation is 'always'. CRC32C and CRC64NVME
-need the awscrt package. CRC algorithms give multipart uploads a
-whole-object checksum; SHA1 and SHA256 a per-part (composite) one.
+s3_store_request_checksum_calculation is 'always'. With the CRC
+algorithms a multipart upload is completed with a whole-object
+(full-object) checksum; with SHA1 and SHA256 it gets a composite
+checksum, made of the checksums of its parts, and no whole-object one.
 """)),
 ]
 
@@ -237,6 +259,10 @@ class StoreLocation(glance_store.location.StoreLocation):
         self.s3serviceurl = s3_host.strip('/')
 
     def get_uri(self):
+        """The location URI, always without credentials.
+
+        :returns: ``scheme://host[:port]/bucket/key``.
+        """
         return "%s://%s/%s/%s" % (self.scheme, self.s3serviceurl,
                                   self.bucket, self.key)
 
@@ -258,6 +284,14 @@ class StoreLocation(glance_store.location.StoreLocation):
         raise exceptions.BadStoreUri(message=msg)
 
     def parse_uri(self, uri):
+        """Read ``s3[+http|+https]://[ACCESS:SECRET@]host/bucket/key``.
+
+        :param uri: the location URI.
+        :raises glance_store.exceptions.BadStoreUri: for another scheme,
+            two schemes (``s3://https://...``), malformed credentials or
+            a missing host, bucket or key; the message holds no
+            credential.
+        """
         if not isinstance(uri, str) or '://' not in uri:
             self._bad(str(uri), _("no scheme"))
         scheme, rest = uri.split('://', 1)
@@ -275,6 +309,10 @@ class StoreLocation(glance_store.location.StoreLocation):
             access, secret = creds.split(':', 1)
             self.accesskey = urllib.parse.unquote(access)
             self.secretkey = urllib.parse.unquote(secret)
+        if '://' in rest:
+            self._bad(uri, _("it holds two schemes; write "
+                             "s3+https://host/bucket/key for HTTPS or "
+                             "s3://host/bucket/key for HTTP"))
         parts = rest.split('/')
         if len(parts) < 3 or not all(parts[-2:]) or not parts[0]:
             self._bad(uri, _("expected host/bucket/key"))
@@ -298,6 +336,7 @@ class Store(glance_store.driver.Store):
     def __init__(self, conf, backend=None):
         super().__init__(conf, backend=backend)
         self._s3_client = None
+        self._client_lock = threading.Lock()
         self.policy = s3_checksums.ChecksumPolicy()
         self.s3_store_large_object_size = \
             DEFAULT_LARGE_OBJECT_SIZE * units.Mi
@@ -341,10 +380,27 @@ class Store(glance_store.driver.Store):
         return value
 
     def configure_add(self):
+        """Read this backend's options and build its client.
+
+        Values upstream glance_store accepts but that cannot work as
+        written (a part size below S3's minimum, no upload thread) are
+        raised to the nearest working value with a warning; the store's
+        ``s3_store_large_object_size``, ``s3_store_large_object_chunk_size``
+        (bytes) and ``s3_store_thread_pools`` attributes hold the values
+        used.
+
+        :returns: None.
+        :raises glance_store.exceptions.BadStoreConfiguration: when an
+            option is missing or unusable (the reason names it), when the
+            CA file cannot be read, or when botocore refuses to build the
+            client (for example a region name it does not accept); the
+            caller, ``configure``, then disables this backend's writes.
+        """
         conf = self.store_conf
         self.s3_host = self._option_get('s3_store_host')
         self.access_key = self._option_get('s3_store_access_key')
         self.secret_key = self._option_get('s3_store_secret_key')
+        s3_redact.register_keys(self.access_key, self.secret_key)
         self.bucket = self._option_get('s3_store_bucket')
         self.use_https, self.s3_netloc = split_host(self.s3_host)
         self.scheme = 's3+https' if self.use_https else 's3'
@@ -354,17 +410,13 @@ class Store(glance_store.driver.Store):
                             region_from_host(self.s3_host) or
                             DEFAULT_REGION)
         self.bucket_url_format = conf.s3_store_bucket_url_format
-        self.cacert = conf.s3_store_cacert or None
+        self.cacert = self._cacert(conf.s3_store_cacert)
         self.create_bucket_on_put = conf.s3_store_create_bucket_on_put
-        self.s3_store_large_object_size = \
-            conf.s3_store_large_object_size * units.Mi
-        self.s3_store_large_object_chunk_size = \
-            conf.s3_store_large_object_chunk_size * units.Mi
-        self.s3_store_thread_pools = conf.s3_store_thread_pools
+        self._read_upload_sizes(conf)
         self.upload_limits = s3_upload.UploadLimits(
             threshold=self.s3_store_large_object_size,
             part_size=self.s3_store_large_object_chunk_size,
-            max_in_flight=max(1, self.s3_store_thread_pools))
+            max_in_flight=self.s3_store_thread_pools)
 
         # Read outside the try: oslo.config's error for a bad value is a
         # ValueError too, and must stop the start-up like any other bad
@@ -398,29 +450,100 @@ class Store(glance_store.driver.Store):
                  {'store': self.store_name, 'endpoint': self.endpoint_url,
                   'bucket': self.bucket, 'policy': self.policy.describe()})
 
-        self._s3_client = self._create_s3_client()
+        self._s3_client = self._build_client()
         s3_leftovers.warn_stale_uploads(self)
         self._url_prefix = "%s://%s/%s/" % (self.scheme, self.s3_netloc,
                                             self.bucket)
+
+    def _raised(self, option, value, used, why):
+        LOG.warning("S3 backend %(store)s: %(option)s = %(value)s %(why)s; "
+                    "using %(used)s.",
+                    {'store': self.store_name, 'option': option,
+                     'value': value, 'why': why, 'used': used})
+        return used
+
+    def _read_upload_sizes(self, conf):
+        """Set the three size attributes Glance reads, clamped."""
+        threshold = conf.s3_store_large_object_size
+        chunk = conf.s3_store_large_object_chunk_size
+        minimum = s3_upload.S3_MIN_PART_SIZE // units.Mi
+        if chunk < minimum:
+            chunk = self._raised(
+                's3_store_large_object_chunk_size', chunk, minimum,
+                _("is below S3's minimum part size (5 MB)"))
+        threads = conf.s3_store_thread_pools
+        if threads < 1:
+            threads = self._raised('s3_store_thread_pools', threads, 1,
+                                   _("leaves no thread to send parts"))
+        self.s3_store_large_object_size = threshold * units.Mi
+        self.s3_store_large_object_chunk_size = chunk * units.Mi
+        self.s3_store_thread_pools = threads
+
+    def _cacert(self, path):
+        """``s3_store_cacert`` checked now, not at the first upload."""
+        if not path:
+            return None
+        if not os.path.isfile(path) or not os.access(path, os.R_OK):
+            problem = (_("is not readable") if os.path.isfile(path)
+                       else _("does not exist"))
+            raise exceptions.BadStoreConfiguration(
+                store_name=self.store_name,
+                reason=_("s3_store_cacert = %(path)s: the file %(problem)s; "
+                         "set it to the CA bundle that signed the "
+                         "endpoint's certificate, or leave it empty to use "
+                         "the system CAs.") % {'path': path,
+                                               'problem': problem})
+        return path
+
+    def _build_client(self):
+        """The client, or BadStoreConfiguration saying which option."""
+        try:
+            return self._create_s3_client()
+        except boto_exc.InvalidRegionError:
+            reason = _("s3_store_region_name = %s is not a region name "
+                       "botocore accepts (letters, digits and hyphens); "
+                       "set it to the region of the bucket, or leave it "
+                       "empty for us-east-1.") % self.region_name
+        except ValueError as e:
+            # botocore: "Invalid endpoint: ..."
+            reason = _("s3_store_host = %(host)s cannot be used as an "
+                       "endpoint (%(error)s); write it as "
+                       "https://host[:port] or http://host[:port].") % {
+                'host': self.s3_host, 'error': s3_errors.sentence(e)}
+        except Exception as e:
+            reason = _("the S3 client could not be built (%s); check "
+                       "s3_store_host, s3_store_region_name and "
+                       "s3_store_cacert.") % s3_errors.sentence(e)
+        raise exceptions.BadStoreConfiguration(store_name=self.store_name,
+                                               reason=reason)
 
     def _client_config(self):
         """The botocore ``Config`` of this backend's client."""
         return boto_config.Config(
             s3={'addressing_style': self.bucket_url_format},
-            max_pool_connections=max(10, self.s3_store_thread_pools + 2),
+            # The client is shared by the uploads of the process: room for
+            # CONCURRENT_UPLOADS of them with all their parts in flight.
+            max_pool_connections=max(
+                MIN_POOL_CONNECTIONS,
+                self.s3_store_thread_pools * CONCURRENT_UPLOADS),
             # Explicit, so that behaviour does not change with botocore's
             # default: 3 attempts; BadDigest (corruption) is not retried.
             retries={'mode': 'standard'},
             **self.policy.client_config_kwargs())
 
-    def _create_s3_client(self, loc=None):
+    def _create_s3_client(self):
         """Build this backend's boto3 client.
 
         The checksum settings go in the client's own ``Config``: they
         override the AWS_*_CHECKSUM_* environment variables for this
         backend only, and other boto3 users of the process are left as
-        they are.  ``loc`` is accepted for compatibility; the configured
-        credentials are always the ones used.
+        they are. The configured credentials are always the ones used
+        (never those of a legacy location URI).
+
+        :returns: a boto3 S3 client.
+        :raises botocore.exceptions.InvalidRegionError: for a region name
+            botocore refuses; ``configure_add`` turns this and any other
+            error into ``BadStoreConfiguration``.
         """
         session = boto3.session.Session(
             aws_access_key_id=self.access_key,
@@ -433,11 +556,15 @@ class Store(glance_store.driver.Store):
             config=self._client_config())
 
     def _client(self):
-        if self._s3_client is None:
-            try:
-                self.configure_add()
-            except exceptions.BadStoreConfiguration as e:
-                raise exceptions.RemoteServiceUnavailable(e.msg)
+        if self._s3_client is not None:
+            return self._s3_client
+        # Concurrent first requests configure the store once.
+        with self._client_lock:
+            if self._s3_client is None:
+                try:
+                    self.configure_add()
+                except exceptions.BadStoreConfiguration as e:
+                    raise exceptions.RemoteServiceUnavailable(e.msg)
         return self._s3_client
 
     def _location(self, key):
@@ -448,12 +575,33 @@ class Store(glance_store.driver.Store):
 
     def _error(self, e, action, bucket, key=None):
         return s3_errors.to_store_error(e, self.store_name, action,
-                                        bucket, key)
+                                        bucket, key,
+                                        endpoint=getattr(
+                                            self, 'endpoint_url', None))
 
     # read side --------------------------------------------------------------
     @capabilities.check
     def get(self, location, offset=0, chunk_size=None, context=None):
-        """``(iterator, size)`` of the object; a range when asked."""
+        """Read an image, or a byte range of it.
+
+        :param location: a ``glance_store.location.Location`` whose
+            ``store_location`` is this module's ``StoreLocation``.
+        :param offset: first byte to read.
+        :param chunk_size: number of bytes to read from ``offset``; with
+            ``offset`` 0 and None (the default) the whole image.
+        :param context: the request context (unused).
+        :returns: ``(iterator, size)``: an iterator of ``bytes`` chunks
+            that closes the response when done, and the size in bytes of
+            what it yields.
+        :raises glance_store.exceptions.NotFound: no such object (or
+            bucket) on this backend.
+        :raises glance_store.exceptions.ChecksumMismatch: while iterating,
+            when response checksum validation finds altered data.
+        :raises glance_store.exceptions.RemoteServiceUnavailable: the
+            backend cannot be reached, or its configuration failed.
+        :raises glance_store.exceptions.GlanceStoreException: any other
+            error, as ``s3_errors.to_store_error`` maps it.
+        """
         loc = location.store_location
         client = self._client()
         ranged = bool(offset or chunk_size)
@@ -481,12 +629,34 @@ class Store(glance_store.driver.Store):
             raise self._error(e, 'looking up', bucket, key)
 
     def get_size(self, location, context=None):
+        """The size of an image, from a HeadObject request.
+
+        :param location: a ``glance_store.location.Location`` of this
+            store.
+        :param context: the request context (unused).
+        :returns: the size in bytes.
+        :raises glance_store.exceptions.NotFound: no such object.
+        :raises glance_store.exceptions.GlanceStoreException: any other
+            error, as ``s3_errors.to_store_error`` maps it.
+        """
         loc = location.store_location
         return self._head(self._client(), loc.bucket, loc.key)[
             'ContentLength']
 
     @capabilities.check
     def delete(self, location, context=None):
+        """Delete an image's object.
+
+        :param location: a ``glance_store.location.Location`` of this
+            store.
+        :param context: the request context (unused).
+        :returns: None.
+        :raises glance_store.exceptions.NotFound: no such object (S3
+            deletes succeed on missing keys, so the store looks first).
+        :raises glance_store.exceptions.Forbidden: the backend denied it.
+        :raises glance_store.exceptions.GlanceStoreException: any other
+            error, as ``s3_errors.to_store_error`` maps it.
+        """
         loc = location.store_location
         client = self._client()
         self._head(client, loc.bucket, loc.key)
@@ -554,8 +724,30 @@ class Store(glance_store.driver.Store):
             context=None, verifier=None):
         """Store an image as object ``image_id`` of the bucket.
 
-        Returns ``(uri, bytes_written, md5_hex, multihash_hex,
-        metadata)``.
+        :param image_id: the image's id, used as the object key.
+        :param image_file: a file-like object with ``read``.
+        :param image_size: the size in bytes, or 0 when unknown (chunked
+            uploads): the store then buffers up to
+            ``s3_store_large_object_size`` before choosing between one
+            PutObject and a multipart upload.
+        :param hashing_algo: the hashlib name of the multihash.
+        :param context: the request context (unused).
+        :param verifier: an optional signature verifier; it sees every
+            byte.
+        :returns: ``(uri, bytes_written, md5_hex, multihash_hex,
+            metadata)``; ``metadata`` is ``{'store': backend}`` in
+            multi-store mode, else empty.
+        :raises glance_store.exceptions.Duplicate: the object exists.
+        :raises glance_store.exceptions.Invalid: the data is longer or
+            shorter than ``image_size``.
+        :raises glance_store.exceptions.StoreAddDisabled: the backend's
+            configuration failed.
+        :raises glance_store.exceptions.BadStoreConfiguration: the bucket
+            is missing and may not be created, the credentials or the
+            region are wrong (the message names the option).
+        :raises glance_store.exceptions.GlanceStoreException: any other
+            error, as ``s3_errors.to_store_error`` maps it; a multipart
+            upload that fails is aborted.
         """
         hashes = utils.ImageHashes(hashing_algo, verifier)
         client = self._client()

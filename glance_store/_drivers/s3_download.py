@@ -15,6 +15,7 @@
 import logging
 
 from botocore import exceptions as boto_exc
+from botocore import httpchecksum
 
 from glance_store._drivers import s3_checksums
 from glance_store._drivers import s3_errors
@@ -24,7 +25,12 @@ LOG = logging.getLogger(__name__)
 
 
 def stored_checksum(response):
-    """``(algorithm, value)`` of the checksum a response carries."""
+    """The checksum a GetObject or HeadObject response carries.
+
+    :param response: the response dict botocore returned.
+    :returns: ``(algorithm, base64 value)``, or ``(None, None)`` when the
+        backend returned no checksum.
+    """
     for algorithm in s3_checksums.ALGORITHMS:
         value = response.get(s3_checksums.param_name(algorithm))
         if value:
@@ -33,8 +39,12 @@ def stored_checksum(response):
 
 
 def botocore_validates(body):
-    """Whether botocore wrapped the body to validate a checksum."""
-    return type(body).__name__ == 'StreamingChecksumBody'
+    """Whether botocore wrapped the body to validate a checksum.
+
+    :param body: the ``Body`` of a GetObject response.
+    :returns: True when botocore checks the body's checksum itself.
+    """
+    return isinstance(body, httpchecksum.StreamingChecksumBody)
 
 
 class _WholeValidator(object):
@@ -128,6 +138,16 @@ def make_validator(client, policy, response, bucket, key, ranged):
     botocore validates single-part and full-object checksums when checksum
     mode is on; the store covers what it does not (composite checksums,
     under ``always``) and says when a download cannot be checked.
+
+    :param client: the store's boto3 client (to list the parts of a
+        composite checksum).
+    :param policy: the backend's ``ChecksumPolicy``.
+    :param response: the GetObject response.
+    :param bucket: the object's bucket.
+    :param key: the object's key.
+    :param ranged: whether only a range was asked for (never validated).
+    :returns: an object with ``update(data)`` and ``finish() -> bool``,
+        or None when the store has nothing to check.
     """
     if not policy.validate_always or ranged:
         return None
@@ -161,8 +181,16 @@ def make_validator(client, policy, response, bucket, key, ranged):
 class ObjectIterator(object):
     """Iterate over an S3 object body in chunks; close it when done.
 
-    Raises ``ChecksumMismatch`` at the end of the data when the content
-    does not match the stored checksum.
+    :param body: the response's streaming body.
+    :param chunk_size: bytes per chunk read.
+    :param validator: what :func:`make_validator` returned, or None.
+    :param store_name: the backend's name, for messages.
+    :param bucket: the object's bucket.
+    :param key: the object's key.
+    :param algorithm: the algorithm of the stored checksum, named when
+        botocore's own validation fails.
+    :raises glance_store.exceptions.ChecksumMismatch: at the end of the
+        data when it does not match the stored checksum.
     """
 
     def __init__(self, body, chunk_size, validator, store_name, bucket,
@@ -183,17 +211,13 @@ class ObjectIterator(object):
             while True:
                 try:
                     chunk = self.body.read(self.chunk_size)
-                except (boto_exc.FlexibleChecksumError,
-                        boto_exc.BotoCoreError) as e:
-                    if isinstance(e, boto_exc.FlexibleChecksumError) and \
-                            self.algorithm:
-                        raise exceptions.ChecksumMismatch(
-                            object='s3 object %s/%s' % (self.bucket,
-                                                        self.key),
-                            algorithm=self.algorithm)
+                except boto_exc.BotoCoreError as e:
+                    # FlexibleChecksumError is one: botocore's own
+                    # validation failed; its message does not name the
+                    # algorithm reliably, the stored checksum does.
                     raise s3_errors.to_store_error(
                         e, self.store_name, 'reading', self.bucket,
-                        self.key)
+                        self.key, algorithm=self.algorithm)
                 if not chunk:
                     break
                 if self.validator is not None:
@@ -215,5 +239,10 @@ class ObjectIterator(object):
             self.closed = True
             try:
                 self.body.close()
-            except Exception:  # pragma: no cover - best effort
-                pass
+            except Exception as e:
+                # The data was served (or the consumer stopped); a body
+                # that fails to close only loses its connection.
+                LOG.debug("Closing the body of S3 object %(bucket)s/"
+                          "%(key)s failed: %(error)s",
+                          {'bucket': self.bucket, 'key': self.key,
+                           'error': e})

@@ -154,8 +154,8 @@ class S3CheckTestBase(base.BaseTestCase):
         """
         original = s3.Store._create_s3_client
 
-        def create(store, loc=None):
-            client = original(store, loc)
+        def create(store):
+            client = original(store)
             if condition(store):
                 client.meta.events.register(event, handler)
             return client

@@ -69,6 +69,11 @@ AWS_ENV_VARS = ('AWS_REQUEST_CHECKSUM_CALCULATION',
 LOG_LEVELS = list(log_options.DEFAULT_LOG_LEVELS) + [
     'botocore=INFO', 'boto3=INFO', 's3transfer=INFO', 'urllib3=INFO']
 LOG_SECTIONS = {'DEFAULT': {'default_log_levels': LOG_LEVELS}}
+# Everything at DEBUG, the S3 client libraries included: for the check
+# that no key is logged (small images only: botocore logs request bodies).
+DEBUG_LOG_LEVELS = list(log_options.DEFAULT_LOG_LEVELS) + [
+    'botocore=DEBUG', 'boto3=DEBUG', 's3transfer=DEBUG', 'urllib3=DEBUG']
+DEBUG_LOG_SECTIONS = {'DEFAULT': {'default_log_levels': DEBUG_LOG_LEVELS}}
 
 
 @contextlib.contextmanager
@@ -422,3 +427,43 @@ class TestGlanceS3WhenSupportedReproducesBug(
     def test_multipart_upload_of_unknown_size_fails_cleanly(self):
         self._failed_upload(
             test_glance_api._pattern(2 * PART_SIZE + 9, 22), chunked=True)
+
+
+class TestGlanceS3DebugLogsHoldNoKey(
+        RGWGlanceMixin, test_glance_api.GlanceServerMixin,
+        testtools.TestCase):
+    """A DEBUG capture of add, get and delete through Glance's API.
+
+    botocore logs the Authorization header of every request at DEBUG
+    (``Credential=<access key>/...``): the Glance API log, with every
+    logger at DEBUG, must hold neither the access key nor the secret key.
+    """
+
+    @classmethod
+    def store_config(cls, workdir):
+        return harness.single_store(
+            None, stores=('s3',), default_store='s3',
+            options=rgw_store_options(cls.rgw, cls.bucket),
+            extra_sections=DEBUG_LOG_SECTIONS)
+
+    def test_add_get_delete_log_no_key(self):
+        data = test_glance_api._pattern(64 * KiB + 5, 31)
+        resp = self.client.create_image(name=self.id())
+        self.assertEqual(201, resp.status_code, resp.text)
+        image_id = resp.json()['id']
+        self.addCleanup(self.client.delete_image, image_id)
+        resp = self.client.upload(image_id, data)
+        self.assertEqual(204, resp.status_code, resp.text)
+        resp = self.client.download(image_id)
+        self.assertEqual(200, resp.status_code, resp.text[:500])
+        self.assertEqual(data, resp.content)
+        resp = self.client.delete_image(image_id)
+        self.assertEqual(204, resp.status_code, resp.text)
+        self.assertEqual(set(), self.stored_names())
+        log = self.server_log()
+        # The capture saw botocore's signed requests and urllib3 ...
+        self.assertLogged('Credential=***/', log)
+        self.assertLogged('urllib3.connectionpool', log)
+        # ... and neither key.
+        self.assertNotLogged(self.rgw['access_key'], log)
+        self.assertNotLogged(self.rgw['secret_key'], log)

@@ -35,9 +35,9 @@ BAD_VALUES = [
     ('s3_store_response_checksum_validation', 'sometimes'),
     ('s3_store_checksum_algorithm', 'MD5'),
     ('s3_store_bucket_url_format', 'x'),
-    ('s3_store_large_object_chunk_size', '4'),
-    ('s3_store_thread_pools', '0'),
-    ('s3_store_large_object_size', '0'),
+    # Upstream 5.7.0 refuses these too (min=0, integers).
+    ('s3_store_large_object_size', '-1'),
+    ('s3_store_thread_pools', 'many'),
     ('s3_store_enable_data_integrity_protection', 'perhaps'),
 ]
 

@@ -1,0 +1,301 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Unit tests of the S3 store's configuration, from real config files.
+
+* values upstream glance_store 5.7.0 starts with (a 0 threshold, a part
+  size below 5 MB, no upload thread) start the store here, raised to the
+  nearest working value with one WARNING each, and uploads work;
+* an error while building one backend's client (a region botocore
+  refuses, a CA file that is missing or unreadable, an unusable endpoint,
+  any other failure) disables that backend's writes with a reason naming
+  the option, and never stops the other backends;
+* the client: its connection pool, the lazy configuration under a lock;
+* location URIs with two schemes are refused.
+"""
+
+import inspect
+import io
+import logging
+import os
+import threading
+
+import fixtures
+from oslo_utils import units
+
+import glance_store as store
+from glance_store._drivers import s3
+from glance_store import capabilities
+from glance_store import exceptions
+from glance_store import location
+from glance_store.tests import base
+from glance_store.tests.unit.s3 import fixtures as s3fx
+from glance_store.tests import utils as test_utils
+
+
+class ConfigFileMixin(object):
+
+    def load(self, sections):
+        path = os.path.join(self.test_dir, 'glance-api.conf')
+        s3fx.write_config(path, sections)
+        self.conf(['--config-file', path], project='glance',
+                  default_config_files=[])
+        self.addCleanup(self.conf.clear)
+        return path
+
+    def warnings(self):
+        # oslo.config's deprecation warnings (once per process) aside.
+        return [line for line in self.log.output.splitlines()
+                if line.startswith('WARNING ') and
+                'Deprecated:' not in line]
+
+
+WRITE = capabilities.BitMasks.WRITE_ACCESS
+UPSTREAM_SIZES = {'s3_store_large_object_size': '0',
+                  's3_store_large_object_chunk_size': '1',
+                  's3_store_thread_pools': '0'}
+
+
+class SingleStoreSizesTest(ConfigFileMixin, s3fx.MotoServerMixin,
+                           base.StoreBaseTest):
+
+    def setUp(self):
+        super().setUp()
+        self.log = self.useFixture(fixtures.FakeLogger(
+            level=logging.WARNING, format='%(levelname)s %(message)s'))
+
+    def _start(self, **values):
+        options = s3fx.store_options(
+            s3_store_host=self.moto.url, s3_store_bucket_url_format='path',
+            s3_store_create_bucket_on_put='True')
+        options.update(values)
+        options.update(stores='s3', default_store='s3')
+        self.load({'glance_store': options})
+        store.register_opts(self.conf)
+        store.create_stores(self.conf)
+        return store.get_store_from_scheme('s3')
+
+    def test_upstream_values_start_the_store_with_warnings(self):
+        st = self._start(**UPSTREAM_SIZES)
+        # The attributes Glance shows hold the values used.
+        self.assertEqual(0, st.s3_store_large_object_size)
+        self.assertEqual(5 * units.Mi, st.s3_store_large_object_chunk_size)
+        self.assertEqual(1, st.s3_store_thread_pools)
+        self.assertTrue(st.is_capable(WRITE))
+        warnings = self.warnings()
+        self.assertEqual(
+            ["WARNING S3 backend s3: s3_store_large_object_chunk_size = 1 "
+             "is below S3's minimum part size (5 MB); using 5.",
+             "WARNING S3 backend s3: s3_store_thread_pools = 0 leaves no "
+             "thread to send parts; using 1."], warnings)
+        # Every image is a multipart upload, and it works.
+        data = test_utils.pattern_bytes(20000)
+        uri = store.add_to_backend_with_multihash(
+            self.conf, 'img', io.BytesIO(data), len(data), 'sha256')[0]
+        iterator, size = store.get_from_backend(uri)
+        self.assertEqual(data, b''.join(iterator))
+        head = self.moto.client().head_object(
+            Bucket=s3fx.BUCKET, Key='img', PartNumber=1)
+        self.assertEqual(1, head['PartsCount'])
+
+    def test_negative_values_raised_too(self):
+        st = self._start(s3_store_large_object_chunk_size='-3',
+                         s3_store_thread_pools='-1')
+        self.assertEqual(5 * units.Mi, st.s3_store_large_object_chunk_size)
+        self.assertEqual(1, st.s3_store_thread_pools)
+        self.assertEqual(2, len(self.warnings()), self.warnings())
+
+    def test_working_values_give_no_warning(self):
+        st = self._start(s3_store_large_object_size='1',
+                         s3_store_large_object_chunk_size='5',
+                         s3_store_thread_pools='1')
+        self.assertEqual(units.Mi, st.s3_store_large_object_size)
+        self.assertEqual([], self.warnings())
+
+    def test_pool_sized_for_concurrent_uploads(self):
+        st = self._start(s3_store_thread_pools='8')
+        self.assertEqual(8 * s3.CONCURRENT_UPLOADS,
+                         st._s3_client.meta.config.max_pool_connections)
+
+    def test_pool_never_below_the_minimum(self):
+        st = self._start(s3_store_thread_pools='1')
+        self.assertEqual(s3.MIN_POOL_CONNECTIONS,
+                         st._s3_client.meta.config.max_pool_connections)
+
+
+BAD_BACKENDS = {
+    # option: (value, words of the reason)
+    'region': ({'s3_store_region_name': 'custom_region_name'},
+               ('s3_store_region_name = custom_region_name',)),
+    'cacert': ({'s3_store_cacert': '/nonexistent/ca.pem'},
+               ('s3_store_cacert = /nonexistent/ca.pem',
+                'does not exist')),
+    'host': ({'s3_store_host': 'https://bad host'},
+             ('s3_store_host = https://bad host',)),
+}
+
+
+class MultiStoreBadBackendTest(ConfigFileMixin, s3fx.MotoServerMixin,
+                               base.MultiStoreBaseTest):
+
+    def setUp(self):
+        super().setUp()
+        self.log = self.useFixture(fixtures.FakeLogger(
+            level=logging.WARNING, format='%(levelname)s %(message)s'))
+
+    def _start(self, bad):
+        good = s3fx.store_options(
+            s3_store_host=self.moto.url, s3_store_bucket_url_format='path',
+            s3_store_create_bucket_on_put='True')
+        broken = dict(good, s3_store_bucket='other')
+        broken.update(bad)
+        self.load({
+            'DEFAULT': {'enabled_backends': 'good:s3, broken:s3, '
+                                            'files:file'},
+            'glance_store': {'default_backend': 'good'},
+            'good': good, 'broken': broken,
+            'files': {'filesystem_store_datadir':
+                      os.path.join(self.test_dir, 'images')},
+        })
+        store.register_store_opts(self.conf)
+        # Never raises: one backend's failure is that backend's.
+        self.assertEqual(3, store.create_multi_stores(self.conf))
+
+    def _check(self, words):
+        data = b'image data'
+        broken = store.get_store_from_store_identifier('broken')
+        e = self.assertRaises(exceptions.StoreAddDisabled, broken.add,
+                              'img', io.BytesIO(data), len(data), 'sha256')
+        reason = [w for w in self.warnings() if 'broken' in w]
+        self.assertEqual(1, len(reason), self.warnings())
+        for word in words:
+            # In the start-up warning, and repeated by the refused add.
+            self.assertIn(word, reason[0])
+            self.assertIn(word, e.msg)
+        # The other backends serve.
+        for backend in ('good', 'files'):
+            uri = store.add_with_multihash(self.conf, 'img-' + backend,
+                                           io.BytesIO(data), len(data),
+                                           backend, 'sha256')[0]
+            iterator, _size = store.get(uri, backend)
+            self.assertEqual(data, b''.join(iterator))
+
+    def test_region_botocore_refuses(self):
+        bad, words = BAD_BACKENDS['region']
+        self._start(bad)
+        self._check(words)
+
+    def test_missing_cacert(self):
+        bad, words = BAD_BACKENDS['cacert']
+        self._start(bad)
+        self._check(words)
+
+    def test_unusable_endpoint(self):
+        bad, words = BAD_BACKENDS['host']
+        self._start(bad)
+        self._check(words)
+
+    def test_unreadable_cacert(self):
+        path = os.path.join(self.test_dir, 'ca.pem')
+        with open(path, 'w') as f:
+            f.write('not read')
+        real_access = os.access
+        self.useFixture(fixtures.MonkeyPatch(
+            'os.access',
+            lambda p, mode: False if p == path else real_access(p, mode)))
+        self._start({'s3_store_cacert': path})
+        self._check(('s3_store_cacert = %s' % path, 'is not readable'))
+
+    def test_client_construction_failure(self):
+        def fail(*args, **kwargs):
+            raise RuntimeError('no client today')
+        self.useFixture(fixtures.MonkeyPatch(
+            'glance_store._drivers.s3.Store._create_s3_client', fail))
+        self._start({})
+        warnings = self.warnings()
+        self.assertEqual(2, len(warnings), warnings)
+        for line in warnings:
+            self.assertIn('no client today', line)
+            self.assertIn('s3_store_host', line)
+
+
+class ClientTest(base.StoreBaseTest):
+
+    def test_create_s3_client_takes_no_location(self):
+        # Upstream's signature: Glance never passes a location.
+        self.assertEqual(['self'], list(inspect.signature(
+            s3.Store._create_s3_client).parameters))
+
+    def test_lazy_configuration_once_under_concurrency(self):
+        st = s3fx.configure_store(self)
+        st._s3_client = None
+        calls = []
+        real = st.configure_add
+        barrier = threading.Barrier(8)
+
+        def counted():
+            calls.append(1)
+            real()
+        st.configure_add = counted
+        clients = []
+
+        def first_request():
+            barrier.wait()
+            clients.append(st._client())
+        threads = [threading.Thread(target=first_request) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual([1], calls)
+        self.assertEqual(1, len({id(c) for c in clients}))
+
+
+class LocationTest(base.StoreBaseTest):
+
+    def test_two_schemes_refused(self):
+        st = s3fx.configure_store(self)
+        for uri in ('s3://https://s3.example.test/bucket/key',
+                    's3+https://http://s3.example.test/bucket/key',
+                    's3://AK:SECRET@https://s3.example.test/bucket/key'):
+            e = self.assertRaises(exceptions.BadStoreUri,
+                                  location.get_location_from_uri, uri)
+            self.assertIn('s3+https://host/bucket/key', e.msg)
+            self.assertNotIn('SECRET', e.msg)
+        self.assertIsNotNone(st)
+
+
+class OptionDefinitionsTest(base.StoreBaseTest):
+
+    def test_every_choice_has_a_description(self):
+        # oslo-config-generator prints "<No description provided>" for a
+        # choice given without one.
+        with_choices = [opt for opt in s3.Store.OPTIONS
+                        if getattr(opt.type, 'choices', None)]
+        self.assertEqual(
+            {'s3_store_bucket_url_format',
+             's3_store_request_checksum_calculation',
+             's3_store_response_checksum_validation',
+             's3_store_checksum_algorithm'},
+            {opt.name for opt in with_choices})
+        for opt in with_choices:
+            for value, description in opt.type.choices.items():
+                self.assertTrue(description, '%s %s' % (opt.name, value))
+
+    def test_bounds_match_upstream(self):
+        # Upstream 5.7.0: the threshold min=0, the chunk size and the
+        # thread count without bounds (raised by configure_add).
+        opts = {opt.name: opt for opt in s3.Store.OPTIONS}
+        self.assertEqual(0, opts['s3_store_large_object_size'].type.min)
+        for name in ('s3_store_large_object_chunk_size',
+                     's3_store_thread_pools'):
+            self.assertIsNone(opts[name].type.min, name)
