@@ -406,6 +406,10 @@ class Store(glance_store.driver.Store):
         self.scheme = 's3+https' if self.use_https else 's3'
         self.endpoint_url = '%s://%s' % (
             'https' if self.use_https else 'http', self.s3_netloc)
+        # Known before anything below can fail: Glance maps this backend's
+        # locations by it even when its writes end up disabled.
+        self._url_prefix = "%s://%s/%s/" % (self.scheme, self.s3_netloc,
+                                            self.bucket)
         self.region_name = (conf.s3_store_region_name or
                             region_from_host(self.s3_host) or
                             DEFAULT_REGION)
@@ -452,8 +456,6 @@ class Store(glance_store.driver.Store):
 
         self._s3_client = self._build_client()
         s3_leftovers.warn_stale_uploads(self)
-        self._url_prefix = "%s://%s/%s/" % (self.scheme, self.s3_netloc,
-                                            self.bucket)
 
     def _raised(self, option, value, used, why):
         LOG.warning("S3 backend %(store)s: %(option)s = %(value)s %(why)s; "

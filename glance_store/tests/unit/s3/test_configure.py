@@ -177,6 +177,10 @@ class MultiStoreBadBackendTest(ConfigFileMixin, s3fx.MotoServerMixin,
                               'img', io.BytesIO(data), len(data), 'sha256')
         reason = [w for w in self.warnings() if 'broken' in w]
         self.assertEqual(1, len(reason), self.warnings())
+        # Glance still maps the broken backend's locations to it.
+        self.assertIsNotNone(broken.url_prefix)
+        self.assertTrue(broken.url_prefix.endswith('/other/'),
+                        broken.url_prefix)
         for word in words:
             # In the start-up warning, and repeated by the refused add.
             self.assertIn(word, reason[0])
