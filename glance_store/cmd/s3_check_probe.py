@@ -492,7 +492,7 @@ class Prober(object):
                 "create it.") % st.bucket, 'NoSuchBucket')
         self._say(_("creating bucket %s") % st.bucket)
         try:
-            st._ensure_bucket(st._s3_client)
+            st.ensure_bucket(st._s3_client)
         except exceptions.GlanceStoreException as e:
             self._fail('bucket', _("creating bucket %(bucket)s failed "
                                    "(%(code)s): %(error)s") % {
