@@ -12,17 +12,14 @@
 
 """The S3 store: images as objects in an S3 (or S3-compatible) bucket.
 
-configure / add / get / get_size / delete sit on three helpers:
-``s3_checksums`` (the checksum policy), ``s3_multipart`` (reading the
-image and the multipart pipeline) and ``s3_download`` (reading objects
-back with validation); ``s3_errors`` turns botocore errors into
-glance_store exceptions.
+configure / add / get / get_size / delete sit on four helpers:
+``s3_checksums`` (the checksum policy), ``s3_upload`` (the whole upload:
+one PutObject or a multipart upload, with its limits and memory bound),
+``s3_download`` (reading objects back with validation) and
+``s3_errors`` (botocore errors as glance_store exceptions).
 """
 
-import base64
-import collections
 import dataclasses
-import itertools
 import logging
 import re
 import urllib.parse
@@ -37,7 +34,7 @@ from oslo_utils import units
 from glance_store._drivers import s3_checksums
 from glance_store._drivers import s3_download
 from glance_store._drivers import s3_errors
-from glance_store._drivers import s3_multipart
+from glance_store._drivers import s3_upload
 from glance_store import capabilities
 from glance_store.common import utils
 import glance_store.driver
@@ -331,6 +328,10 @@ class Store(glance_store.driver.Store):
         self.s3_store_large_object_chunk_size = \
             DEFAULT_LARGE_OBJECT_CHUNK_SIZE * units.Mi
         self.s3_store_thread_pools = DEFAULT_THREAD_POOLS
+        self.upload_limits = s3_upload.UploadLimits(
+            threshold=self.s3_store_large_object_size,
+            part_size=self.s3_store_large_object_chunk_size,
+            max_in_flight=self.s3_store_thread_pools)
 
     @property
     def store_name(self):
@@ -384,6 +385,10 @@ class Store(glance_store.driver.Store):
         self.s3_store_large_object_chunk_size = \
             conf.s3_store_large_object_chunk_size * units.Mi
         self.s3_store_thread_pools = conf.s3_store_thread_pools
+        self.upload_limits = s3_upload.UploadLimits(
+            threshold=self.s3_store_large_object_size,
+            part_size=self.s3_store_large_object_chunk_size,
+            max_in_flight=max(1, self.s3_store_thread_pools))
 
         # Read outside the try: oslo.config's error for a bad value is a
         # ValueError too, and must stop the start-up like any other bad
@@ -595,6 +600,13 @@ class Store(glance_store.driver.Store):
                 return False
             raise self._error(e, 'looking up', self.bucket, key)
 
+    def _upload_error(self, e, loc):
+        error = self._error(e, 'uploading', self.bucket, loc.key)
+        LOG.error("Upload of %(uri)s to S3 backend %(store)s failed: "
+                  "%(error)s", {'uri': loc.get_uri(), 'store': self.store_name,
+                                'error': getattr(error, 'msg', error)})
+        return error
+
     @glance_store.driver.back_compat_add
     @capabilities.check
     def add(self, image_id, image_file, image_size, hashing_algo,
@@ -607,21 +619,16 @@ class Store(glance_store.driver.Store):
         hashes = utils.ImageHashes(hashing_algo, verifier)
         client = self._client()
         loc = self._location(image_id)
+        reader = s3_upload.ImageReader(image_file, image_size, hashes)
         try:
             self.ensure_bucket(client)
             if self._exists(client, image_id):
                 raise exceptions.Duplicate(image=loc.get_uri())
-            reader = s3_multipart.ImageReader(image_file, image_size,
-                                              hashes)
-            self._upload(client, image_id, reader, image_size)
+            s3_upload.upload(client, self.bucket, image_id, reader,
+                             image_size, self.policy, self.upload_limits,
+                             store_name=self.store_name)
         except (boto_exc.ClientError, boto_exc.BotoCoreError) as e:
-            error = self._error(e, 'uploading', self.bucket, image_id)
-            LOG.error("Upload of %(uri)s to S3 backend %(store)s failed: "
-                      "%(error)s", {'uri': loc.get_uri(),
-                                    'store': self.store_name,
-                                    'error': error.msg
-                                    if hasattr(error, 'msg') else error})
-            raise error
+            raise self._upload_error(e, loc)
         LOG.debug("Wrote %(size)d bytes to %(uri)s",
                   {'size': hashes.size, 'uri': loc.get_uri()})
         metadata = {}
@@ -629,67 +636,3 @@ class Store(glance_store.driver.Store):
             metadata['store'] = self.backend_group
         return (loc.get_uri(), hashes.size, hashes.checksum,
                 hashes.multihash, metadata)
-
-    def _upload(self, client, key, reader, image_size):
-        threshold = self.s3_store_large_object_size
-        if image_size and image_size < threshold:
-            body = bytearray(image_size)
-            reader.readinto(body)
-            self._put(client, key, body, reader)
-            return
-        sizes = s3_multipart.part_sizes(
-            self.s3_store_large_object_chunk_size, image_size)
-        first_size = next(sizes)
-        # Parts held at once: those in flight plus the one being read, and
-        # enough to buffer an image of unknown size up to the threshold.
-        pool = s3_multipart.BufferPool(max(
-            self.s3_store_thread_pools + 1,
-            -(-threshold // first_size) + 1))
-        buffered = collections.deque()
-        if not image_size:
-            # Unknown size: buffer up to the threshold; a stream that ends
-            # first is one PutObject.
-            total = 0
-            size = first_size
-            while total <= threshold:
-                part = pool.part(reader, size)
-                if part is None:
-                    break
-                buffered.append(part)
-                total += len(part.body)
-                if reader.eof:
-                    break
-                size = next(sizes)
-            if reader.eof and total <= threshold:
-                body = bytearray(total)
-                view = memoryview(body)
-                pos = 0
-                for part in buffered:
-                    view[pos:pos + len(part.body)] = part.body
-                    pos += len(part.body)
-                buffered.clear()
-                self._put(client, key, body, reader)
-                return
-        else:
-            sizes = itertools.chain([first_size], sizes)
-
-        def parts():
-            while buffered:
-                yield buffered.popleft()
-            while not reader.eof:
-                part = pool.part(reader, next(sizes))
-                if part is None:
-                    break
-                yield part
-
-        s3_multipart.MultipartUpload(
-            client, self.bucket, key, self.policy,
-            self.s3_store_thread_pools, self.store_name).run(parts())
-
-    def _put(self, client, key, body, reader):
-        # The body is the whole image, so the md5 Glance needs doubles as
-        # Content-MD5, which every S3 server verifies (as boto3 < 1.36
-        # sent it); over HTTPS it also spares boto3 hashing the payload.
-        md5 = base64.b64encode(reader.hashes.md5.digest()).decode()
-        client.put_object(Bucket=self.bucket, Key=key, Body=body,
-                          ContentMD5=md5, **self.policy.put_params(body))

@@ -42,6 +42,7 @@ interruption.
 """
 
 import contextlib
+import dataclasses
 import hashlib
 import io
 import logging
@@ -61,16 +62,15 @@ from glance_store._drivers import s3
 from glance_store._drivers import s3_checksums
 from glance_store._drivers import s3_download
 from glance_store._drivers import s3_errors
-from glance_store._drivers import s3_multipart
 from glance_store.cmd.s3_check import model
 from glance_store import exceptions
 from glance_store.i18n import _
 from glance_store import location
 
 SMALL_SIZE = 64 * units.Ki
-# S3's smallest part: the check's multipart upload is two of them.
-PART_SIZE = s3_multipart.MIN_PART_SIZE
-MULTIPART_SIZE = 2 * PART_SIZE
+# The check's multipart upload: this many parts of the smallest size the
+# store's limits allow (S3's minimum).
+MULTIPART_PARTS = 2
 
 # Request timeouts of the endpoint step, which runs before anything else.
 ENDPOINT_CONNECT_TIMEOUT = 10
@@ -186,23 +186,28 @@ def upload_limits(store):
 
     :param store: a configured S3 ``Store``.
     :returns: a dict with ``threshold``, ``part_size`` and
-        ``parts_in_flight`` of the store, and ``check_part_size``, the
-        part size of the check's multipart upload.
+        ``parts_in_flight`` of the store's ``upload_limits``, and
+        ``check_part_size``, the part size of the check's multipart
+        upload (the smallest the limits allow).
     """
-    return {'threshold': store.s3_store_large_object_size,
-            'part_size': store.s3_store_large_object_chunk_size,
-            'parts_in_flight': store.s3_store_thread_pools,
-            'check_part_size': PART_SIZE}
+    limits = store.upload_limits
+    return {'threshold': limits.threshold,
+            'part_size': limits.part_size,
+            'parts_in_flight': limits.max_in_flight,
+            'check_part_size': limits.min_part_size}
 
 
 def use_small_parts(store):
-    """Make the store's multipart uploads use parts of S3's minimum size.
+    """Make the store's multipart uploads use parts of the minimum size.
 
-    Only the threshold and the part size change; S3 accepts a part of
-    the minimum size as it accepts a larger one.
+    Only the threshold and the part size change, to the smallest part
+    the store's limits allow (S3's minimum), which S3 accepts as it
+    accepts a larger one; everything else stays as configured.
     """
-    store.s3_store_large_object_size = PART_SIZE
-    store.s3_store_large_object_chunk_size = PART_SIZE
+    limits = store.upload_limits
+    store.upload_limits = dataclasses.replace(
+        limits, threshold=limits.min_part_size,
+        part_size=limits.min_part_size)
 
 
 class _Fatal(Exception):
@@ -412,10 +417,11 @@ class Prober(object):
             "after the check if empty") % settings.bucket)
 
     # the checksum configurations ------------------------------------------
-    def _data(self):
+    def _data(self, store):
         if self._small is None:
             self._small = os.urandom(SMALL_SIZE)
-            self._large = os.urandom(MULTIPART_SIZE)
+            self._large = os.urandom(
+                MULTIPART_PARTS * store.upload_limits.min_part_size)
         return self._small, self._large
 
     def _row_store(self, configuration):
@@ -449,7 +455,7 @@ class Prober(object):
 
     def _uploads(self, store, configuration, res):
         """The put and multipart operations; ``[(uri, key, data)]``."""
-        small, large = self._data()
+        small, large = self._data(store)
         prefix = '%s%s-' % (self.run_prefix, configuration.slug)
         stored = []
         for op, data, size in (('put', small, 0),

@@ -24,7 +24,7 @@ from glance_store import capabilities
 from glance_store import exceptions
 from glance_store import location
 from glance_store.tests import base
-from glance_store.tests.unit import test_core_fakes as fakes
+from glance_store.tests import fakes
 
 BitMasks = capabilities.BitMasks
 DATA = b'The quick brown fox jumps over the lazy dog'

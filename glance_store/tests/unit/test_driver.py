@@ -22,7 +22,7 @@ from glance_store import capabilities
 from glance_store import driver
 from glance_store import exceptions
 from glance_store import location
-from glance_store.tests.unit import test_core_fakes as fakes
+from glance_store.tests import fakes
 
 BitMasks = capabilities.BitMasks
 

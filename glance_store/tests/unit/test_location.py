@@ -16,7 +16,7 @@ from oslotest import base
 from glance_store import exceptions
 from glance_store import location
 from glance_store.tests import base as test_base
-from glance_store.tests.unit import test_core_fakes as fakes
+from glance_store.tests import fakes
 
 
 class _Specs(location.StoreLocation):

@@ -25,7 +25,7 @@ from glance_store import exceptions
 from glance_store import location
 from glance_store import multi_backend
 from glance_store.tests import base
-from glance_store.tests.unit import test_core_fakes as fakes
+from glance_store.tests import fakes
 
 DATA = b'0123456789abcdefghij'
 RESERVED = {'os_glance_staging_store': 'file',

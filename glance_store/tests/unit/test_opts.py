@@ -22,7 +22,7 @@ from oslo_config import cfg
 from oslo_config import generator
 from oslotest import base
 
-from glance_store.tests.unit import test_core_fakes as fakes
+from glance_store.tests import fakes
 
 CORE_SINGLE = ['stores', 'default_store',
                'store_capabilities_update_min_interval']

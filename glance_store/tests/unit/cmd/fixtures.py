@@ -12,11 +12,13 @@
 
 """Shared helpers of the glance-store-s3-check unit tests.
 
-* ``CheckTestCase``: a moto S3 server per test class (``s3_fixtures``),
-  a fresh bucket name per test, configuration files written from
-  templates, ``run_main`` (the tool in-process, stdout and stderr
-  captured), ``glance_verdict`` (the same file through the store API as
-  Glance drives it) and assertions (one line, no key, bucket empty).
+* ``CheckTestCase``: a moto S3 server per test class (the S3 fixtures'
+  ``MotoServerMixin``), a fresh bucket name per test, configuration
+  files written from templates, ``run_main`` (the tool in-process,
+  stdout and stderr captured) and assertions (one line, no key, bucket
+  empty).
+* ``glance_verdict``: the same file through the store API as Glance
+  drives it.
 * ``inject``: a botocore event handler on the clients of the stores whose
   policy matches, through the store's public ``client``.
 * ``TLSServer``: a TLS listener on 127.0.0.1 with a self-signed
@@ -54,7 +56,7 @@ from glance_store.cmd.s3_check import cli
 from glance_store.cmd.s3_check import model
 from glance_store import location
 from glance_store import multi_backend
-from glance_store.tests.unit import s3_fixtures
+from glance_store.tests.unit.s3 import fixtures as s3_fixtures
 
 ACCESS_KEY = 'AKIACHECKTESTACCESS'
 SECRET_KEY = 'check/Secret@Key+doNotPrint0123'

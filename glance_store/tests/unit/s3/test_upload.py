@@ -25,156 +25,19 @@ import logging
 import threading
 
 from botocore import exceptions as boto_exc
-import fixtures
 
-from glance_store._drivers import s3_multipart
+from glance_store._drivers import s3_upload
 from glance_store import exceptions
 from glance_store.tests import base
-from glance_store.tests.unit import s3_fixtures
+from glance_store.tests.unit.s3 import fixtures as s3fx
 from glance_store.tests import utils as test_utils
 
-KiB = 1024
-# Small sizes keep the tests fast: S3's 5 MiB part minimum is lowered
-# for the store and for moto alike.
-PART = 64 * KiB
-THRESHOLD = 256 * KiB
+KiB = s3fx.KiB
+PART = s3fx.PART
+THRESHOLD = s3fx.THRESHOLD
 
 
-def small_parts(test):
-    """Let the store use parts of a few KiB (S3 wants 5 MiB or more)."""
-    for name in ('MIN_PART_SIZE', 'MIN_UNKNOWN_SIZE_PART'):
-        test.useFixture(fixtures.MonkeyPatch(
-            'glance_store._drivers.s3_multipart.' + name, 1 * KiB))
-
-
-def client_error(code, status, operation='UploadPart', message='failed'):
-    return boto_exc.ClientError(
-        {'Error': {'Code': code, 'Message': message},
-         'ResponseMetadata': {'HTTPStatusCode': status}}, operation)
-
-
-class RecordingClient(object):
-    """A proxy of a real client: records calls, injects failures.
-
-    ``failures`` maps a method name to ``f(kwargs) -> exception or
-    None``; a returned exception is raised instead of making the call.
-    """
-
-    def __init__(self, client, failures=None):
-        self._client = client
-        self.failures = dict(failures or {})
-        self.calls = []
-        self.returned = {}
-        self._lock = threading.Lock()
-
-    @property
-    def meta(self):
-        return self._client.meta
-
-    def __getattr__(self, name):
-        method = getattr(self._client, name)
-
-        def call(**kwargs):
-            recorded = dict(kwargs)
-            body = recorded.pop('Body', None)
-            if body is not None:
-                recorded['BodyLength'] = len(body)
-            with self._lock:
-                self.calls.append((name, recorded))
-            fail = self.failures.get(name)
-            error = fail(kwargs) if fail else None
-            if error is not None:
-                raise error
-            result = method(**kwargs)
-            with self._lock:
-                self.returned.setdefault(name, []).append(result)
-            return result
-        return call
-
-    def names(self):
-        return [n for n, _kw in self.calls]
-
-    def of(self, name):
-        return [kw for n, kw in self.calls if n == name]
-
-
-class LogRecords(fixtures.Fixture):
-    """The log records of every logger, DEBUG and up, as records."""
-
-    def _setUp(self):
-        self.records = []
-        handler = logging.Handler(logging.DEBUG)
-        handler.emit = self.records.append
-        root = logging.getLogger()
-        old_level = root.level
-        root.addHandler(handler)
-        root.setLevel(logging.DEBUG)
-        self.addCleanup(root.setLevel, old_level)
-        self.addCleanup(root.removeHandler, handler)
-
-
-class CountingVerifier(object):
-    """A signature verifier that counts and hashes what it is fed."""
-
-    def __init__(self):
-        self.size = 0
-        self.updates = 0
-        self.sha = hashlib.sha256()
-
-    def update(self, data):
-        self.size += len(data)
-        self.updates += 1
-        self.sha.update(data)
-
-
-class S3MotoTestBase(base.StoreBaseTest):
-    """A single-store S3 store on moto's server with small parts."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.moto = s3_fixtures.MotoServer()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.moto.stop()
-        super().tearDownClass()
-
-    def setUp(self):
-        super().setUp()
-        self.moto.reset()
-        small_parts(self)
-        self.useFixture(fixtures.MonkeyPatch(
-            'moto.s3.models.S3_UPLOAD_PART_MIN_SIZE', 1 * KiB))
-        self.inspect = self.moto.client()
-
-    def make_store(self, failures=None, thread_pools=3, **overrides):
-        opts = dict(s3_store_host=self.moto.url,
-                    s3_store_bucket_url_format='path',
-                    s3_store_create_bucket_on_put=True,
-                    s3_store_thread_pools=thread_pools)
-        opts.update(overrides)
-        store = s3_fixtures.configure_store(self, re_raise_bsc=True,
-                                            **opts)
-        store.s3_store_large_object_size = THRESHOLD
-        store.s3_store_large_object_chunk_size = PART
-        self.client = RecordingClient(store._s3_client, failures)
-        store._s3_client = self.client
-        return store
-
-    def stored(self, key):
-        return self.inspect.get_object(
-            Bucket=s3_fixtures.BUCKET, Key=key)['Body'].read()
-
-    def assertNothingLeft(self):
-        listing = self.inspect.list_objects_v2(Bucket=s3_fixtures.BUCKET)
-        self.assertEqual([], listing.get('Contents', []))
-        uploads = self.inspect.list_multipart_uploads(
-            Bucket=s3_fixtures.BUCKET)
-        self.assertEqual([], uploads.get('Uploads', []))
-
-
-class SizeChoiceTest(S3MotoTestBase):
+class SizeChoiceTest(s3fx.S3MotoTestBase):
     """One PutObject or a multipart upload, known or unknown size."""
 
     def _add(self, store, key, data, size, reader=None):
@@ -192,7 +55,7 @@ class SizeChoiceTest(S3MotoTestBase):
         self.assertEqual(1, self.client.names().count('put_object'))
         self.assertNotIn('create_multipart_upload', self.client.names())
         self.assertEqual(data, self.stored('small'))
-        self.assertTrue(uri.endswith('/%s/small' % s3_fixtures.BUCKET))
+        self.assertTrue(uri.endswith('/%s/small' % s3fx.BUCKET))
 
     def test_unknown_size_of_an_iterable_under_threshold(self):
         # Glance may hand an iterator of chunks rather than a file.
@@ -223,7 +86,7 @@ class SizeChoiceTest(S3MotoTestBase):
             'complete_multipart_upload'))
         self.assertEqual(data, self.stored('big'))
         self.assertEqual([], self.inspect.list_multipart_uploads(
-            Bucket=s3_fixtures.BUCKET).get('Uploads', []))
+            Bucket=s3fx.BUCKET).get('Uploads', []))
 
     def test_known_size_under_threshold_is_one_put(self):
         store = self.make_store()
@@ -277,7 +140,7 @@ class SizeChoiceTest(S3MotoTestBase):
             self.assertEqual(data, self.stored(key))
 
 
-class SizeCheckTest(S3MotoTestBase):
+class SizeCheckTest(s3fx.S3MotoTestBase):
     """More or fewer bytes than declared: Invalid, nothing stored."""
 
     def _check(self, declared, actual, prefix):
@@ -320,7 +183,7 @@ class SizeCheckTest(S3MotoTestBase):
         self.assertNotIn('complete_multipart_upload', self.client.names())
 
 
-class AbortTest(S3MotoTestBase):
+class AbortTest(s3fx.S3MotoTestBase):
     """Every failure after CreateMultipartUpload aborts the upload."""
 
     SIZE = THRESHOLD + 4 * PART
@@ -349,21 +212,21 @@ class AbortTest(S3MotoTestBase):
     def assertAborted(self):
         self.assertEqual(1, len(self.upload_ids))
         aborts = self.client.of('abort_multipart_upload')
-        self.assertEqual([{'Bucket': s3_fixtures.BUCKET, 'Key': 'img',
+        self.assertEqual([{'Bucket': s3fx.BUCKET, 'Key': 'img',
                            'UploadId': self.upload_ids[0]}], aborts)
         self.assertNotIn('complete_multipart_upload', self.client.names())
         self.assertNothingLeft()
 
     def test_part_error(self):
         store = self._store(self._fail_part(
-            2, client_error('InternalError', 500)))
+            2, s3fx.client_error('InternalError', 500)))
         e = self._add(store, exceptions.BackendException)
         self.assertIn('InternalError', str(e))
         self.assertAborted()
 
     def test_first_part_error(self):
         store = self._store(self._fail_part(
-            1, client_error('InternalError', 500)))
+            1, s3fx.client_error('InternalError', 500)))
         self._add(store, exceptions.BackendException)
         self.assertAborted()
 
@@ -408,15 +271,15 @@ class AbortTest(S3MotoTestBase):
 
     def test_checksum_error(self):
         store = self._store(self._fail_part(
-            2, client_error('BadDigest', 400)))
+            2, s3fx.client_error('BadDigest', 400)))
         e = self._add(store, exceptions.ChecksumMismatch)
         self.assertIn('BadDigest', e.msg)
         self.assertAborted()
 
     def test_complete_error(self):
         store = self._store({'complete_multipart_upload': lambda kw:
-                             client_error('InternalError', 500,
-                                          'CompleteMultipartUpload')})
+                             s3fx.client_error('InternalError', 500,
+                                               'CompleteMultipartUpload')})
         self._add(store, exceptions.BackendException)
         self.assertEqual(1, len(self.upload_ids))
         self.assertEqual(1, len(self.client.of('abort_multipart_upload')))
@@ -425,9 +288,9 @@ class AbortTest(S3MotoTestBase):
         self.assertNothingLeft()
 
     def test_failed_abort_is_logged(self):
-        records = self.useFixture(LogRecords())
+        records = self.useFixture(s3fx.LogRecords())
         store = self._store({
-            'upload_part': lambda kw: client_error('InternalError', 500),
+            'upload_part': lambda kw: s3fx.client_error('InternalError', 500),
             'abort_multipart_upload': lambda kw:
                 boto_exc.EndpointConnectionError(endpoint_url='http://x'),
         })
@@ -439,26 +302,26 @@ class AbortTest(S3MotoTestBase):
                   if r.levelno == logging.ERROR and
                   upload_id in r.getMessage()]
         self.assertEqual(1, len(errors), records.records)
-        self.assertIn('--bucket %s' % s3_fixtures.BUCKET, errors[0])
+        self.assertIn('--bucket %s' % s3fx.BUCKET, errors[0])
         self.assertIn('--key img', errors[0])
         self.assertIn('--upload-id %s' % upload_id, errors[0])
 
     def test_no_part_uploaded_after_a_failure(self):
         # Once a part failed, the store stops reading and sending.
         store = self._store(self._fail_part(
-            1, client_error('InternalError', 500)), thread_pools=1)
+            1, s3fx.client_error('InternalError', 500)), thread_pools=1)
         self._add(store, exceptions.BackendException)
         self.assertLessEqual(len(self.client.of('upload_part')), 2)
         self.assertAborted()
 
 
-class HashingTest(S3MotoTestBase):
+class HashingTest(s3fx.S3MotoTestBase):
     """md5, the multihash and the verifier see every byte once."""
 
     def _check(self, size, declared):
         store = self.make_store()
         data = test_utils.pattern_bytes(size, seed=3)
-        verifier = CountingVerifier()
+        verifier = s3fx.CountingVerifier()
         reader = test_utils.FakeReader(data, max_read=5000)
         _uri, written, md5, multihash, _meta = store.add(
             'h', reader, declared, 'sha512', verifier=verifier)
@@ -509,7 +372,7 @@ class FakeClient(object):
         return {}
 
     def head_object(self, **kw):
-        raise client_error('404', 404, 'HeadObject')
+        raise s3fx.client_error('404', 404, 'HeadObject')
 
     def put_object(self, **kw):
         self.parts[0] = kw['Body']
@@ -548,15 +411,10 @@ class FakeClient(object):
 class ConcurrencyTest(base.StoreBaseTest):
     """At most s3_store_thread_pools parts in flight; threads cleaned."""
 
-    def setUp(self):
-        super().setUp()
-        small_parts(self)
-
     def _upload(self, thread_pools, n_parts, gather, size_known=True):
-        store = s3_fixtures.configure_store(
+        store = s3fx.configure_store(
             self, re_raise_bsc=True, s3_store_thread_pools=thread_pools)
-        store.s3_store_large_object_size = 4 * KiB
-        store.s3_store_large_object_chunk_size = 4 * KiB
+        s3fx.small_limits(store, 4 * KiB, 4 * KiB)
         client = FakeClient(gather)
         store._s3_client = client
         data = test_utils.pattern_bytes(n_parts * 4 * KiB)
@@ -593,15 +451,14 @@ class ConcurrencyTest(base.StoreBaseTest):
         self.assertEqual(3, client.max_in_flight)
 
     def test_threads_gone_after_failure(self):
-        store = s3_fixtures.configure_store(
+        store = s3fx.configure_store(
             self, re_raise_bsc=True, s3_store_thread_pools=4)
-        store.s3_store_large_object_size = 4 * KiB
-        store.s3_store_large_object_chunk_size = 4 * KiB
+        s3fx.small_limits(store, 4 * KiB, 4 * KiB)
         client = FakeClient(1)
 
         def upload_part(PartNumber, Body, **kw):
             if PartNumber == 3:
-                raise client_error('InternalError', 500)
+                raise s3fx.client_error('InternalError', 500)
             return {'ETag': '"e"'}
         client.upload_part = upload_part
         store._s3_client = client
@@ -610,7 +467,7 @@ class ConcurrencyTest(base.StoreBaseTest):
         self.assertRaises(exceptions.BackendException, store.add, 'img',
                           io.BytesIO(data), len(data), 'sha256')
         self.assertEqual(start, threading.active_count())
-        self.assertEqual([{'Bucket': s3_fixtures.BUCKET, 'Key': 'img',
+        self.assertEqual([{'Bucket': s3fx.BUCKET, 'Key': 'img',
                            'UploadId': 'fake-upload'}], client.aborted)
 
 
@@ -620,13 +477,26 @@ class PartSizesTest(base.StoreBaseTest):
     MiB = 1024 * 1024
     MAX_PART = 5 * 1024 ** 3
 
-    def _first(self, gen, n=s3_multipart.MAX_PARTS):
+    @staticmethod
+    def _limits(part_size):
+        return s3_upload.UploadLimits(threshold=100 * 1024 * 1024,
+                                      part_size=part_size, max_in_flight=10)
+
+    def _first(self, part_size, image_size, n=10000):
+        gen = self._limits(part_size).part_sizes(image_size)
         return [next(gen) for _i in range(n)]
+
+    def test_s3_limits(self):
+        # The values AWS documents; everything else derives from them.
+        self.assertEqual(5 * self.MiB, s3_upload.S3_MIN_PART_SIZE)
+        self.assertEqual(self.MAX_PART, s3_upload.S3_MAX_PART_SIZE)
+        self.assertEqual(10000, s3_upload.S3_MAX_PARTS)
+        self.assertEqual(5 * 1024 ** 4, s3_upload.S3_MAX_OBJECT_SIZE)
 
     def test_unknown_size_grows_and_covers_5_tib(self):
         for base_size in (5 * self.MiB, 8 * self.MiB, 10 * self.MiB,
                           64 * self.MiB, 1024 * self.MiB):
-            sizes = self._first(s3_multipart.part_sizes(base_size, 0))
+            sizes = self._first(base_size, 0)
             self.assertGreaterEqual(sum(sizes), 5 * 1024 ** 4,
                                     'base %d' % base_size)
             self.assertEqual(sorted(sizes), sizes)
@@ -638,40 +508,51 @@ class PartSizesTest(base.StoreBaseTest):
             self.assertGreaterEqual(min(sizes), 5 * self.MiB)
 
     def test_below_minimum_is_raised(self):
-        sizes = self._first(s3_multipart.part_sizes(1024, 10 * self.MiB),
-                            3)
-        self.assertEqual([s3_multipart.MIN_PART_SIZE] * 3, sizes)
-        sizes = self._first(s3_multipart.part_sizes(1024, 0), 3)
-        self.assertEqual([s3_multipart.MIN_UNKNOWN_SIZE_PART] * 3, sizes)
-        self.assertGreaterEqual(s3_multipart.MIN_UNKNOWN_SIZE_PART,
-                                s3_multipart.MIN_PART_SIZE)
+        self.assertEqual([5 * self.MiB] * 3,
+                         self._first(1024, 10 * self.MiB, 3))
+        # Unknown size: 5 TiB / (1000 x 1023) first parts, rounded up to
+        # a MiB.
+        self.assertEqual([6 * self.MiB] * 3, self._first(1024, 0, 3))
+        self.assertEqual(6 * self.MiB, self._limits(1024).unknown_size_part)
 
     def test_known_size_keeps_the_base(self):
-        sizes = self._first(s3_multipart.part_sizes(10 * self.MiB,
-                                                    3 * 1024 ** 3), 50)
+        sizes = self._first(10 * self.MiB, 3 * 1024 ** 3, 50)
         self.assertEqual({10 * self.MiB}, set(sizes))
 
     def test_known_huge_size(self):
         for size in (5 * 1024 ** 4, 5 * 1024 ** 4 - 1, 200 * 1024 ** 3):
-            sizes = self._first(s3_multipart.part_sizes(10 * self.MiB,
-                                                        size))
+            sizes = self._first(10 * self.MiB, size)
             self.assertEqual(1, len(set(sizes)))
             self.assertGreaterEqual(sum(sizes), size)
             # Not larger than needed: 9,999 parts would not do.
             self.assertLess(sum(sizes[:-1]), size)
             self.assertLessEqual(sizes[0], self.MAX_PART)
 
+    def test_buffer_count(self):
+        # (threshold, part size, in flight) -> buffers, per the memory
+        # bound stated in s3_upload.
+        table = {(100, 10, 10): 11, (100, 10, 2): 11, (100, 50, 2): 3,
+                 (0, 10, 4): 5, (0, 10, 1): 2, (25, 10, 1): 4}
+        for (threshold, part, flight), expected in table.items():
+            limits = s3_upload.UploadLimits(threshold, part, flight,
+                                            min_part_size=1)
+            self.assertEqual(expected, limits.buffer_count(part),
+                             (threshold, part, flight))
+
+    def test_bad_limits_refused(self):
+        self.assertRaises(ValueError, s3_upload.UploadLimits, 10, 10, 0)
+        self.assertRaises(ValueError, s3_upload.UploadLimits, 10, 0, 1)
+        self.assertRaises(ValueError, s3_upload.UploadLimits, -1, 10, 1)
+
 
 class PartsInMemoryTest(base.StoreBaseTest):
     """The reader is never more than the parts in flight ahead."""
 
     def test_bounded_read_ahead(self):
-        small_parts(self)
-        store = s3_fixtures.configure_store(
+        store = s3fx.configure_store(
             self, re_raise_bsc=True, s3_store_thread_pools=2)
         part = 4 * KiB
-        store.s3_store_large_object_size = part
-        store.s3_store_large_object_chunk_size = part
+        s3fx.small_limits(store, part, part)
         done = collections.Counter()
         ahead = []
         client = FakeClient(1)

@@ -27,18 +27,27 @@ The API of this module is used by several test files: extend it, do not
 change what exists.
 """
 
+import hashlib
 import io
+import logging
+import os
+import threading
 import urllib.request
 
 import boto3
 from botocore import awsrequest
+from botocore import exceptions as boto_exc
 from botocore import response as boto_response
 from botocore import stub
+import fixtures
 from moto import server as moto_server
 import urllib3
 
+import glance_store as store
 from glance_store._drivers import s3
+from glance_store._drivers import s3_upload
 from glance_store import location
+from glance_store.tests import base
 
 ACCESS_KEY = 'AKIAFIXTUREACCESS'
 # A secret with '/', '@' and '+', like real ones can have.
@@ -281,3 +290,239 @@ class MotoServerMixin(object):
     def setUp(self):
         super().setUp()
         self.moto.reset()
+
+
+KiB = 1024
+# Small sizes keep the tests fast: S3's 5 MiB part minimum is lowered
+# for the store and for moto alike.
+PART = 64 * KiB
+THRESHOLD = 256 * KiB
+
+
+def small_limits(store, threshold=THRESHOLD, part_size=PART,
+                 max_in_flight=None, **limits):
+    """Give ``store`` upload limits of a few KiB (S3 wants 5 MiB parts).
+
+    Parts may be as small as 1 KiB and the largest object is small enough
+    for an image of unknown size to start with 1 KiB parts too; moto must
+    be told to accept small parts as well (``moto_small_parts``).
+    """
+    values = dict(threshold=threshold, part_size=part_size,
+                  max_in_flight=max_in_flight or store.s3_store_thread_pools,
+                  min_part_size=1 * KiB,
+                  max_object_size=1023000 * KiB)
+    values.update(limits)
+    store.upload_limits = s3_upload.UploadLimits(**values)
+    return store
+
+
+def moto_small_parts(test):
+    """Let moto accept parts below S3's 5 MiB minimum."""
+    test.useFixture(fixtures.MonkeyPatch(
+        'moto.s3.models.S3_UPLOAD_PART_MIN_SIZE', 1 * KiB))
+
+
+def client_error(code, status, operation='UploadPart', message='failed'):
+    return boto_exc.ClientError(
+        {'Error': {'Code': code, 'Message': message},
+         'ResponseMetadata': {'HTTPStatusCode': status}}, operation)
+
+
+class RecordingClient(object):
+    """A proxy of a real client: records calls, injects failures.
+
+    ``failures`` maps a method name to ``f(kwargs) -> exception or
+    None``; a returned exception is raised instead of making the call.
+    """
+
+    def __init__(self, client, failures=None):
+        self._client = client
+        self.failures = dict(failures or {})
+        self.calls = []
+        self.returned = {}
+        self._lock = threading.Lock()
+
+    @property
+    def meta(self):
+        return self._client.meta
+
+    def __getattr__(self, name):
+        method = getattr(self._client, name)
+
+        def call(**kwargs):
+            recorded = dict(kwargs)
+            body = recorded.pop('Body', None)
+            if body is not None:
+                recorded['BodyLength'] = len(body)
+            with self._lock:
+                self.calls.append((name, recorded))
+            fail = self.failures.get(name)
+            error = fail(kwargs) if fail else None
+            if error is not None:
+                raise error
+            result = method(**kwargs)
+            with self._lock:
+                self.returned.setdefault(name, []).append(result)
+            return result
+        return call
+
+    def names(self):
+        return [n for n, _kw in self.calls]
+
+    def of(self, name):
+        return [kw for n, kw in self.calls if n == name]
+
+
+class LogRecords(fixtures.Fixture):
+    """The log records of every logger, DEBUG and up, as records."""
+
+    def _setUp(self):
+        self.records = []
+        handler = logging.Handler(logging.DEBUG)
+        handler.emit = self.records.append
+        root = logging.getLogger()
+        old_level = root.level
+        root.addHandler(handler)
+        root.setLevel(logging.DEBUG)
+        self.addCleanup(root.setLevel, old_level)
+        self.addCleanup(root.removeHandler, handler)
+
+
+class CountingVerifier(object):
+    """A signature verifier that counts and hashes what it is fed."""
+
+    def __init__(self):
+        self.size = 0
+        self.updates = 0
+        self.sha = hashlib.sha256()
+
+    def update(self, data):
+        self.size += len(data)
+        self.updates += 1
+        self.sha.update(data)
+
+
+class S3MotoTestBase(base.StoreBaseTest):
+    """A single-store S3 store on moto's server with small parts."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.moto = MotoServer()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.moto.stop()
+        super().tearDownClass()
+
+    def setUp(self):
+        super().setUp()
+        self.moto.reset()
+        moto_small_parts(self)
+        self.inspect = self.moto.client()
+
+    def make_store(self, failures=None, thread_pools=3, **overrides):
+        opts = dict(s3_store_host=self.moto.url,
+                    s3_store_bucket_url_format='path',
+                    s3_store_create_bucket_on_put=True,
+                    s3_store_thread_pools=thread_pools)
+        opts.update(overrides)
+        store = configure_store(self, re_raise_bsc=True, **opts)
+        small_limits(store)
+        self.client = RecordingClient(store._s3_client, failures)
+        store._s3_client = self.client
+        return store
+
+    def stored(self, key):
+        return self.inspect.get_object(
+            Bucket=BUCKET, Key=key)['Body'].read()
+
+    def assertNothingLeft(self):
+        listing = self.inspect.list_objects_v2(Bucket=BUCKET)
+        self.assertEqual([], listing.get('Contents', []))
+        uploads = self.inspect.list_multipart_uploads(
+            Bucket=BUCKET)
+        self.assertEqual([], uploads.get('Uploads', []))
+
+
+RESERVED = {'os_glance_staging_store': 'file',
+            'os_glance_tasks_store': 'file'}
+
+
+def _text(value):
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def write_config(path, sections):
+    with open(path, 'w') as f:
+        for name, values in sections.items():
+            f.write('[%s]\n' % name)
+            for k, v in values.items():
+                f.write('%s = %s\n' % (k, v))
+
+
+def glance_sections(test_dir, endpoint, aws=None, rgw=None, defaults=None):
+    """The sections of a glance-api.conf with the mixed multi-store."""
+    sections = {
+        'DEFAULT': {'enabled_backends': 'aws:s3, rgw:s3, files:file'},
+        'glance_store': {'default_backend': 'aws'},
+        'os_glance_staging_store': {
+            'filesystem_store_datadir': os.path.join(test_dir, 'staging')},
+        'os_glance_tasks_store': {
+            'filesystem_store_datadir': os.path.join(test_dir, 'tasks')},
+        'backend_defaults': {
+            # Shared by both S3 backends.
+            's3_store_access_key': ACCESS_KEY,
+            's3_store_secret_key': SECRET_KEY,
+            's3_store_bucket_url_format': 'path',
+            's3_store_create_bucket_on_put': 'True',
+            # Checksum defaults a backend may override.
+            's3_store_enable_data_integrity_protection': 'True',
+            's3_store_response_checksum_validation': 'when_supported',
+            's3_store_checksum_algorithm': 'SHA256',
+        },
+        'aws': {
+            's3_store_host': endpoint,
+            's3_store_bucket': 'aws-images',
+            's3_store_enable_data_integrity_protection': 'True',
+            's3_store_request_checksum_calculation': 'always',
+            's3_store_response_checksum_validation': 'always',
+            's3_store_checksum_algorithm': 'CRC32',
+        },
+        'rgw': {
+            's3_store_host': endpoint,
+            's3_store_bucket': 'rgw-images',
+            's3_store_enable_data_integrity_protection': 'False',
+        },
+        'files': {
+            'filesystem_store_datadir': os.path.join(test_dir, 'files')},
+    }
+    for name, values in (('aws', aws), ('rgw', rgw),
+                         ('backend_defaults', defaults)):
+        if values is not None:
+            sections[name] = values
+    return sections
+
+
+class MultiStoreS3Base(MotoServerMixin, base.MultiStoreBaseTest):
+
+    def setUp(self):
+        super().setUp()
+        self.inspect = self.moto.client()
+
+    def load(self, **sections):
+        """Parse the glance-api.conf and create the stores, as Glance."""
+        path = os.path.join(self.test_dir, 'glance-api.conf')
+        write_config(path, glance_sections(self.test_dir, self.moto.url,
+                                           **sections))
+        self.conf(['--config-file', path], project='glance',
+                  default_config_files=[])
+        self.addCleanup(self.conf.clear)
+        store.register_store_opts(self.conf, reserved_stores=RESERVED)
+        count = store.create_multi_stores(self.conf,
+                                          reserved_stores=RESERVED)
+        store.verify_store()
+        return count
+
+    def backend(self, name):
+        return store.get_store_from_store_identifier(name)

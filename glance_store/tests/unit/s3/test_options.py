@@ -25,7 +25,7 @@ import glance_store as store
 from glance_store._drivers import s3
 from glance_store import location
 from glance_store.tests import base
-from glance_store.tests.unit import s3_fixtures
+from glance_store.tests.unit.s3 import fixtures as s3fx
 
 # What oslo.config raises for a value a file sets wrong.
 BadValue = cfg.ConfigFileValueError
@@ -63,7 +63,7 @@ class ConfigFileMixin(object):
 
 
 def _working_options(**overrides):
-    opts = s3_fixtures.store_options(
+    opts = s3fx.store_options(
         s3_store_host='http://127.0.0.1:9')
     opts.update(overrides)
     return opts

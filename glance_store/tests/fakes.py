@@ -264,7 +264,7 @@ class FakeDrivers(EntryPoints):
 def setup_cfg_entry_points():
     """{namespace: {name: value}} as declared in the project's setup.cfg."""
     top = os.path.dirname(os.path.dirname(os.path.dirname(
-        os.path.dirname(os.path.abspath(__file__)))))
+        os.path.abspath(__file__))))
     parser = configparser.ConfigParser()
     parser.optionxform = str
     parser.read(os.path.join(top, 'setup.cfg'))

@@ -10,19 +10,26 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Bug 2121144, store side: the image plain boto3 cannot upload to RGW.
+"""Bug 2121144 on a real Ceph RGW: aws-chunked uploads refused over HTTPS.
 
-On Ceph RGW over HTTPS a boto3 >= 1.36 client with its defaults fails
-with 411 MissingContentLength; the S3 store with its default options
-(data integrity protection off) stores the same image and reads it back,
-even when AWS_REQUEST_CHECKSUM_CALCULATION=when_supported is set in the
-environment: the store's options override the variable for its client.
+With its default ``request_checksum_calculation = when_supported`` boto3
+>= 1.36 sends PutObject and UploadPart bodies over HTTPS as
+``aws-chunked`` with a trailing CRC32 and no Content-Length; RGW 16
+answers 411 MissingContentLength. Over HTTP boto3 keeps a plain body, and
+with ``when_required`` it adds no checksum, so both work.
+
+The S3 store with its default options (data integrity protection off)
+stores the image plain boto3 cannot upload and reads it back, even with
+AWS_REQUEST_CHECKSUM_CALCULATION=when_supported in the environment: the
+store's options override the variable for its own client.
 """
 
 import os
+import tempfile
 
 import botocore.exceptions
 import fixtures
+import testtools
 
 from glance_store.tests.functional import s3_store_helpers as helpers
 from glance_store.tests.functional import servers
@@ -33,17 +40,81 @@ ENV_VARS = ('AWS_REQUEST_CHECKSUM_CALCULATION',
             'AWS_DEFAULT_PROFILE')
 
 
-class TestBug2121144Store(helpers.S3StoreTestCase):
+def boto3_defaults(test):
+    """boto3's own defaults, whatever the environment of the test run."""
+    for name in ENV_VARS:
+        test.useFixture(fixtures.EnvironmentVariable(name))
+    missing = os.path.join(tempfile.mkdtemp(), 'no-aws-config')
+    test.useFixture(fixtures.EnvironmentVariable('AWS_CONFIG_FILE',
+                                                 missing))
+    test.useFixture(fixtures.EnvironmentVariable(
+        'AWS_SHARED_CREDENTIALS_FILE', missing))
+
+
+BODY = b'glance image bytes ' * 1000
+
+
+class TestPlainBoto3OnRGW(testtools.TestCase):
+    """What boto3 alone does on RGW: the bug itself."""
 
     def setUp(self):
         super().setUp()
-        for name in ENV_VARS:
-            self.useFixture(fixtures.EnvironmentVariable(name))
-        missing = os.path.join(self.tmp, 'no-aws-config')
-        self.useFixture(fixtures.EnvironmentVariable('AWS_CONFIG_FILE',
-                                                     missing))
-        self.useFixture(fixtures.EnvironmentVariable(
-            'AWS_SHARED_CREDENTIALS_FILE', missing))
+        boto3_defaults(self)
+        self.rgw = servers.get_server('rgw')
+        self.bucket = servers.unique_bucket('gs-bug')
+        self.admin = servers.client(
+            self.rgw, 'https', request_checksum_calculation='when_required')
+        self.admin.create_bucket(Bucket=self.bucket)
+        self.addCleanup(servers.delete_bucket, self.admin, self.bucket)
+
+    def assertMissingContentLength(self, call, *args, **kwargs):
+        exc = self.assertRaises(botocore.exceptions.ClientError, call,
+                                *args, **kwargs)
+        self.assertEqual('MissingContentLength', exc.response['Error']['Code'])
+        self.assertEqual(411,
+                         exc.response['ResponseMetadata']['HTTPStatusCode'])
+
+    def test_default_client_put_fails_over_https(self):
+        s3 = servers.client(self.rgw, 'https')
+        self.assertEqual('when_supported',
+                         s3.meta.config.request_checksum_calculation)
+        self.assertMissingContentLength(s3.put_object, Bucket=self.bucket,
+                                        Key='image', Body=BODY)
+        self.assertEqual([], servers.list_keys(self.admin, self.bucket))
+
+    def test_default_client_upload_part_fails_over_https(self):
+        s3 = servers.client(self.rgw, 'https')
+        upload = s3.create_multipart_upload(Bucket=self.bucket, Key='big')
+        self.assertMissingContentLength(
+            s3.upload_part, Bucket=self.bucket, Key='big', PartNumber=1,
+            UploadId=upload['UploadId'], Body=BODY)
+        s3.abort_multipart_upload(Bucket=self.bucket, Key='big',
+                                  UploadId=upload['UploadId'])
+        self.assertEqual([],
+                         servers.list_open_uploads(self.admin, self.bucket))
+
+    def test_when_required_put_works_over_https(self):
+        s3 = servers.client(self.rgw, 'https',
+                            request_checksum_calculation='when_required')
+        s3.put_object(Bucket=self.bucket, Key='image', Body=BODY)
+        got = s3.get_object(Bucket=self.bucket, Key='image')['Body'].read()
+        self.assertEqual(BODY, got)
+
+    def test_default_client_put_works_over_http(self):
+        s3 = servers.client(self.rgw, 'http')
+        self.assertEqual('when_supported',
+                         s3.meta.config.request_checksum_calculation)
+        s3.put_object(Bucket=self.bucket, Key='image', Body=BODY)
+        got = s3.get_object(Bucket=self.bucket, Key='image')['Body'].read()
+        self.assertEqual(BODY, got)
+
+
+class TestStoreDefaultsOnRGW(helpers.S3StoreTestCase):
+    """The store with default options where plain boto3 fails."""
+
+    def setUp(self):
+        super().setUp()
+        boto3_defaults(self)
         self.rgw = self.server('rgw')
         self.bucket = self.bucket_of('rgw')
 

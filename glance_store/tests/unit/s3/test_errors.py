@@ -27,7 +27,7 @@ import fixtures
 from glance_store._drivers import s3_errors
 from glance_store import exceptions
 from glance_store.tests import base
-from glance_store.tests.unit import s3_fixtures
+from glance_store.tests.unit.s3 import fixtures as s3fx
 
 ENDPOINT = 'https://s3.example.test'
 
@@ -194,10 +194,10 @@ class StoreErrorTest(base.StoreBaseTest):
         self.useFixture(fixtures.MockPatch(
             'botocore.retries.standard.ExponentialBackoff.delay_amount',
             return_value=0))
-        self.store = s3_fixtures.configure_store(self, re_raise_bsc=True)
+        self.store = s3fx.configure_store(self, re_raise_bsc=True)
         self.client = self.store._s3_client
-        self.stub = s3_fixtures.Stubbed.for_test(self, self.client)
-        self.loc = s3_fixtures.get_location(self.store, 'img')
+        self.stub = s3fx.Stubbed.for_test(self, self.client)
+        self.loc = s3fx.get_location(self.store, 'img')
 
     def _up_to_put(self):
         self.stub.add_response('head_bucket', {})
@@ -239,7 +239,7 @@ class StoreErrorTest(base.StoreBaseTest):
             msg = self._add(exceptions.BadStoreConfiguration)
             for name in CREDENTIAL_OPTIONS:
                 self.assertIn(name, msg)
-            self.assertNotIn(s3_fixtures.SECRET_KEY, msg)
+            self.assertNotIn(s3fx.SECRET_KEY, msg)
 
     def test_add_bare_403_on_head_bucket_bad_credentials(self):
         # HEAD answers have no body: the store asks again to find out.
@@ -368,7 +368,7 @@ class StoreErrorTest(base.StoreBaseTest):
         self.assertNotIn('DeleteObject', self.stub.operations())
 
     def test_delete_denied(self):
-        self.stub.add_response('head_object', s3_fixtures.head_object(3))
+        self.stub.add_response('head_object', s3fx.head_object(3))
         self.stub.add_client_error('delete_object', 'AccessDenied', 'no',
                                    403)
         self.assertRaises(exceptions.Forbidden, self.store.delete, self.loc)

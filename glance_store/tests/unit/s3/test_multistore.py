@@ -28,94 +28,11 @@ import zlib
 import glance_store as store
 from glance_store import exceptions
 from glance_store import location
-from glance_store.tests import base
-from glance_store.tests.unit import s3_fixtures
+from glance_store.tests.unit.s3 import fixtures as s3fx
 from glance_store.tests import utils as test_utils
 
-RESERVED = {'os_glance_staging_store': 'file',
-            'os_glance_tasks_store': 'file'}
 
-
-def _text(value):
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def write_config(path, sections):
-    with open(path, 'w') as f:
-        for name, values in sections.items():
-            f.write('[%s]\n' % name)
-            for k, v in values.items():
-                f.write('%s = %s\n' % (k, v))
-
-
-def glance_sections(test_dir, endpoint, aws=None, rgw=None, defaults=None):
-    """The sections of a glance-api.conf with the mixed multi-store."""
-    sections = {
-        'DEFAULT': {'enabled_backends': 'aws:s3, rgw:s3, files:file'},
-        'glance_store': {'default_backend': 'aws'},
-        'os_glance_staging_store': {
-            'filesystem_store_datadir': os.path.join(test_dir, 'staging')},
-        'os_glance_tasks_store': {
-            'filesystem_store_datadir': os.path.join(test_dir, 'tasks')},
-        'backend_defaults': {
-            # Shared by both S3 backends.
-            's3_store_access_key': s3_fixtures.ACCESS_KEY,
-            's3_store_secret_key': s3_fixtures.SECRET_KEY,
-            's3_store_bucket_url_format': 'path',
-            's3_store_create_bucket_on_put': 'True',
-            # Checksum defaults a backend may override.
-            's3_store_enable_data_integrity_protection': 'True',
-            's3_store_response_checksum_validation': 'when_supported',
-            's3_store_checksum_algorithm': 'SHA256',
-        },
-        'aws': {
-            's3_store_host': endpoint,
-            's3_store_bucket': 'aws-images',
-            's3_store_enable_data_integrity_protection': 'True',
-            's3_store_request_checksum_calculation': 'always',
-            's3_store_response_checksum_validation': 'always',
-            's3_store_checksum_algorithm': 'CRC32',
-        },
-        'rgw': {
-            's3_store_host': endpoint,
-            's3_store_bucket': 'rgw-images',
-            's3_store_enable_data_integrity_protection': 'False',
-        },
-        'files': {
-            'filesystem_store_datadir': os.path.join(test_dir, 'files')},
-    }
-    for name, values in (('aws', aws), ('rgw', rgw),
-                         ('backend_defaults', defaults)):
-        if values is not None:
-            sections[name] = values
-    return sections
-
-
-class MultiStoreS3Base(s3_fixtures.MotoServerMixin, base.MultiStoreBaseTest):
-
-    def setUp(self):
-        super().setUp()
-        self.inspect = self.moto.client()
-
-    def load(self, **sections):
-        """Parse the glance-api.conf and create the stores, as Glance."""
-        path = os.path.join(self.test_dir, 'glance-api.conf')
-        write_config(path, glance_sections(self.test_dir, self.moto.url,
-                                           **sections))
-        self.conf(['--config-file', path], project='glance',
-                  default_config_files=[])
-        self.addCleanup(self.conf.clear)
-        store.register_store_opts(self.conf, reserved_stores=RESERVED)
-        count = store.create_multi_stores(self.conf,
-                                          reserved_stores=RESERVED)
-        store.verify_store()
-        return count
-
-    def backend(self, name):
-        return store.get_store_from_store_identifier(name)
-
-
-class MultiStoreS3Test(MultiStoreS3Base):
+class MultiStoreS3Test(s3fx.MultiStoreS3Base):
 
     def setUp(self):
         super().setUp()
@@ -148,7 +65,7 @@ class MultiStoreS3Test(MultiStoreS3Base):
     def test_every_backend_loaded(self):
         # aws, rgw, files and the two reserved stores.
         self.assertEqual(5, self.count)
-        for name in ('aws', 'rgw', 'files') + tuple(RESERVED):
+        for name in ('aws', 'rgw', 'files') + tuple(s3fx.RESERVED):
             self.assertIsNotNone(self.backend(name))
         self.assertEqual('s3', self.aws.__module__.split('.')[-1])
         self.assertIsNot(self.aws._s3_client, self.rgw._s3_client)
@@ -191,9 +108,9 @@ class MultiStoreS3Test(MultiStoreS3Base):
         params = self._sent('aws', 'params')
         self.assertEqual(crc, params['ChecksumCRC32'])
         headers = self._sent('aws', 'headers')
-        self.assertEqual(crc, _text(headers['x-amz-checksum-crc32']))
+        self.assertEqual(crc, s3fx._text(headers['x-amz-checksum-crc32']))
         self.assertNotIn('content-encoding', headers)
-        self.assertEqual(str(len(data)), _text(headers['content-length']))
+        self.assertEqual(str(len(data)), s3fx._text(headers['content-length']))
 
         params = self._sent('rgw', 'params')
         self.assertEqual([], [k for k in params if k.startswith('Checksum')])
@@ -223,7 +140,7 @@ class MultiStoreS3Test(MultiStoreS3Base):
             self.assertEqual(len(data), size)
             self.assertEqual(hashlib.md5(data).hexdigest(), md5)
             self.assertEqual(hashlib.sha256(data).hexdigest(), multihash)
-            self.assertNotIn(s3_fixtures.SECRET_KEY, uri)
+            self.assertNotIn(s3fx.SECRET_KEY, uri)
 
             self.assertEqual(len(data), store.get_size_from_uri_and_backend(
                 uri, name))
@@ -253,7 +170,7 @@ class MultiStoreS3Test(MultiStoreS3Base):
         data = b'only on rgw'
         uri = store.add_with_multihash(self.conf, 'img', io.BytesIO(data),
                                        len(data), 'rgw', 'sha256')[0]
-        stub = s3_fixtures.Stubbed.for_test(self, self.aws._s3_client)
+        stub = s3fx.Stubbed.for_test(self, self.aws._s3_client)
         stub.add_client_error('get_object', 'NoSuchBucket',
                               'The specified bucket does not exist', 404)
         iterator, _size = store.get(uri, None)
@@ -277,7 +194,7 @@ class MultiStoreS3Test(MultiStoreS3Base):
         self.assertRaises(RuntimeError, store.verify_store)
 
 
-class BackendDefaultsTest(MultiStoreS3Base):
+class BackendDefaultsTest(s3fx.MultiStoreS3Base):
     """[backend_defaults] supplies what a backend does not set."""
 
     def test_fallback_and_own_values(self):
@@ -316,7 +233,7 @@ class BackendDefaultsTest(MultiStoreS3Base):
 
         # The non-checksum defaults reached both backends.
         for st in (aws, rgw):
-            self.assertEqual(s3_fixtures.ACCESS_KEY, st.access_key)
+            self.assertEqual(s3fx.ACCESS_KEY, st.access_key)
             self.assertEqual('path', st.bucket_url_format)
             self.assertTrue(st.create_bucket_on_put)
 
@@ -333,8 +250,8 @@ class BackendDefaultsTest(MultiStoreS3Base):
 
     def test_defaults_only_for_unset_options(self):
         self.load(defaults={
-            's3_store_access_key': s3_fixtures.ACCESS_KEY,
-            's3_store_secret_key': s3_fixtures.SECRET_KEY,
+            's3_store_access_key': s3fx.ACCESS_KEY,
+            's3_store_secret_key': s3fx.SECRET_KEY,
             's3_store_bucket_url_format': 'path',
             's3_store_create_bucket_on_put': 'True',
             's3_store_thread_pools': '3',

@@ -27,9 +27,7 @@ import fixtures
 import glance_store as store
 from glance_store import exceptions
 from glance_store.tests import base
-from glance_store.tests.unit import s3_fixtures
-from glance_store.tests.unit import test_multistore_s3
-from glance_store.tests.unit import test_s3_multipart
+from glance_store.tests.unit.s3 import fixtures as s3fx
 from glance_store.tests import utils as test_utils
 
 LOG = logging.getLogger(__name__)
@@ -38,7 +36,7 @@ LEGACY_ACCESS = 'AKIALEGACYACCESS'
 LEGACY_SECRETS = ('LEGACYSECRETVALUE0123', 'Legacy/Secret+Value@42')
 
 
-class SecretsNotLoggedTest(s3_fixtures.MotoServerMixin, base.StoreBaseTest):
+class SecretsNotLoggedTest(s3fx.MotoServerMixin, base.StoreBaseTest):
 
     def setUp(self):
         super().setUp()
@@ -46,10 +44,10 @@ class SecretsNotLoggedTest(s3_fixtures.MotoServerMixin, base.StoreBaseTest):
         self.log = self.useFixture(fixtures.FakeLogger(
             level=logging.DEBUG, name=None,
             format='%(levelname)s %(name)s %(message)s'))
-        self.records = self.useFixture(test_s3_multipart.LogRecords())
+        self.records = self.useFixture(s3fx.LogRecords())
         self.messages = []
         self.config(stores=['s3'], default_store='s3')
-        self.store = s3_fixtures.configure_store(
+        self.store = s3fx.configure_store(
             self, re_raise_bsc=True, s3_store_host=self.moto.url,
             s3_store_bucket_url_format='path',
             s3_store_create_bucket_on_put=True)
@@ -57,7 +55,7 @@ class SecretsNotLoggedTest(s3_fixtures.MotoServerMixin, base.StoreBaseTest):
         self.conf.log_opt_values(LOG, logging.DEBUG)
 
     def _secrets(self):
-        return (s3_fixtures.SECRET_KEY,) + LEGACY_SECRETS
+        return (s3fx.SECRET_KEY,) + LEGACY_SECRETS
 
     def _raises(self, exc_class, func, *args, **kwargs):
         e = self.assertRaises(exc_class, func, *args, **kwargs)
@@ -83,14 +81,14 @@ class SecretsNotLoggedTest(s3_fixtures.MotoServerMixin, base.StoreBaseTest):
     def _legacy_uri(self, secret, key):
         return 's3://%s:%s@%s/%s/%s' % (LEGACY_ACCESS, secret,
                                         self.moto.netloc,
-                                        s3_fixtures.BUCKET, key)
+                                        s3fx.BUCKET, key)
 
     def test_add_get_delete_with_legacy_uris(self):
         data = test_utils.pattern_bytes(20000)
         uri = store.add_to_backend_with_multihash(
             self.conf, 'img', io.BytesIO(data), len(data), 'sha256')[0]
         self.assertNotIn('@', uri)
-        self.assertNotIn(s3_fixtures.SECRET_KEY, uri)
+        self.assertNotIn(s3fx.SECRET_KEY, uri)
         for secret in LEGACY_SECRETS:
             legacy = self._legacy_uri(secret, 'img')
             iterator, size = store.get_from_backend(legacy)
@@ -113,11 +111,8 @@ class SecretsNotLoggedTest(s3_fixtures.MotoServerMixin, base.StoreBaseTest):
         self.assertNoSecret()
 
     def test_multipart_and_failures(self):
-        test_s3_multipart.small_parts(self)
-        self.useFixture(fixtures.MonkeyPatch(
-            'moto.s3.models.S3_UPLOAD_PART_MIN_SIZE', 1024))
-        self.store.s3_store_large_object_size = 8 * 1024
-        self.store.s3_store_large_object_chunk_size = 4 * 1024
+        s3fx.moto_small_parts(self)
+        s3fx.small_limits(self.store, 8 * 1024, 4 * 1024)
         data = test_utils.pattern_bytes(30000)
         uri = store.add_to_backend_with_multihash(
             self.conf, 'big', io.BytesIO(data), 0, 'sha256')[0]
@@ -138,7 +133,7 @@ class SecretsNotLoggedTest(s3_fixtures.MotoServerMixin, base.StoreBaseTest):
         for secret in LEGACY_SECRETS:
             no_key = 's3://%s:%s@%s/%s' % (LEGACY_ACCESS, secret,
                                            self.moto.netloc,
-                                           s3_fixtures.BUCKET)
+                                           s3fx.BUCKET)
             for uri in (no_key,
                         's3://%s:%s@' % (LEGACY_ACCESS, secret),
                         's3:/%s:%s@host/bucket/key' % (LEGACY_ACCESS,
@@ -151,13 +146,13 @@ class SecretsNotLoggedTest(s3_fixtures.MotoServerMixin, base.StoreBaseTest):
     def test_client_errors_with_legacy_uri(self):
         # A denied read through a legacy URI: the message and the log
         # name the object, not the credentials.
-        stub = s3_fixtures.Stubbed.for_test(self, self.store._s3_client)
+        stub = s3fx.Stubbed.for_test(self, self.store._s3_client)
         stub.add_client_error('get_object', 'AccessDenied', 'no', 403)
         stub.add_client_error('head_object', '403', '', 403)
         legacy = self._legacy_uri(LEGACY_SECRETS[1], 'img')
         e = self._raises(exceptions.Forbidden, store.get_from_backend,
                          legacy)
-        self.assertIn('%s/img' % s3_fixtures.BUCKET, e.msg)
+        self.assertIn('%s/img' % s3fx.BUCKET, e.msg)
         self._raises(exceptions.Forbidden, store.delete_from_backend,
                      legacy)
         stub.deactivate()
@@ -167,7 +162,7 @@ class SecretsNotLoggedTest(s3_fixtures.MotoServerMixin, base.StoreBaseTest):
         self.assertNoSecret()
 
 
-class PolicyLogTest(test_multistore_s3.MultiStoreS3Base):
+class PolicyLogTest(s3fx.MultiStoreS3Base):
     """Each backend's policy once at start-up; ignored values once."""
 
     def _records(self, level, backend):
@@ -176,7 +171,7 @@ class PolicyLogTest(test_multistore_s3.MultiStoreS3Base):
                 if r.levelno == level and r.getMessage().startswith(prefix)]
 
     def test_policy_logged_once_per_backend(self):
-        self.records = self.useFixture(test_s3_multipart.LogRecords())
+        self.records = self.useFixture(s3fx.LogRecords())
         self.load(rgw={'s3_store_host': self.moto.url,
                        's3_store_bucket': 'rgw-images',
                        's3_store_enable_data_integrity_protection': 'False',

@@ -1,0 +1,540 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The whole upload of one image: one PutObject or a multipart upload.
+
+``upload()`` is the only entry point.  It reads the image once through an
+``ImageReader`` (which feeds md5, the multihash and the verifier and
+checks the declared size), decides between a single PutObject and a
+multipart upload, owns the buffers the parts are read into and the parts
+in flight, and aborts a multipart upload on any failure so that nothing
+half-written stays on the backend.  Every limit it works with is in one
+frozen ``UploadLimits``, built once per store by ``configure_add``.
+
+.. _s3-upload-memory-bound:
+
+Memory bound of one upload
+--------------------------
+
+This is the one place the bound is stated; the option help and the S3
+guide refer to it.
+
+* A known size below ``threshold`` (``s3_store_large_object_size``): one
+  buffer of the image's size.
+* Any other upload reads its parts into a pool of
+  ``UploadLimits.buffer_count`` reused buffers of the part size,
+  ``max(max_in_flight + 1, ceil(threshold / part size) + 1)`` of them:
+  the parts in flight (``s3_store_thread_pools``) plus the one being
+  read, or enough to hold an image of unknown size up to the threshold
+  while the store finds out whether it fits one PutObject.  The reader
+  blocks until a buffer is free, so this is a hard bound:
+  ``buffer_count x part size`` bytes.
+* With an unknown size the part size doubles every 1,000 parts (so that
+  10,000 parts reach S3's largest object); the bound grows with it, which
+  first happens after about 5 GB with the default options.
+"""
+
+import base64
+import collections
+import concurrent.futures
+import dataclasses
+import logging
+import threading
+
+from oslo_utils import units
+
+from glance_store._drivers import s3_checksums
+from glance_store.common import utils
+from glance_store import exceptions
+from glance_store.i18n import _
+
+LOG = logging.getLogger(__name__)
+
+# What S3 allows (AWS's documented limits, which S3-compatible servers
+# follow): every other size in this module is derived from these.
+S3_MIN_PART_SIZE = 5 * units.Mi
+S3_MAX_PART_SIZE = 5 * units.Gi
+S3_MAX_PARTS = 10000
+S3_MAX_OBJECT_SIZE = 5 * units.Ti
+# With an unknown size the part size doubles every this many parts.
+PARTS_PER_SIZE_STEP = 1000
+
+
+def _ceil_div(a, b):
+    return -(-a // b)
+
+
+@dataclasses.dataclass(frozen=True)
+class UploadLimits(object):
+    """Every size and count one upload works with.
+
+    :param threshold: images this big or bigger go multipart (bytes); 0
+        sends every image multipart.
+    :param part_size: the configured part size (bytes); raised to
+        ``min_part_size`` and, for large images, to what ``max_parts``
+        parts need.
+    :param max_in_flight: parts sent at the same time (at least 1).
+    :param min_part_size: the smallest part the backend accepts.
+    :param max_part_size: the largest part the backend accepts.
+    :param max_parts: the most parts one upload may have.
+    :param max_object_size: the largest object the backend allows.
+    """
+
+    threshold: int
+    part_size: int
+    max_in_flight: int
+    min_part_size: int = S3_MIN_PART_SIZE
+    max_part_size: int = S3_MAX_PART_SIZE
+    max_parts: int = S3_MAX_PARTS
+    max_object_size: int = S3_MAX_OBJECT_SIZE
+
+    def __post_init__(self):
+        if self.max_in_flight < 1:
+            raise ValueError("max_in_flight must be at least 1")
+        if self.part_size < 1 or self.threshold < 0:
+            raise ValueError("part_size must be positive and threshold "
+                             "not negative")
+
+    @property
+    def unknown_size_part(self):
+        """The first part size for an image of unknown size.
+
+        The part size doubles every ``PARTS_PER_SIZE_STEP`` parts, so
+        ``max_parts`` parts hold ``PARTS_PER_SIZE_STEP x (2^steps - 1)``
+        first parts; the first part is at least what that needs to reach
+        ``max_object_size``, rounded up to a MiB (or to the minimum part
+        where that is smaller, as in tests).
+        """
+        steps = self.max_parts // PARTS_PER_SIZE_STEP
+        capacity = PARTS_PER_SIZE_STEP * (2 ** steps - 1)
+        granule = min(units.Mi, self.min_part_size)
+        needed = _ceil_div(self.max_object_size, capacity * granule) * granule
+        return max(self.part_size, self.min_part_size, needed)
+
+    def part_sizes(self, image_size):
+        """Yield the size of each part of an upload, without end.
+
+        :param image_size: the declared size, 0 when unknown.
+        :returns: an iterator of part sizes: constant for a known size
+            (just big enough for ``max_parts`` parts to cover it), growing
+            for an unknown one.
+        """
+        if image_size:
+            size = max(self.part_size, self.min_part_size,
+                       _ceil_div(image_size, self.max_parts))
+            while True:
+                yield size
+        size = self.unknown_size_part
+        number = 0
+        while True:
+            yield min(size, self.max_part_size)
+            number += 1
+            if number % PARTS_PER_SIZE_STEP == 0:
+                size *= 2
+
+    def buffer_count(self, part_size):
+        """How many part buffers one upload may hold (see the bound above).
+
+        :param part_size: the size of the first part.
+        :returns: the number of buffers of the pool.
+        """
+        return max(self.max_in_flight + 1,
+                   _ceil_div(self.threshold, part_size) + 1)
+
+
+class ImageReader(object):
+    """Read an image in pieces; hash every byte once; check the size.
+
+    ``image_size`` 0 means unknown.  More bytes than declared raise
+    ``Invalid`` ("Size exceeds ..."), fewer ``Invalid`` ("Size mismatch
+    ...") when the end is reached.
+    """
+
+    def __init__(self, image_file, image_size, hashes):
+        self.image_file = image_file
+        self.image_size = image_size or 0
+        self.hashes = hashes
+        self.bytes_read = 0
+        self.eof = False
+        self._pending = b''
+        self._read = getattr(image_file, 'read', None)
+        if self._read is None:
+            self._read = utils.CooperativeReader(image_file).read
+
+    def _next_chunk(self, size):
+        if self._pending:
+            data, self._pending = self._pending, b''
+        else:
+            data = self._read(size)
+            if data:
+                self.hashes.update(data)
+        if len(data) > size:
+            # The source ignored the size asked for: keep the rest.
+            self._pending = data[size:]
+            data = memoryview(data)[:size]
+        return data
+
+    def _fill(self, view, want):
+        got = 0
+        while got < want:
+            data = self._next_chunk(want - got)
+            if not data:
+                self.eof = True
+                break
+            n = len(data)
+            view[got:got + n] = data
+            got += n
+        return got
+
+    def _check_end(self):
+        if self.image_size and not self.eof and \
+                self.bytes_read == self.image_size:
+            # All declared bytes are in: the image must end here.
+            if self._next_chunk(1):
+                raise exceptions.Invalid(
+                    _("Size exceeds: the image has more data than the "
+                      "%(size)d bytes declared.") % {'size': self.image_size})
+            self.eof = True
+        if self.eof and self.image_size and \
+                self.bytes_read != self.image_size:
+            raise exceptions.Invalid(
+                _("Size mismatch: %(got)d bytes received, %(size)d "
+                  "declared.") % {'got': self.bytes_read,
+                                  'size': self.image_size})
+
+    def readinto(self, buf, size=None):
+        """Fill ``buf`` with up to ``size`` bytes of the image.
+
+        Copying each chunk into a buffer the caller reuses, rather than
+        joining the chunks into a new object, keeps the reading thread's
+        memory hot: joining fresh chunks costs more CPU than md5 here.
+
+        :param buf: a writable buffer.
+        :param size: how many bytes to read at most (``len(buf)``).
+        :returns: the count, smaller only at the end of the image.
+        :raises glance_store.exceptions.Invalid: the image is larger or
+            smaller than declared.
+        """
+        size = len(buf) if size is None else size
+        if self.eof:
+            return 0
+        want = size
+        if self.image_size:
+            want = min(size, self.image_size - self.bytes_read)
+        got = self._fill(memoryview(buf), want)
+        self.bytes_read += got
+        self._check_end()
+        return got
+
+
+class Part(object):
+    """A part body, and what to do with its buffer once it is sent."""
+
+    __slots__ = ('body', 'release')
+
+    def __init__(self, body, release=None):
+        self.body = body
+        self.release = release
+
+    def done(self):
+        """Give the buffer back to its pool (once)."""
+        release, self.release = self.release, None
+        if release is not None:
+            release()
+
+
+class BufferPool(object):
+    """``count`` part buffers reused from one part to the next.
+
+    ``acquire`` blocks while all of them are out: this is what bounds an
+    upload's memory (see the module's docstring).
+    """
+
+    def __init__(self, count):
+        self._cond = threading.Condition()
+        self._free = []
+        self._available = count
+
+    def acquire(self, size):
+        """A buffer of ``size`` bytes; blocks until one is free."""
+        with self._cond:
+            while self._available == 0:
+                self._cond.wait()
+            self._available -= 1
+            while self._free:
+                buf = self._free.pop()
+                if len(buf) == size:
+                    return buf
+        return bytearray(size)
+
+    def release(self, buf):
+        """Return ``buf`` to the pool."""
+        with self._cond:
+            self._free.append(buf)
+            self._available += 1
+            self._cond.notify()
+
+    def part(self, reader, size):
+        """Read the next part into a pooled buffer.
+
+        :returns: a ``Part``, or None at the end of the image.
+        """
+        buf = self.acquire(size)
+        try:
+            n = reader.readinto(buf, size)
+        except BaseException:
+            self.release(buf)
+            raise
+        if n == 0:
+            self.release(buf)
+            return None
+        if n == size:
+            return Part(buf, lambda: self.release(buf))
+        # The last, shorter part: botocore wants bytes or a bytearray.
+        body = bytes(memoryview(buf)[:n])
+        self.release(buf)
+        return Part(body)
+
+
+@dataclasses.dataclass(frozen=True)
+class Target(object):
+    """Where an upload goes and how its requests are made.
+
+    :param client: the store's boto3 S3 client.
+    :param bucket: the bucket.
+    :param key: the object key (the image id).
+    :param policy: the store's ``s3_checksums.ChecksumPolicy``.
+    :param store_name: the backend's name, for log messages.
+    """
+
+    client: object
+    bucket: str
+    key: str
+    policy: object
+    store_name: str = 's3'
+
+
+class MultipartUpload(object):
+    """One multipart upload: parts on a bounded pool, then complete.
+
+    Any failure (a part error, the reader raising, a size error, a
+    checksum error, an interrupted caller) aborts the upload; if the
+    abort itself fails the log names the bucket, key and upload id so an
+    operator can remove it.
+    """
+
+    def __init__(self, target, max_in_flight):
+        self.target = target
+        self.max_in_flight = max_in_flight
+        self.upload_id = None
+        # Bounds the parts handed to the executor (memory is bounded by
+        # the buffer pool): a part is only submitted when a sender is free,
+        # and none after the first error.
+        self._slots = threading.BoundedSemaphore(max_in_flight)
+        self._error = None
+        self._lock = threading.Lock()
+
+    def _record_error(self, error):
+        with self._lock:
+            if self._error is None:
+                self._error = error
+
+    def _send_part(self, number, part):
+        t = self.target
+        try:
+            checksum = t.policy.part_checksum(part.body)
+            resp = t.client.upload_part(
+                Bucket=t.bucket, Key=t.key, UploadId=self.upload_id,
+                PartNumber=number, Body=part.body,
+                **t.policy.part_params(checksum))
+            done = {'ETag': resp['ETag'], 'PartNumber': number}
+            if checksum is not None:
+                name = s3_checksums.param_name(t.policy.algorithm)
+                done[name] = checksum.b64digest()
+            return done, checksum
+        except BaseException as e:
+            self._record_error(e)
+            raise
+        finally:
+            part.done()
+            self._slots.release()
+
+    def _submit_all(self, executor, parts):
+        futures = []
+        for number, part in enumerate(parts, start=1):
+            # Wait for a free sender before holding one more part.
+            self._slots.acquire()
+            if self._error is not None:
+                self._slots.release()
+                part.done()
+                break
+            futures.append(executor.submit(self._send_part, number, part))
+            del part
+        return futures
+
+    def _complete(self, results):
+        t = self.target
+        if not results:
+            raise exceptions.BackendException(
+                _("A multipart upload needs at least one part."))
+        return t.client.complete_multipart_upload(
+            Bucket=t.bucket, Key=t.key, UploadId=self.upload_id,
+            MultipartUpload={'Parts': [p for p, _c in results]},
+            **t.policy.complete_params([c for _p, c in results]))
+
+    def run(self, parts):
+        """Upload ``parts`` (``Part`` objects, read lazily) and complete.
+
+        :param parts: an iterable of ``Part``; reading it may raise.
+        :returns: the CompleteMultipartUpload response.
+        :raises: whatever a part, the reader or the completion raised,
+            after the upload was aborted.
+        """
+        t = self.target
+        resp = t.client.create_multipart_upload(
+            Bucket=t.bucket, Key=t.key, **t.policy.create_multipart_params())
+        self.upload_id = resp['UploadId']
+        LOG.debug("Started multipart upload %(id)s of %(bucket)s/%(key)s",
+                  {'id': self.upload_id, 'bucket': t.bucket, 'key': t.key})
+        futures = []
+        executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=self.max_in_flight, thread_name_prefix='s3-part')
+        try:
+            futures = self._submit_all(executor, parts)
+            # A part's exception is raised here; the error recorded by a
+            # sender is the same one.
+            return self._complete([f.result() for f in futures])
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            # Let the parts in flight finish first: a part that landed
+            # after the abort would leave the upload open again.
+            executor.shutdown(wait=True)
+            self.abort()
+            raise
+        finally:
+            executor.shutdown(wait=True)
+
+    def abort(self):
+        """Abort the upload; log what to do if that fails too."""
+        t = self.target
+        args = {'id': self.upload_id, 'bucket': t.bucket, 'key': t.key,
+                'store': t.store_name}
+        try:
+            t.client.abort_multipart_upload(
+                Bucket=t.bucket, Key=t.key, UploadId=self.upload_id)
+            LOG.info("Aborted multipart upload %(id)s of %(bucket)s/%(key)s "
+                     "on S3 backend %(store)s", args)
+        except Exception as e:
+            args['err'] = e
+            LOG.error("Could not abort multipart upload %(id)s of "
+                      "%(bucket)s/%(key)s on S3 backend %(store)s (%(err)s). "
+                      "It still holds storage: remove it with "
+                      "AbortMultipartUpload (for example 'aws s3api "
+                      "abort-multipart-upload --bucket %(bucket)s --key "
+                      "%(key)s --upload-id %(id)s') once the backend is "
+                      "reachable.", args)
+
+
+def _put(target, body, reader):
+    # The body is the whole image, so the md5 Glance needs doubles as
+    # Content-MD5, which every S3 server verifies (as boto3 < 1.36 sent
+    # it); over HTTPS it also spares boto3 hashing the payload.
+    md5 = base64.b64encode(reader.hashes.md5.digest()).decode()
+    return target.client.put_object(
+        Bucket=target.bucket, Key=target.key, Body=body, ContentMD5=md5,
+        **target.policy.put_params(body))
+
+
+def _join(parts, total):
+    body = bytearray(total)
+    view = memoryview(body)
+    pos = 0
+    for part in parts:
+        view[pos:pos + len(part.body)] = part.body
+        pos += len(part.body)
+        part.done()
+    return body
+
+
+def _read_head(reader, pool, sizes, threshold):
+    """Buffer an image of unknown size up to just past ``threshold``.
+
+    :returns: ``(parts, total)``: the parts read and their byte count.
+    """
+    head = collections.deque()
+    total = 0
+    while total <= threshold and not reader.eof:
+        part = pool.part(reader, next(sizes))
+        if part is None:
+            break
+        head.append(part)
+        total += len(part.body)
+    return head, total
+
+
+def _parts(head, reader, pool, sizes):
+    while head:
+        yield head.popleft()
+    while not reader.eof:
+        part = pool.part(reader, next(sizes))
+        if part is None:
+            return
+        yield part
+
+
+def upload(client, bucket, key, reader, image_size, policy, limits,
+           store_name='s3'):
+    """Upload one image as object ``key``: PutObject or multipart.
+
+    A known size below ``limits.threshold`` is one PutObject.  An unknown
+    size (0) is buffered up to the threshold: if it ends there, one
+    PutObject, else a multipart upload that starts with the buffered
+    parts.  Everything else is a multipart upload.
+
+    :param client: the store's boto3 S3 client.
+    :param bucket: the bucket.
+    :param key: the object key.
+    :param reader: an ``ImageReader`` over the image.
+    :param image_size: the declared size, 0 when unknown.
+    :param policy: the store's ``s3_checksums.ChecksumPolicy``.
+    :param limits: the store's ``UploadLimits``.
+    :param store_name: the backend's name, for log messages.
+    :returns: the PutObject or CompleteMultipartUpload response.
+    :raises glance_store.exceptions.Invalid: the image is not the size
+        declared (nothing is left on the backend).
+    :raises botocore.exceptions.ClientError: S3 refused a request
+        (a multipart upload is aborted first).
+    :raises botocore.exceptions.BotoCoreError: a request could not be
+        sent (a multipart upload is aborted first).
+    """
+    target = Target(client, bucket, key, policy, store_name)
+    if image_size and image_size < limits.threshold:
+        body = bytearray(image_size)
+        reader.readinto(body)
+        return _put(target, body, reader)
+    sizes = limits.part_sizes(image_size)
+    first = next(sizes)
+    pool = BufferPool(limits.buffer_count(first))
+    sizes = _prepend(first, sizes)
+    head = collections.deque()
+    if not image_size:
+        head, total = _read_head(reader, pool, sizes, limits.threshold)
+        if reader.eof and total <= limits.threshold:
+            return _put(target, _join(head, total), reader)
+    return MultipartUpload(target, limits.max_in_flight).run(
+        _parts(head, reader, pool, sizes))
+
+
+def _prepend(first, rest):
+    yield first
+    yield from rest
