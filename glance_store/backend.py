@@ -134,7 +134,7 @@ def _load_stores(conf):
             continue
 
 
-def _register_store(store_entry, store_instance):
+def _scheme_entries(store_entry, store_instance):
     schemes = store_instance.get_schemes()
     if not schemes:
         raise exceptions.BackendException(
@@ -142,22 +142,33 @@ def _register_store(store_entry, store_instance):
             % store_entry)
     LOG.debug("Registering store %s with schemes %s", store_entry, schemes)
     loc_cls = store_instance.get_store_location_class()
-    location.register_scheme_map(
-        {scheme: {'store': store_instance, 'location_class': loc_cls,
-                  'store_entry': store_entry} for scheme in schemes})
+    return {scheme: {'store': store_instance, 'location_class': loc_cls,
+                     'store_entry': store_entry} for scheme in schemes}
 
 
 def create_stores(conf=CONF):
-    """Load and configure the stores in ``stores``; return their count."""
+    """Load and configure the stores in ``stores``.
+
+    Called again (with a new configuration), the new stores replace the
+    ones registered before for the same schemes.
+
+    :param conf: the oslo.config object holding [glance_store]
+    :returns: the number of stores loaded
+    """
     store_count = 0
+    scheme_map = {}
     for (store_entry, store_instance) in _load_stores(conf):
         try:
             store_instance.get_schemes()
             store_instance.configure(re_raise_bsc=False)
         except NotImplementedError:
             continue
-        _register_store(store_entry, store_instance)
+        entries = _scheme_entries(store_entry, store_instance)
+        for scheme, info in entries.items():
+            # Within one call the store listed first keeps the scheme.
+            scheme_map.setdefault(scheme, info)
         store_count += 1
+    location.register_scheme_map(scheme_map)
     return store_count
 
 

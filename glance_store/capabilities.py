@@ -104,7 +104,7 @@ class StoreCapability(object):
         self._capabilities &= ~caps
 
 
-def _required_capability(op_name, kwargs):
+def _required_capability(store, op_name, kwargs):
     """The capability an operation needs, and the error if it is missing."""
     if op_name == 'get':
         offset = kwargs.get('offset') or 0
@@ -119,7 +119,8 @@ def _required_capability(op_name, kwargs):
                 offset=offset, chunk_size=chunk_size)
         return BitMasks.READ_ACCESS, exceptions.StoreGetNotSupported()
     if op_name == 'add':
-        return BitMasks.WRITE_ACCESS, exceptions.StoreAddDisabled()
+        return BitMasks.WRITE_ACCESS, exceptions.StoreAddDisabled(
+            reason=getattr(store, 'add_disabled_reason', None))
     if op_name == 'delete':
         return BitMasks.WRITE_ACCESS, exceptions.StoreDeleteNotSupported()
     return BitMasks.NONE, None
@@ -136,7 +137,8 @@ def check(store_op_fun):
             # get(location, offset, chunk_size) called positionally.
             op_kwargs = dict(zip(('offset', 'chunk_size'), args[1:3]),
                              **kwargs)
-        need, error = _required_capability(store_op_fun.__name__, op_kwargs)
+        need, error = _required_capability(store, store_op_fun.__name__,
+                                           op_kwargs)
         if need and not store.is_capable(need):
             LOG.debug("Store %(store)s refused %(op)s: %(error)s",
                       {'store': store.__class__.__module__,

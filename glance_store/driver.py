@@ -29,64 +29,99 @@ LOG = logging.getLogger(__name__)
 # ``[backend_defaults]`` (multi-store only).
 BACKEND_DEFAULTS_GROUP = 'backend_defaults'
 
-_DEFAULT_LOCATIONS = frozenset()
-try:
-    _DEFAULT_LOCATIONS = frozenset([cfg.Locations.opt_default,
-                                    cfg.Locations.set_default])
-except AttributeError:  # pragma: no cover - very old oslo.config
-    pass
+
+def _register(conf, opt, group):
+    """Register ``opt`` in ``group``; False if another one has its name."""
+    try:
+        conf.register_opt(opt, group=group)
+    except cfg.DuplicateOptError:
+        return False
+    return True
 
 
 class BackendGroupConfiguration(object):
-    """Read a store's options from its group, with a fallback group.
+    """A store's options, read from its group with a fallback group.
 
-    In multi-store mode each backend has its own option group.  An option
-    the operator did not set there takes the value set in
-    ``[backend_defaults]``, if any, and the option default otherwise.  In
-    single-store mode the group is ``[glance_store]`` and there is no
-    fallback.
+    In multi-store mode each backend has its own option group.  The
+    options are registered there and in ``[backend_defaults]``; in the
+    backend's group their default is None, so that an option the operator
+    did not set there takes its value from ``[backend_defaults]`` (the
+    value set there, or the option's default).  In single-store mode
+    (``config_group`` None) the options are read from ``[glance_store]``
+    alone.
+
+    An option the group already has under another definition (the data
+    directory Glance's reserved stores register with a default of their
+    own) keeps it: that default beats ``[backend_defaults]``.
+
+    :param store_opts: the ``cfg.Opt`` objects of the store
+    :param config_group: the backend's group name (None: single store)
+    :param conf: the ``cfg.ConfigOpts`` object (``cfg.CONF`` if None)
     """
 
     def __init__(self, store_opts, config_group=None, conf=None):
         self.conf = conf or cfg.CONF
-        self.store_opts = list(store_opts or [])
+        self.config_group = config_group
         self.backend_group = config_group or 'glance_store'
-        self._fallback = (BACKEND_DEFAULTS_GROUP
-                          if config_group else None)
-        # Options the group registered itself with a default of its own
-        # (the reserved stores' directories): that default beats the
-        # fallback group, so Glance's staging and tasks stores never land
-        # in the images directory set in [backend_defaults].
-        self._own_defaults = frozenset()
+        self.shared_group = (BACKEND_DEFAULTS_GROUP
+                             if config_group else None)
+        self._opts = {}
+        self.append_config_values(store_opts or [])
 
-    def _is_default(self, name, group):
+    @property
+    def store_opts(self):
+        """The options registered through this object."""
+        return list(self._opts.values())
+
+    def append_config_values(self, store_opts):
+        """Register more options, as the constructor does.
+
+        :param store_opts: ``cfg.Opt`` objects
+        :returns: None
+        """
+        group = self.backend_group
+        for opt in store_opts:
+            self._opts[opt.dest] = opt
+            own = _register(self.conf, opt, group)
+            if not self.shared_group or group == self.shared_group:
+                continue
+            _register(self.conf, opt, self.shared_group)
+            if own:
+                # Unset in the backend's group means "ask the fallback".
+                self.conf.set_default(opt.dest, None, group=group)
+
+    def set_default(self, opt_name, default):
+        """Set the default of an option in the fallback group.
+
+        :param opt_name: the option's name
+        :param default: its new default
+        :returns: None
+        """
+        self.conf.set_default(opt_name, default,
+                              group=self.shared_group or self.backend_group)
+
+    def get(self, key, default=None):
+        """The value of option ``key``, or ``default`` if there is none.
+
+        :param key: the option's name
+        :param default: returned when no such option is registered
+        :returns: the option's value
+        """
         try:
-            loc = self.conf.get_location(name, group)
-        except (cfg.NoSuchOptError, cfg.NoSuchGroupError):
-            return True
-        if loc is None or loc.location in _DEFAULT_LOCATIONS:
-            return True
-        if loc.location == getattr(cfg.Locations, 'set_override', None):
-            # oslo.config keeps reporting set_override after
-            # clear_override (and reset): check that one is still there.
-            try:
-                info = self.conf._get_opt_info(name, group)
-            except Exception:  # pragma: no cover - private API changed
-                return False
-            return info.get('override') is None
-        return False
+            return self.__getattr__(key)
+        except (AttributeError, cfg.NoSuchOptError, cfg.NoSuchGroupError):
+            return default
 
     def __getattr__(self, name):
         if name.startswith('_'):
             raise AttributeError(name)
         value = getattr(self.conf[self.backend_group], name)
-        fallback = self._fallback
-        if fallback and name not in self._own_defaults and \
-                self._is_default(name, self.backend_group) and \
-                fallback in self.conf and \
-                name in self.conf[fallback] and \
-                not self._is_default(name, fallback):
-            return getattr(self.conf[fallback], name)
+        unset = value is None or (value == [] and getattr(
+            self._opts.get(name), 'multi', False))
+        if unset and self.shared_group:
+            shared = self.conf[self.shared_group]
+            if name in shared:
+                return getattr(shared, name)
         return value
 
     def __getitem__(self, name):
@@ -109,33 +144,31 @@ class Store(capabilities.StoreCapability):
         self.store_location_class = None
         self._url_prefix = None
 
-        own_defaults = set()
-        if self.OPTIONS is not None and conf is not None:
-            group = backend or 'glance_store'
-            groups = [group, BACKEND_DEFAULTS_GROUP] if backend else [group]
-            for grp in groups:
-                for opt in self.OPTIONS:
-                    try:
-                        conf.register_opt(opt, group=grp)
-                    except cfg.DuplicateOptError:
-                        # Already registered with another default, as the
-                        # reserved stores' datadir is: keep that one.
-                        if grp == group:
-                            own_defaults.add(opt.dest)
+        # Without a configuration object (option listing), register
+        # nothing: the store is only inspected.
+        opts = (self.OPTIONS or []) if conf is not None else []
         self.store_conf = BackendGroupConfiguration(
-            self.OPTIONS, config_group=backend, conf=conf)
-        self.store_conf._own_defaults = frozenset(own_defaults)
+            opts, config_group=backend, conf=conf)
+        self._add_disabled_reason = None
 
     def configure(self, re_raise_bsc=False):
         """Configure the store; a bad configuration disables writes.
 
         The API keeps serving reads from a store whose write side is not
         configured correctly, unless ``re_raise_bsc`` asks for the error.
+        The reason is kept: every refused ``add`` repeats it in its
+        ``StoreAddDisabled`` message.
+
+        :param re_raise_bsc: raise the ``BadStoreConfiguration`` too
+        :returns: None
+        :raises: ``BadStoreConfiguration`` with ``re_raise_bsc``
         """
         try:
             self.configure_add()
+            self._add_disabled_reason = None
         except exceptions.BadStoreConfiguration as e:
             self.unset_capabilities(capabilities.BitMasks.WRITE_ACCESS)
+            self._add_disabled_reason = e.msg
             LOG.warning(_("Adding images to store %(store)s is disabled: "
                           "%(reason)s"),
                         {'store': self.backend_group or
@@ -145,6 +178,14 @@ class Store(capabilities.StoreCapability):
                 raise
         finally:
             self.update_capabilities()
+
+    @property
+    def add_disabled_reason(self):
+        """Why the last configuration disabled writes (None if it did not).
+
+        :returns: the message of the ``BadStoreConfiguration``, or None
+        """
+        return self._add_disabled_reason
 
     @property
     def url_prefix(self):

@@ -129,6 +129,18 @@ class BadStoreConfiguration(GlanceStoreException):
     message = _("Store %(store_name)s is not configured correctly: "
                 "%(reason)s")
 
+    def __init__(self, message=None, **kwargs):
+        self.store_name = kwargs.get('store_name')
+        self.reason = kwargs.get('reason')
+        # ``option``: the option to change, named in the message when the
+        # reason does not name it already.
+        self.option = kwargs.pop('option', None)
+        super().__init__(message, **kwargs)
+        if self.option and self.option not in self.msg:
+            self.msg = _("%(msg)s (option %(option)s)") % {
+                'msg': self.msg, 'option': self.option}
+            self.args = (self.msg,)
+
 
 class DriverLoadFailure(GlanceStoreException):
     message = _("Store driver %(driver_name)s could not be loaded.")
@@ -150,6 +162,15 @@ class StoreRandomGetNotSupported(StoreGetNotSupported):
 class StoreAddDisabled(GlanceStoreException):
     message = _("Adding images to this store is disabled because its "
                 "configuration failed.")
+
+    def __init__(self, message=None, reason=None, **kwargs):
+        # ``reason``: why the configuration failed, as the
+        # BadStoreConfiguration raised then said it (store and option).
+        self.reason = reason
+        if reason and not message:
+            message = _("Adding images to this store is disabled because "
+                        "its configuration failed: %s") % reason
+        super().__init__(message, **kwargs)
 
 
 class MaxRedirectsExceeded(GlanceStoreException):

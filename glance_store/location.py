@@ -70,22 +70,34 @@ def get_location_from_uri_and_backend(uri, backend, conf=CONF):
 
 
 def register_scheme_map(scheme_map):
-    """Add schemes to the single-store map; the first store wins."""
+    """Register ``{scheme: info}`` in the single-store map.
+
+    An entry replaces the one already registered for the scheme, so that
+    stores created again (with a new configuration) are the ones used.
+
+    :param scheme_map: ``{scheme: {'store', 'location_class',
+        'store_entry'}}``
+    :returns: None
+    """
     for (k, v) in scheme_map.items():
-        if k not in SCHEME_TO_CLS_MAP:
-            LOG.debug("Registering scheme %s with %s", k, v)
-            SCHEME_TO_CLS_MAP[k] = v
+        LOG.debug("Registering scheme %s with %s", k, v)
+        SCHEME_TO_CLS_MAP[k] = v
 
 
 def register_scheme_backend_map(scheme_map):
-    """Add ``{scheme: {backend: info}}`` entries to the multi-store map."""
+    """Register ``{scheme: {backend: info}}`` in the multi-store map.
+
+    Backends of a scheme not named in ``scheme_map`` stay registered; an
+    entry for a backend already registered replaces it.
+
+    :param scheme_map: ``{scheme: {backend: info}}``
+    :returns: None
+    """
     for (k, v) in scheme_map.items():
         backends = SCHEME_TO_CLS_BACKEND_MAP.setdefault(k, {})
         for backend, info in v.items():
-            if backend not in backends:
-                LOG.debug("Registering scheme %s for backend %s", k,
-                          backend)
-                backends[backend] = info
+            LOG.debug("Registering scheme %s for backend %s", k, backend)
+            backends[backend] = info
 
 
 class Location(object):

@@ -115,35 +115,48 @@ def _register_opt(conf, opt, group):
         pass
 
 
+def _register_reserved_store_opts(conf, reserved_stores):
+    _RESERVED_STORES.clear()
+    _RESERVED_STORES.update(reserved_stores or {})
+    for name in _RESERVED_STORES:
+        for opt in _reserved_store_opts(name):
+            _register_opt(conf, opt, name)
+
+
+def _register_backend_opts(conf, backend, store_type):
+    """Register a backend's options; False if its driver is not shipped."""
+    driver_cls = drivers.load_driver(None, store_type, invoke_load=False,
+                                     backend=backend)
+    if driver_cls is None:
+        return False
+    LOG.debug("Registering options for backend %s (%s)", backend,
+              store_type)
+    driver_opts = list(driver_cls.OPTIONS or [])
+    for opt in _BACKEND_COMMON_OPTS + driver_opts:
+        _register_opt(conf, opt, backend)
+    for opt in driver_opts:
+        _register_opt(conf, opt, _BACKEND_DEFAULTS_GROUP)
+    return True
+
+
 def register_store_opts(conf, reserved_stores=None):
-    """Register [glance_store], each backend group and the defaults."""
+    """Register [glance_store], each backend group and the defaults.
+
+    :param conf: the oslo.config object
+    :param reserved_stores: ``{name: 'file'}`` of Glance's reserved stores
+    :returns: None
+    """
     LOG.debug("Registering options for group %s", _STORE_CFG_GROUP)
     if 'enabled_backends' not in conf:
         conf.register_opt(cfg.DictOpt('enabled_backends'))
     for opt in _MULTI_BACKEND_OPTS:
         _register_opt(conf, opt, _STORE_CFG_GROUP)
-
-    _RESERVED_STORES.clear()
-    if reserved_stores:
-        _RESERVED_STORES.update(reserved_stores)
-        for name in reserved_stores:
-            for opt in _reserved_store_opts(name):
-                _register_opt(conf, opt, name)
+    _register_reserved_store_opts(conf, reserved_stores)
 
     _UNAVAILABLE.clear()
     for backend, store_type in (conf.enabled_backends or {}).items():
-        driver_cls = drivers.load_driver(None, store_type,
-                                         invoke_load=False,
-                                         backend=backend)
-        if driver_cls is None:
+        if not _register_backend_opts(conf, backend, store_type):
             _UNAVAILABLE[backend] = store_type
-            continue
-        LOG.debug("Registering options for backend %s (%s)", backend,
-                  store_type)
-        for opt in _BACKEND_COMMON_OPTS + list(driver_cls.OPTIONS or []):
-            _register_opt(conf, opt, backend)
-        for opt in driver_cls.OPTIONS or []:
-            _register_opt(conf, opt, _BACKEND_DEFAULTS_GROUP)
     for name in _RESERVED_STORES:
         for opt in _BACKEND_COMMON_OPTS:
             _register_opt(conf, opt, name)

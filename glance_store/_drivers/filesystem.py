@@ -18,12 +18,14 @@ being written lives under a temporary name in the same directory and only
 appears under its final name once all of its bytes are on disk.
 """
 
+from concurrent import futures
 import errno
 import json
 import logging
 import os
 import secrets
 import stat
+import threading
 
 from oslo_config import cfg
 from oslo_utils import units
@@ -95,7 +97,110 @@ written but skipped over, so that the filesystem allocates no blocks for
 it. This saves space and time for images with large empty areas (raw
 disk images), on filesystems that support sparse files.
 """)),
+    cfg.IntOpt('filesystem_store_timeout',
+               default=0,
+               min=0,
+               help=_("""
+Seconds after which a filesystem call of the store gives up.
+
+0 (the default) calls the filesystem directly and waits as long as it
+takes. A positive value runs reading an image's size, opening it,
+deleting it and reading the free space of a directory in a pool of
+threads and raises ``TimeoutError`` when the call takes longer, so that a
+hung data directory (an NFS server gone away) does not hang the API
+worker. Around 30 seconds suits network filesystems.
+""")),
+    cfg.IntOpt('filesystem_store_thread_pool_size',
+               default=10,
+               min=1,
+               help=_("""
+Number of threads of a store's pool for timed filesystem calls.
+
+Used only when ``filesystem_store_timeout`` is positive. Calls stuck on a
+hung filesystem keep their thread; once all threads are stuck, further
+calls time out without reaching the filesystem.
+""")),
+    cfg.IntOpt('filesystem_store_threadpool_threshold',
+               default=75,
+               min=0,
+               max=100,
+               help=_("""
+Percentage of busy pool threads from which a WARNING is logged.
+
+Used only when ``filesystem_store_timeout`` is positive: the warning says
+that the pool is getting full, usually because the storage is slow.
+""")),
 ]
+
+_DATADIR_DEFAULT = _FILESYSTEM_CONFIGS[0].default
+
+
+class TimedCalls(object):
+    """Run filesystem calls with a time limit, in a pool of threads.
+
+    With a timeout of 0 calls run directly, without a pool.
+
+    :param timeout: seconds a call may take (0: no limit)
+    :param pool_size: number of threads of the pool
+    :param threshold: percentage of busy threads that logs a WARNING
+    """
+
+    def __init__(self, timeout, pool_size, threshold):
+        self.timeout = timeout
+        self.pool_size = pool_size
+        self.threshold = threshold
+        self._busy = 0
+        self._lock = threading.Lock()
+        self._pool = None
+        if timeout > 0:
+            self._pool = futures.ThreadPoolExecutor(
+                max_workers=pool_size,
+                thread_name_prefix='glance-store-fs')
+
+    def _finished(self, _future):
+        with self._lock:
+            self._busy -= 1
+
+    def call(self, func, *args):
+        """``func(*args)``, within the time limit.
+
+        :param func: the filesystem function
+        :param args: its arguments
+        :returns: what ``func`` returns
+        :raises: ``TimeoutError`` when the call takes too long; what
+            ``func`` raises otherwise
+        """
+        if self._pool is None:
+            return func(*args)
+        with self._lock:
+            self._busy += 1
+            busy = self._busy
+        if busy * 100 >= self.threshold * self.pool_size:
+            LOG.warning("Filesystem store: %(busy)d of %(size)d threads "
+                        "busy (warning threshold %(threshold)d%%); the "
+                        "storage may be slow or hung.",
+                        {'busy': min(busy, self.pool_size),
+                         'size': self.pool_size,
+                         'threshold': self.threshold})
+        future = self._pool.submit(func, *args)
+        future.add_done_callback(self._finished)
+        try:
+            return future.result(timeout=self.timeout)
+        except futures.TimeoutError:
+            future.cancel()
+            LOG.error("Filesystem store: %(func)s%(args)r did not finish "
+                      "within %(timeout)d seconds",
+                      {'func': getattr(func, '__name__', func),
+                       'args': args, 'timeout': self.timeout})
+            raise exceptions.TimeoutError(timeout=self.timeout)
+
+    def shutdown(self):
+        """Stop the pool without waiting for stuck calls.
+
+        :returns: None
+        """
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _uri_path(uri):
@@ -214,6 +319,13 @@ class Store(driver.Store):
         self.priority_data_map = {}
         self.priority_list = []
         self._file_perm = 0
+        # Filesystem calls that may hang on a dead NFS server go through
+        # it (direct calls until configured with a timeout).
+        self.timed = TimedCalls(0, 1, 100)
+        # What Glance's GET /v2/info/stores/detail shows of a file store
+        # (with datadir): set from the options by configure().
+        self.chunk_size = self.READ_CHUNKSIZE
+        self.thin_provisioning = False
 
     def get_schemes(self):
         return _SCHEMES
@@ -236,14 +348,20 @@ class Store(driver.Store):
 
     # -- configuration -------------------------------------------------
 
-    def _raw(self, name, group):
-        """(value, default) of option ``name`` in ``group`` itself."""
+    def _operator_datadir(self, group):
+        """The ``filesystem_store_datadir`` the operator set in ``group``.
+
+        None when it is unset or has a default value (the option's, or
+        the one Glance's reserved stores register).
+        """
         try:
-            value = self.conf[group][name]
-            default = self.conf._get_opt_info(name, group)['opt'].default
-        except (cfg.NoSuchOptError, cfg.NoSuchGroupError, KeyError):
-            return None, None
-        return value, default
+            value = self.conf[group].filesystem_store_datadir
+        except (cfg.NoSuchOptError, cfg.NoSuchGroupError):
+            return None
+        if not value or value in (_DATADIR_DEFAULT,
+                                  '/var/lib/glance/%s' % group):
+            return None
+        return value
 
     def _datadirs_conflict(self):
         """True if the operator set both datadir options at one level.
@@ -251,20 +369,19 @@ class Store(driver.Store):
         ``filesystem_store_datadir`` has a default, so it only conflicts
         with ``filesystem_store_datadirs`` when given another value: in
         the store's own group, or in ``[backend_defaults]`` when the list
-        comes from there too.  (Values are compared with the default
-        rather than asking oslo.config where they come from: its answer
-        goes stale once an override is cleared.)
+        comes from there too.
         """
         own = self.store_conf.backend_group
-        value, default = self._raw('filesystem_store_datadir', own)
-        if value and value != default:
+        if self._operator_datadir(own):
             return True
         if not self.backend_group:
             return False
-        own_dirs, _default = self._raw('filesystem_store_datadirs', own)
-        value, default = self._raw('filesystem_store_datadir',
-                                   driver.BACKEND_DEFAULTS_GROUP)
-        return not own_dirs and bool(value) and value != default
+        try:
+            own_dirs = self.conf[own].filesystem_store_datadirs
+        except (cfg.NoSuchOptError, cfg.NoSuchGroupError):
+            own_dirs = None
+        return not own_dirs and bool(
+            self._operator_datadir(driver.BACKEND_DEFAULTS_GROUP))
 
     def _parse_datadir(self, value):
         """``PATH[:PRIORITY]`` -> (path, priority)."""
@@ -287,6 +404,34 @@ class Store(driver.Store):
                 _("An entry of filesystem_store_datadirs has no "
                   "directory: %r") % value)
         return path, priority
+
+    def _priority_map(self, datadirs):
+        """{priority: [directory, ...]} from ``filesystem_store_datadirs``.
+
+        A directory listed twice with one priority is used once (with a
+        warning); with two priorities it is a configuration error.
+        """
+        priority_map = {}
+        seen = {}
+        for value in datadirs:
+            path, priority = self._parse_datadir(value)
+            real = os.path.realpath(path)
+            if real in seen:
+                if seen[real] != priority:
+                    raise self._bad_config(
+                        _("Directory %(dir)s is listed in "
+                          "filesystem_store_datadirs with two priorities "
+                          "(%(one)d and %(two)d); give it one.")
+                        % {'dir': path, 'one': seen[real],
+                           'two': priority})
+                LOG.warning("Filesystem store %(store)s: directory %(dir)s "
+                            "is listed more than once in "
+                            "filesystem_store_datadirs; it is used once.",
+                            {'store': self._store_name, 'dir': path})
+                continue
+            seen[real] = priority
+            priority_map.setdefault(priority, []).append(path)
+        return priority_map
 
     def _file_perm_from_conf(self):
         value = self.store_conf.filesystem_store_file_perm
@@ -386,10 +531,22 @@ class Store(driver.Store):
                     _("The metadata file %(file)s has a value that is not "
                       "a string, list or object: %(error)s")
                     % {'file': path, 'error': e})
-        return metadata
+        # One object is one mountpoint: the same rule as a list of them.
+        return entries
+
+    def _set_timed_calls(self):
+        conf = self.store_conf
+        self.timed.shutdown()
+        self.timed = TimedCalls(conf.filesystem_store_timeout,
+                                conf.filesystem_store_thread_pool_size,
+                                conf.filesystem_store_threadpool_threshold)
 
     def configure_add(self):
-        """Check the data directories and options used to add images."""
+        """Check the data directories and options used to add images.
+
+        :returns: None
+        :raises: ``BadStoreConfiguration`` naming the option to change
+        """
         conf = self.store_conf
         datadir = conf.filesystem_store_datadir
         datadirs = conf.filesystem_store_datadirs
@@ -405,21 +562,15 @@ class Store(driver.Store):
                   "filesystem_store_datadirs."))
 
         self._file_perm = self._file_perm_from_conf()
+        self._set_timed_calls()
+        self.chunk_size = conf.filesystem_store_chunk_size
+        self.thin_provisioning = conf.filesystem_thin_provisioning
+        self.READ_CHUNKSIZE = self.WRITE_CHUNKSIZE = self.chunk_size
 
-        priority_map = {}
         if datadirs:
-            seen = set()
-            for value in datadirs:
-                path, priority = self._parse_datadir(value)
-                real = os.path.realpath(path)
-                if real in seen:
-                    raise self._bad_config(
-                        _("Directory %s is listed more than once in "
-                          "filesystem_store_datadirs.") % path)
-                seen.add(real)
-                priority_map.setdefault(priority, []).append(path)
+            priority_map = self._priority_map(datadirs)
         else:
-            priority_map[0] = [datadir]
+            priority_map = {0: [datadir]}
 
         for paths in priority_map.values():
             for path in paths:
@@ -454,15 +605,23 @@ class Store(driver.Store):
                           "service.") % filepath)
         return None
 
+    def _open(self, filepath, offset):
+        chunked = ChunkedFile(filepath, offset=offset,
+                              chunk_size=self._chunk_size())
+        try:
+            return chunked, os.fstat(chunked.fp.fileno()).st_size
+        except BaseException:
+            chunked.close()
+            raise
+
     @capabilities.check
     def get(self, location, offset=0, chunk_size=None, context=None):
         """``(iterator, size)``; size is the number of bytes yielded."""
         filepath = self._path_of(location)
         offset = offset or 0
         try:
-            chunked = ChunkedFile(filepath, offset=offset,
-                                  chunk_size=self._chunk_size())
-            filesize = os.fstat(chunked.fp.fileno()).st_size
+            chunked, filesize = self.timed.call(self._open, filepath,
+                                                offset)
         except OSError as e:
             error = self._open_error(e, filepath)
             if error is None:
@@ -480,7 +639,7 @@ class Store(driver.Store):
         """Size in bytes of the image file."""
         filepath = self._path_of(location)
         try:
-            st = os.stat(filepath)
+            st = self.timed.call(os.stat, filepath)
         except OSError as e:
             error = self._open_error(e, filepath)
             if error is None:
@@ -498,7 +657,7 @@ class Store(driver.Store):
         filepath = self._path_of(location)
         try:
             LOG.debug("Deleting image file %s", filepath)
-            os.unlink(filepath)
+            self.timed.call(os.unlink, filepath)
         except FileNotFoundError:
             raise exceptions.NotFound(image=filepath)
         except OSError as e:
@@ -509,10 +668,9 @@ class Store(driver.Store):
 
     # -- writing -------------------------------------------------------
 
-    @staticmethod
-    def _free_space(path):
+    def _free_space(self, path):
         try:
-            st = os.statvfs(path)
+            st = self.timed.call(os.statvfs, path)
         except OSError as e:
             LOG.warning("Cannot read the free space of %(dir)s: %(error)s",
                         {'dir': path, 'error': e})
@@ -522,7 +680,8 @@ class Store(driver.Store):
     def _find_best_datadir(self, image_size):
         """The directory a new image of ``image_size`` bytes goes to."""
         if not self.priority_list:
-            raise exceptions.StoreAddDisabled()
+            raise exceptions.StoreAddDisabled(
+                reason=self.add_disabled_reason)
         for priority in self.priority_list:
             candidates = []
             for path in self.priority_data_map[priority]:
@@ -543,8 +702,6 @@ class Store(driver.Store):
         metadata = self.FILESYSTEM_STORE_METADATA
         if not metadata:
             return {}
-        if isinstance(metadata, dict):
-            return dict(metadata)
         best = None
         for entry in metadata:
             mount = os.path.join(entry['mountpoint'], '')

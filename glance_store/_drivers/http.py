@@ -214,6 +214,13 @@ class Store(driver.Store):
     OPTIONS = _HTTP_OPTS
     MULTI_BACKEND_SUPPORT = True
 
+    def __init__(self, conf, backend=None):
+        super(Store, self).__init__(conf, backend=backend)
+        if self.backend_group:
+            # Glance maps a location to its backend by this prefix: it
+            # matches http:// and https:// URLs alike.
+            self._url_prefix = 'http'
+
     def get_schemes(self):
         return _SCHEMES
 
@@ -225,9 +232,16 @@ class Store(driver.Store):
         return ResponseIndexable(chunks, content_length), content_length
 
     def get_size(self, location, context=None):
-        """The Content-Length the server gives for the image URL."""
-        session, resp, _url, content_length = self._query(location,
-                                                          'HEAD')
+        """The Content-Length the server gives for the image URL.
+
+        :param location: the ``Location`` of the image
+        :param context: the request context (unused)
+        :returns: the size in bytes, 0 when the server does not say
+        :raises: ``BadStoreUri`` when the server cannot be reached (Glance
+            answers "Invalid location"), ``NotFound`` on HTTP 404
+        """
+        session, resp, _url, content_length = self._query(
+            location, 'HEAD', unreachable=exceptions.BadStoreUri)
         try:
             resp.close()
         finally:
@@ -258,7 +272,8 @@ class Store(driver.Store):
             session.proxies.update(proxies)
         return session
 
-    def _request(self, session, verb, loc):
+    def _request(self, session, verb, loc,
+                 unreachable=exceptions.RemoteServiceUnavailable):
         url = loc.safe_uri()
         LOG.debug("HTTP store: %(verb)s %(url)s", {'verb': verb, 'url': url})
         try:
@@ -274,7 +289,7 @@ class Store(driver.Store):
             reason = (_("The HTTP server of the image at %(url)s cannot be "
                         "reached: %(error)s") % {'url': url, 'error': e})
             LOG.warning(reason)
-            raise exceptions.RemoteServiceUnavailable(message=reason)
+            raise unreachable(message=reason)
         except requests.exceptions.RequestException as e:
             reason = (_("The image URL %(url)s cannot be requested: "
                         "%(error)s") % {'url': url, 'error': e})
@@ -336,8 +351,12 @@ class Store(driver.Store):
                         {'url': url, 'value': value})
             return 0
 
-    def _query(self, location, verb):
+    def _query(self, location, verb,
+               unreachable=exceptions.RemoteServiceUnavailable):
         """Send ``verb``, following redirects.
+
+        ``unreachable`` is the exception raised when the server cannot be
+        reached.
 
         Returns ``(session, response, url, content_length)``; the caller
         closes the response and the session.
@@ -347,7 +366,8 @@ class Store(driver.Store):
         try:
             redirects = 0
             while True:
-                resp = self._request(session, verb, loc)
+                resp = self._request(session, verb, loc,
+                                     unreachable=unreachable)
                 if resp.status_code not in _REDIRECT_CODES:
                     break
                 resp.close()

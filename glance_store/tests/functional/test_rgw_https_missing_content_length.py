@@ -25,7 +25,6 @@ store's options override the variable for its own client.
 """
 
 import os
-import tempfile
 
 import botocore.exceptions
 import fixtures
@@ -44,7 +43,8 @@ def boto3_defaults(test):
     """boto3's own defaults, whatever the environment of the test run."""
     for name in ENV_VARS:
         test.useFixture(fixtures.EnvironmentVariable(name))
-    missing = os.path.join(tempfile.mkdtemp(), 'no-aws-config')
+    missing = os.path.join(test.useFixture(fixtures.TempDir()).path,
+                           'no-aws-config')
     test.useFixture(fixtures.EnvironmentVariable('AWS_CONFIG_FILE',
                                                  missing))
     test.useFixture(fixtures.EnvironmentVariable(

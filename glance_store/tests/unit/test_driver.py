@@ -77,6 +77,31 @@ class TestStoreConfigure(base.BaseTestCase):
         self.assertTrue(fakes.FakeStore._CAPABILITIES &
                         BitMasks.WRITE_ACCESS)
 
+    def test_refused_add_says_why(self):
+        self.conf.register_opts(fakes.FakeStore.OPTIONS, 'glance_store')
+        self.conf.set_override('fake_store_mode', 'bad', 'glance_store')
+        store = fakes.FakeStore(self.conf)
+        store.configure()
+        for _attempt in range(2):  # every refused call, not the first
+            e = self.assertRaises(exceptions.StoreAddDisabled, store.add,
+                                  'id', io.BytesIO(b'x'), 1, 'md5')
+            self.assertIn('mode is bad', e.msg)
+            self.assertIn('mode is bad', str(e))
+        self.conf.set_override('fake_store_mode', 'ok', 'glance_store')
+        store.configure()
+        self.assertIsNone(store.add_disabled_reason)
+
+    def test_option_named_in_bad_configuration(self):
+        e = exceptions.BadStoreConfiguration(
+            store_name='s3', reason='the value is not usable',
+            option='s3_store_region_name')
+        self.assertIn('s3_store_region_name', e.msg)
+        self.assertEqual('s3', e.store_name)
+        e = exceptions.BadStoreConfiguration(
+            store_name='s3', reason='s3_store_host is not set',
+            option='s3_store_host')
+        self.assertEqual(1, e.msg.count('s3_store_host'))
+
     def test_bad_configuration_re_raised_on_request(self):
         self.conf.register_opts(fakes.FakeStore.OPTIONS, 'be1')
         self.conf.set_override('fake_store_mode', 'bad', 'be1')
@@ -125,9 +150,12 @@ class TestStoreAttributes(base.BaseTestCase):
         self.assertEqual(0, store.weight)
 
     def test_options_registered_in_group_and_defaults(self):
-        fakes.FakeStore(self.conf, backend='be1')
-        self.assertEqual('ok', self.conf.be1.fake_store_mode)
+        store = fakes.FakeStore(self.conf, backend='be1')
+        # Unset in the backend's group (None there): [backend_defaults]
+        # gives the value, as upstream's BackendGroupConfiguration does.
+        self.assertIsNone(self.conf.be1.fake_store_mode)
         self.assertEqual('ok', self.conf.backend_defaults.fake_store_mode)
+        self.assertEqual('ok', store.store_conf.fake_store_mode)
         self.assertNotIn('glance_store', self.conf)
 
     def test_options_registered_in_glance_store_for_single(self):
@@ -300,10 +328,11 @@ class TestBackendGroupConfiguration(base.BaseTestCase):
         conf.set_override('colour', 'blue', 'backend_defaults')
         conf.set_override('colour', 'red', 'be1')
         self.assertEqual(
-            'red', driver.BackendGroupConfiguration(None, 'be1', conf).colour)
+            'red',
+            driver.BackendGroupConfiguration(self.OPTS, 'be1', conf).colour)
         self.assertEqual(
-            'blue', driver.BackendGroupConfiguration(None, 'be2',
-                                                     conf).colour)
+            'blue',
+            driver.BackendGroupConfiguration(self.OPTS, 'be2', conf).colour)
 
     def test_config_file(self):
         conf = self._conf("[backend_defaults]\ncolour = blue\nsize = 7\n"
@@ -329,10 +358,29 @@ class TestBackendGroupConfiguration(base.BaseTestCase):
         self.assertEqual('grey', bgc.colour)
         conf.set_override('colour', 'green', 'be1')
         conf.set_override('colour', 'blue', 'backend_defaults')
-        conf.reset()  # drops every override, not the recorded location
-        self.assertEqual('grey', bgc.colour)
+        conf.reset()  # drops every override and default set
         conf.set_override('colour', 'blue', 'backend_defaults')
+        # A store created again (as create_multi_stores does) falls back.
+        bgc = driver.BackendGroupConfiguration(self.OPTS, 'be1', conf)
         self.assertEqual('blue', bgc.colour)
+
+    def test_upstream_api(self):
+        # What an out-of-tree driver written for upstream calls.
+        conf = cfg.ConfigOpts()
+        conf([], project='glance_store_test')
+        bgc = driver.BackendGroupConfiguration(self.OPTS, 'be9', conf=conf)
+        self.assertEqual('grey', conf.backend_defaults.colour)
+        self.assertIsNone(conf.be9.colour)
+        self.assertEqual('grey', bgc.colour)
+        bgc.append_config_values([cfg.BoolOpt('shiny', default=True)])
+        self.assertTrue(conf.backend_defaults.shiny)
+        self.assertTrue(bgc.get('shiny'))
+        self.assertEqual('none', bgc.get('no_such_option', 'none'))
+        self.assertIsNone(bgc.get('no_such_option'))
+        bgc.set_default('colour', 'black')
+        self.assertEqual('black', bgc.colour)
+        conf.set_override('colour', 'white', 'be9')
+        self.assertEqual('white', bgc.get('colour'))
 
     def test_own_registered_default_beats_the_fallback(self):
         conf = self._conf()
@@ -348,7 +396,6 @@ class TestBackendGroupConfiguration(base.BaseTestCase):
 
         staging = DatadirStore(conf, backend='staging')
         self.assertEqual('/staging', staging.store_conf.datadir)
-        self.assertEqual({'datadir'}, staging.store_conf._own_defaults)
         self.assertEqual('/shared',
                          DatadirStore(conf, backend='be1').store_conf.datadir)
         self.assertEqual('/shared',

@@ -18,7 +18,10 @@ import io
 import json
 import os
 import stat
+import threading
 from unittest import mock
+
+import fixtures
 
 from glance_store._drivers import filesystem
 from glance_store import backend
@@ -76,6 +79,93 @@ class FilesystemStoreTestCase(base.StoreBaseTest):
             size = len(data)
         return self.store.add(image_id, io.BytesIO(data), size, algo,
                               **kwargs)
+
+
+class TestTimeout(FilesystemStoreTestCase):
+    """filesystem_store_timeout: a hung datadir does not hang the caller."""
+
+    def test_options(self):
+        opts = {o.name: o for o in filesystem.Store.OPTIONS}
+        timeout = opts['filesystem_store_timeout']
+        pool = opts['filesystem_store_thread_pool_size']
+        threshold = opts['filesystem_store_threadpool_threshold']
+        self.assertEqual((0, 0), (timeout.default, timeout.type.min))
+        self.assertEqual((10, 1), (pool.default, pool.type.min))
+        self.assertEqual((75, 0, 100), (threshold.default,
+                                        threshold.type.min,
+                                        threshold.type.max))
+        self.assertRaises(ValueError, self.config,
+                          filesystem_store_threadpool_threshold=101)
+        self.assertRaises(ValueError, self.config,
+                          filesystem_store_thread_pool_size=0)
+
+    def _hang(self, name):
+        """Make os.<name> block until the test ends."""
+        release = threading.Event()
+        self.addCleanup(release.set)
+        real = getattr(os, name)
+
+        def hung(*args):
+            release.wait()
+            return real(*args)
+        self.useFixture(fixtures.MonkeyPatch('os.' + name, hung))
+
+    def test_hung_datadir_times_out(self):
+        data_path = os.path.join(self.datadir, 'img')
+        with open(data_path, 'wb') as f:
+            f.write(b'data')
+        uri = 'file://' + data_path
+        self.config(filesystem_store_timeout=1,
+                    filesystem_store_thread_pool_size=2)
+        self.assertEqual(1, backend.create_stores(self.conf))
+        self.assertEqual(4, backend.get_size_from_backend(uri))
+        self._hang('stat')
+        e = self.assertRaises(exceptions.TimeoutError,
+                              backend.get_size_from_backend, uri)
+        self.assertIn('1 seconds', e.msg)
+        self._hang('unlink')
+        self.assertRaises(exceptions.TimeoutError,
+                          backend.delete_from_backend, uri)
+        self._hang('statvfs')
+        self.assertRaises(exceptions.TimeoutError,
+                          backend.add_to_backend_with_multihash,
+                          self.conf, 'img2', io.BytesIO(b'x'), 1, 'md5')
+
+    def test_pool_warning_threshold(self):
+        self.config(filesystem_store_timeout=5,
+                    filesystem_store_thread_pool_size=1,
+                    filesystem_store_threadpool_threshold=100)
+        store = self._make_store()
+        with mock.patch.object(filesystem, 'LOG') as log:
+            store.get_size(self._loc(self._image()))
+        self.assertIn('busy', str(log.warning.call_args))
+
+    def test_zero_means_direct_calls(self):
+        store = self._make_store()
+        with mock.patch.object(filesystem.futures,
+                               'ThreadPoolExecutor') as pool:
+            self.assertEqual(4, store.get_size(self._loc(self._image())))
+        self.assertFalse(pool.called)
+
+    def _image(self):
+        path = os.path.join(self.datadir, 'img')
+        with open(path, 'wb') as f:
+            f.write(b'data')
+        return path
+
+
+class TestCreateStoresAgain(FilesystemStoreTestCase):
+
+    def test_second_create_stores_replaces_the_store(self):
+        # What Glance's tests do: a new datadir, create_stores again.
+        self.assertEqual(1, backend.create_stores(self.conf))
+        new_dir = os.path.join(self.test_dir, 'second')
+        self.config(filesystem_store_datadir=new_dir)
+        self.assertEqual(1, backend.create_stores(self.conf))
+        uri = backend.add_to_backend_with_multihash(
+            self.conf, 'img', io.BytesIO(b'data'), 4, 'sha256')[0]
+        self.assertEqual('file://' + os.path.join(new_dir, 'img'), uri)
+        self.assertEqual(['img'], self._files(new_dir))
 
 
 class TestStoreLocation(FilesystemStoreTestCase):
@@ -246,11 +336,26 @@ class TestConfigure(FilesystemStoreTestCase):
         store = self._make_store()
         self.assertEqual({0: [self.datadir]}, store.priority_data_map)
 
-    def test_duplicate_datadir(self):
+    def test_duplicate_datadir_two_priorities(self):
         self._datadirs(self.datadir + ':1', self.datadir + '/:2')
         e = self.assertRaises(exceptions.BadStoreConfiguration,
                               self._make_store)
-        self.assertIn('more than once', e.msg)
+        self.assertIn('two priorities', e.msg)
+        self.assertIn('filesystem_store_datadirs', e.msg)
+
+    def test_duplicate_datadir_same_priority_warns(self):
+        # Upstream starts with it (and warns): so does this store.
+        other = os.path.join(self.test_dir, 'other')
+        self._datadirs(self.datadir + ':1', other, self.datadir + ':1')
+        with mock.patch.object(filesystem, 'LOG') as log:
+            store = self._make_store()
+        self.assertTrue(store.is_capable(capabilities.BitMasks.WRITE_ACCESS))
+        self.assertEqual({1: [self.datadir], 0: [other]},
+                         store.priority_data_map)
+        self.assertIn('more than once', str(log.warning.call_args))
+        uri = backend.add_to_backend_with_multihash(
+            self.conf, 'img', io.BytesIO(b'x'), 1, 'md5')[0]
+        self.assertEqual('file://' + os.path.join(self.datadir, 'img'), uri)
 
     def _metadata_file(self, content):
         path = os.path.join(self.test_dir, 'meta.json')
@@ -264,7 +369,7 @@ class TestConfigure(FilesystemStoreTestCase):
         meta = {'id': 'fs1', 'mountpoint': self.test_dir, 'extra': ['a']}
         self._metadata_file(meta)
         store = self._make_store()
-        self.assertEqual(meta, store.FILESYSTEM_STORE_METADATA)
+        self.assertEqual([meta], store.FILESYSTEM_STORE_METADATA)
 
     def test_metadata_list(self):
         meta = [{'id': 'a', 'mountpoint': '/a'},
@@ -704,17 +809,24 @@ class TestAdd(FilesystemStoreTestCase):
                               b'x')
         self.assertTrue(log.error.called)
 
-    def test_metadata_dict_returned(self):
-        meta = {'id': 'fs1', 'mountpoint': '/elsewhere'}
+    def test_metadata_dict_follows_the_mountpoint_rule(self):
+        # A single object is one mountpoint: returned only for images
+        # under it, as upstream does.
         path = os.path.join(self.test_dir, 'meta.json')
-        with open(path, 'w') as f:
-            json.dump(meta, f)
-        self.config(filesystem_store_metadata_file=path)
-        store = self._make_store()
-        result = store.add('img', io.BytesIO(b'x'), 1, 'md5')
-        self.assertEqual(meta, result[4])
-        result[4]['changed'] = 'yes'
-        self.assertNotIn('changed', store.FILESYSTEM_STORE_METADATA)
+        for mount, expected in (('/elsewhere', {}),
+                                (self.test_dir, None)):
+            meta = {'id': 'fs1', 'mountpoint': mount}
+            with open(path, 'w') as f:
+                json.dump(meta, f)
+            self.config(filesystem_store_metadata_file=path)
+            self.store = self._make_store()
+            image_id = 'img-%d' % len(self._files())
+            result = self._add(image_id, b'x', algo='md5')
+            self.assertEqual(meta if expected is None else expected,
+                             result[4])
+            result[4]['changed'] = 'yes'
+            self.assertNotIn('changed',
+                             self.store.FILESYSTEM_STORE_METADATA[0])
 
     def test_metadata_list_matches_mountpoint(self):
         meta = [{'id': 'other', 'mountpoint': self.datadir + '-not'},

@@ -404,6 +404,18 @@ class TestGetSize(HttpStoreTestCase):
         self.mock.head(URL, headers={'Content-Length': '7'})
         self.assertEqual(7, backend.get_size_from_backend(URL))
 
+    def test_get_size_unreachable_is_bad_uri(self):
+        # Glance answers "Invalid location" (400) for BadStoreUri; get
+        # keeps RemoteServiceUnavailable.
+        for exc in (requests.exceptions.ConnectionError,
+                    requests.exceptions.ConnectTimeout):
+            self.mock.head(URL, exc=exc('refused'))
+            self.mock.get(URL, exc=exc('refused'))
+            self.assertRaises(exceptions.BadStoreUri,
+                              backend.get_size_from_backend, URL)
+            self.assertRaises(exceptions.RemoteServiceUnavailable,
+                              backend.get_from_backend, URL)
+
     def test_get_size_follows_redirects_with_head(self):
         self.mock.head(URL, status_code=307,
                        headers={'Location': '/elsewhere'})
@@ -430,7 +442,7 @@ class TestGetSize(HttpStoreTestCase):
         self.assertRaises(exceptions.BadStoreUri, self.store.get_size,
                           self._loc())
         self.mock.head(URL, exc=requests.exceptions.ConnectionError)
-        self.assertRaises(exceptions.RemoteServiceUnavailable,
+        self.assertRaises(exceptions.BadStoreUri,
                           self.store.get_size, self._loc())
 
     def test_get_size_closes_response_and_session(self):

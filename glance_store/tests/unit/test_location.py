@@ -93,21 +93,22 @@ class TestSchemeMaps(base.BaseTestCase):
                               location.get_location_from_uri_and_backend,
                               uri, 'be1', conf=self.conf)
 
-    def test_register_scheme_map_first_wins(self):
+    def test_register_scheme_map_replaces(self):
         location.register_scheme_map({
             'fake': {'store': 'second', 'location_class': None,
                      'store_entry': 'other'},
             'fake2': {'store': 'new', 'location_class': None,
                       'store_entry': 'fake2'}})
-        self.assertEqual('first', location.SCHEME_TO_CLS_MAP['fake']['store'])
+        self.assertEqual('second',
+                         location.SCHEME_TO_CLS_MAP['fake']['store'])
         self.assertEqual('new', location.SCHEME_TO_CLS_MAP['fake2']['store'])
 
-    def test_register_scheme_backend_map_merges_backends(self):
+    def test_register_scheme_backend_map_merges_and_replaces(self):
         location.register_scheme_backend_map({
             'fake': {'be1': {'store': 'dup'}, 'be2': {'store': 'two'}},
             'fake2': {'be3': {'store': 'three'}}})
         backends = location.SCHEME_TO_CLS_BACKEND_MAP
-        self.assertEqual('one', backends['fake']['be1']['store'])
+        self.assertEqual('dup', backends['fake']['be1']['store'])
         self.assertEqual('two', backends['fake']['be2']['store'])
         self.assertEqual({'be3'}, set(backends['fake2']))
 

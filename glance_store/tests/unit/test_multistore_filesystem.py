@@ -60,6 +60,31 @@ class MultiStoreFilesystemTestCase(base.MultiStoreBaseTest):
 
 class TestMultiStore(MultiStoreFilesystemTestCase):
 
+    def test_refused_add_names_the_reason(self):
+        # A datadir that cannot be created disables writes; the upload
+        # Glance sends later says why.
+        blocker = os.path.join(self.test_dir, 'a-file')
+        with open(blocker, 'w') as f:
+            f.write('x')
+        self.config(filesystem_store_datadir=os.path.join(blocker, 'sub'),
+                    group='file1')
+        self._create()
+        e = self.assertRaises(exceptions.StoreAddDisabled,
+                              store.add_with_multihash, self.conf, 'img',
+                              io.BytesIO(b'x'), 1, 'file1', 'sha256')
+        self.assertIn(os.path.join(blocker, 'sub'), e.msg)
+
+    def test_second_create_multi_stores_replaces_the_stores(self):
+        self._create()
+        new_dir = os.path.join(self.test_dir, 'again')
+        self.config(filesystem_store_datadir=new_dir, group='file1')
+        self._create()
+        uri = store.add_with_multihash(self.conf, 'img', io.BytesIO(b'x'),
+                                       1, 'file1', 'sha256')[0]
+        self.assertEqual('file://' + os.path.join(new_dir, 'img'), uri)
+        fs = multi_backend.get_store_from_store_identifier('file1')
+        self.assertEqual('file://' + new_dir, fs.url_prefix)
+
     def test_add_get_delete(self):
         self._create()
         data = test_utils.pattern_bytes(70000)

@@ -14,8 +14,10 @@
 
 import io
 import os
+import urllib.parse
 
 import fixtures
+import requests
 from requests_mock.contrib import fixture as rm_fixture
 
 import glance_store as store
@@ -102,6 +104,29 @@ class TestMultiStoreHttp(base.MultiStoreBaseTest):
         self.assertEqual('/etc/defaults-ca.pem', req.verify)
         self.assertEqual('http://proxy:3128', req.proxies['https'])
         self.assertEqual('/etc/web2-ca.pem', self._verify_of('web2').verify)
+
+    def test_url_prefix_maps_locations_to_the_backend(self):
+        # What Glance's store_utils._get_store_id_from_uri does with an
+        # image location added through PATCH /v2/images/{id}.
+        self._create()
+        for uri in ('http://images.example.com/a.img', URL):
+            scheme = urllib.parse.urlparse(uri).scheme
+            found = [name for name, info in
+                     store.location.SCHEME_TO_CLS_BACKEND_MAP[scheme].items()
+                     if info['store'].url_prefix and
+                     uri.startswith(info['store'].url_prefix)]
+            self.assertEqual(['web', 'web2'], sorted(found))
+
+    def test_get_size_unreachable_is_bad_uri(self):
+        # glance.location._check_location_uri: BadStoreUri -> 400
+        self._create()
+        self.mock.head(URL, exc=requests.exceptions.ConnectionError('x'))
+        self.mock.get(URL, exc=requests.exceptions.ConnectionError('x'))
+        self.assertRaises(exceptions.BadStoreUri,
+                          store.get_size_from_uri_and_backend, URL, 'web',
+                          context=None)
+        self.assertRaises(exceptions.RemoteServiceUnavailable,
+                          store.get, URL, 'web')
 
     def test_malformed_uri(self):
         self._create()

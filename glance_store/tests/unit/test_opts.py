@@ -30,7 +30,9 @@ CORE_MULTI = ['default_backend', 'store_capabilities_update_min_interval']
 COMMON_BACKEND = ['store_description', 'weight']
 FILE_OPTS = ['filesystem_store_datadir', 'filesystem_store_datadirs',
              'filesystem_store_metadata_file', 'filesystem_store_file_perm',
-             'filesystem_store_chunk_size', 'filesystem_thin_provisioning']
+             'filesystem_store_chunk_size', 'filesystem_thin_provisioning',
+             'filesystem_store_timeout', 'filesystem_store_thread_pool_size',
+             'filesystem_store_threadpool_threshold']
 HTTP_OPTS = ['https_ca_certificates_file', 'https_insecure',
              'http_proxy_information']
 S3_OPTS = ['s3_store_host', 's3_store_region_name', 's3_store_access_key',

@@ -39,9 +39,10 @@ import uuid
 
 import requests
 
-# Drivers the upstream library ships and this project does not: finding one
-# of them next to the loaded glance_store means the server runs upstream.
-UPSTREAM_ONLY_DRIVERS = ('swift', 'rbd', 'cinder', 'vmware_datastore')
+# The module behind this project's stand-ins for the stores upstream ships
+# and this project does not (swift, rbd, cinder, vmware_datastore): upstream
+# has no such module, so its absence means the server runs upstream.
+PROJECT_ONLY_MODULE = '_unavailable.py'
 
 RESERVED_STORES = ('os_glance_staging_store', 'os_glance_tasks_store')
 
@@ -429,16 +430,15 @@ class GlanceServer(object):
 def check_is_this_project(package_dir):
     """Raise AssertionError unless package_dir is this project's library.
 
-    This project ships the file, http and s3 stores only, and is installed
+    This project ships the file, http and s3 stores (the others are
+    stand-ins built by ``_drivers/_unavailable.py``), and is installed
     (not imported from a source tree) where Glance runs.
     """
     drivers = os.path.join(package_dir, '_drivers')
-    found = sorted(name for name in os.listdir(drivers)
-                   if os.path.splitext(name)[0] in UPSTREAM_ONLY_DRIVERS)
-    if found:
+    if not os.path.isfile(os.path.join(drivers, PROJECT_ONLY_MODULE)):
         raise AssertionError(
             'Glance loaded upstream glance_store from %s (its _drivers has '
-            '%s), not this project' % (package_dir, ', '.join(found)))
+            'no %s), not this project' % (package_dir, PROJECT_ONLY_MODULE))
     site_dirs = {os.path.realpath(sysconfig.get_paths()[k])
                  for k in ('purelib', 'platlib')}
     parent = os.path.realpath(os.path.dirname(package_dir))
@@ -500,3 +500,13 @@ class GlanceClient(object):
 
     def stores_info(self):
         return self.request('GET', '/v2/info/stores')
+
+    def stores_detail(self):
+        return self.request('GET', '/v2/info/stores/detail')
+
+    def patch_image(self, image_id, changes):
+        """Apply a JSON patch (list of operations) to an image."""
+        return self.request(
+            'PATCH', '/v2/images/%s' % image_id, data=json.dumps(changes),
+            headers={'Content-Type':
+                     'application/openstack-images-v2.1-json-patch'})
