@@ -15,10 +15,13 @@
 Standard library only, so that it runs from any Python 3 interpreter or
 virtualenv. Every server listens on 127.0.0.1 only, lives in its own work
 directory and is stopped by the PIDs recorded in ``server.json``.
+``--bind-address`` makes RGW's S3 frontends and moto listen on another
+address (one inside a network namespace the caller made, with this
+script run there by ``ip netns exec``); the default stays 127.0.0.1.
 
 Usage::
 
-    s3_servers.py start rgw|localstack|moto --workdir DIR
+    s3_servers.py start rgw|localstack|moto --workdir DIR [--bind-address A]
     s3_servers.py stop --workdir DIR
     s3_servers.py run --servers rgw,localstack [--workdir DIR] -- CMD ...
 """
@@ -78,9 +81,9 @@ def _log(message):
     print(message, flush=True)
 
 
-def free_port():
+def free_port(address='127.0.0.1'):
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(('127.0.0.1', 0))
+        sock.bind((address, 0))
         return sock.getsockname()[1]
 
 
@@ -267,14 +270,16 @@ def _record(info, procs):
     info['pid_start_times'] = {str(p.pid): _start_time(p.pid) for p in procs}
 
 
-def _self_signed(tls_dir, log_path):
+def _self_signed(tls_dir, log_path, address='127.0.0.1'):
     os.makedirs(tls_dir, exist_ok=True)
     cert = os.path.join(tls_dir, 'cert.pem')
     key = os.path.join(tls_dir, 'key.pem')
+    names = 'DNS:localhost,IP:127.0.0.1'
+    if address != '127.0.0.1':
+        names += ',IP:%s' % address
     _run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes',
           '-keyout', key, '-out', cert, '-days', '30', '-subj',
-          '/CN=localhost', '-addext',
-          'subjectAltName=DNS:localhost,IP:127.0.0.1'], log_path)
+          '/CN=localhost', '-addext', 'subjectAltName=' + names], log_path)
     return cert, key
 
 
@@ -319,8 +324,8 @@ osd_class_update_on_start = false
 log_file = {d}/log/$name.log
 [client.rgw.gs]
 rgw_data = {d}/rgw
-rgw_frontends = beast endpoint=127.0.0.1:{http_port} \
-ssl_endpoint=127.0.0.1:{https_port} ssl_certificate={cert} \
+rgw_frontends = beast endpoint={bind}:{http_port} \
+ssl_endpoint={bind}:{https_port} ssl_certificate={cert} \
 ssl_private_key={key}
 rgw_dns_name = localhost
 rgw_gc_obj_min_wait = 30
@@ -340,21 +345,24 @@ def start_rgw(workdir, args):
     for sub in ('run', 'log', 'mon', 'osd', 'rgw'):
         os.makedirs(os.path.join(workdir, sub), exist_ok=True)
     setup_log = os.path.join(workdir, 'log', 'setup.log')
-    cert, key = _self_signed(os.path.join(workdir, 'tls'), setup_log)
-    mon_port, http_port, https_port = free_port(), free_port(), free_port()
+    bind = args.bind_address
+    cert, key = _self_signed(os.path.join(workdir, 'tls'), setup_log, bind)
+    mon_port = free_port()
+    http_port, https_port = free_port(bind), free_port(bind)
     fsid = str(uuid.uuid4())
     conf = os.path.join(workdir, 'ceph.conf')
     with open(conf, 'w') as f:
         f.write(CEPH_CONF.format(
-            fsid=fsid, mon_port=mon_port, d=workdir, http_port=http_port,
+            fsid=fsid, mon_port=mon_port, d=workdir, bind=bind,
+            http_port=http_port,
             https_port=https_port, cert=cert, key=key,
             memstore_bytes=args.memstore_gib * 1024 ** 3))
     logs = [os.path.join(workdir, 'log', n) for n in (
         'client.rgw.gs.log', 'osd.0.log', 'mon.a.log', 'daemons.log')]
     info = {
         'kind': 'rgw',
-        'http_endpoint': 'http://127.0.0.1:%d' % http_port,
-        'https_endpoint': 'https://127.0.0.1:%d' % https_port,
+        'http_endpoint': 'http://%s:%d' % (bind, http_port),
+        'https_endpoint': 'https://%s:%d' % (bind, https_port),
         'ca_bundle': cert,
         'access_key': RGW_ACCESS_KEY,
         'secret_key': RGW_SECRET_KEY,
@@ -596,13 +604,14 @@ def start_localstack(workdir, args):
 
 def start_moto(workdir, args):
     t0 = time.monotonic()
-    port = free_port()
+    port = free_port(args.bind_address)
     log_path = os.path.join(workdir, 'moto.log')
-    proc = _spawn([sys.executable, '-m', 'moto.server', '-H', '127.0.0.1',
-                   '-p', str(port)], log_path, cwd=workdir)
+    proc = _spawn([sys.executable, '-m', 'moto.server', '-H',
+                   args.bind_address, '-p', str(port)], log_path,
+                  cwd=workdir)
     info = {
         'kind': 'moto',
-        'http_endpoint': 'http://127.0.0.1:%d' % port,
+        'http_endpoint': 'http://%s:%d' % (args.bind_address, port),
         'https_endpoint': None,
         'ca_bundle': None,
         'access_key': 'testing',
@@ -675,99 +684,162 @@ class _Interrupted(BaseException):
         self.signum = signum
 
 
-def run(args):
-    kinds = [k.strip() for k in args.servers.split(',') if k.strip()]
+def _kinds(spec):
+    """The server kinds of ``--servers``, or None (reported) if unknown."""
+    kinds = [k.strip() for k in spec.split(',') if k.strip()]
     for kind in kinds:
         if kind not in KINDS:
             _log('unknown server kind %r (known: %s)' % (kind,
                                                          ', '.join(KINDS)))
-            return 2
+            return None
+    return kinds
+
+
+class _Servers(object):
+    """The servers of one ``run``: started side by side, always stopped."""
+
+    def __init__(self, kinds, workdir, args):
+        self.kinds = kinds
+        self.workdir = workdir
+        self.args = args
+        self.started = {}
+        self.errors = {}
+        self.threads = []
+        self.done = {k: threading.Event() for k in kinds}
+        self._lock = threading.Lock()
+
+    def _start_one(self, kind):
+        try:
+            info = start(kind, os.path.join(self.workdir, kind), self.args)
+        except Exception as e:
+            with self._lock:
+                self.errors[kind] = e
+        else:
+            with self._lock:
+                self.started[kind] = info
+        finally:
+            self.done[kind].set()
+
+    def _wait(self):
+        # Events, not Thread.join(): a signal that interrupts join() can
+        # leave a thread that still runs marked as stopped, and the
+        # server it is starting would outlive this process.
+        for kind, thread in zip(self.kinds, self.threads):
+            while thread.ident is not None and not self.done[kind].wait(0.2):
+                pass
+
+    def start(self):
+        """Start every server (they share nothing); False on a failure."""
+        self.threads = [threading.Thread(target=self._start_one,
+                                         args=(k,), daemon=True)
+                        for k in self.kinds]
+        for t in self.threads:
+            t.start()
+        self._wait()
+        for kind, e in self.errors.items():
+            _log('failed to start %s: %s' % (kind, e))
+            _print_log_files(getattr(e, 'log_files', []))
+        return not self.errors
+
+    def write_json(self):
+        path = os.path.join(self.workdir, 'servers.json')
+        with open(path, 'w') as f:
+            json.dump(self.started, f, indent=2)
+        return path
+
+    def stop(self):
+        """Stop what was started, even while a start is still going on."""
+        self._wait()
+        for kind in self.kinds:
+            sub = os.path.join(self.workdir, kind)
+            if os.path.exists(os.path.join(sub, 'server.json')):
+                stop(sub)
+
+
+def _print_log_files(log_files, lines=30):
+    for log_file in log_files:
+        if os.path.exists(log_file):
+            _log('----- last %d lines of %s -----' % (lines, log_file))
+            _log(tail(log_file, lines))
+
+
+def _run_command(command, servers_json, started):
+    env = dict(os.environ, GS_FUNC_SERVERS=servers_json)
+    t0 = time.monotonic()
+    child = subprocess.Popen(command, env=env)
+    try:
+        rc = child.wait()
+    except _Interrupted as e:
+        _stop_child(child, e.signum)
+        raise
+    if rc < 0:
+        rc = 128 - rc
+    _log('command exited with code %d after %.1fs'
+         % (rc, time.monotonic() - t0))
+    if rc != 0:
+        for info in started.values():
+            _print_logs(info)
+    return rc
+
+
+def _stop_child(child, signum):
+    if child.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        child.send_signal(signum)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        child.wait(STOP_TIMEOUT)
+    if child.poll() is None:
+        child.kill()
+        child.wait()
+
+
+def _on_signal(signum, frame):
+    raise _Interrupted(signum)
+
+
+def run(args):
+    """Start the servers, run the command, stop the servers.
+
+    Returns the command's exit code (2 for an unknown server kind, 3
+    when a server did not start, 128 + N when interrupted by signal N).
+    """
+    kinds = _kinds(args.servers)
+    if kinds is None:
+        return 2
     own_workdir = args.workdir is None
     workdir = os.path.abspath(args.workdir or tempfile.mkdtemp(
         prefix='gs-func-s3-'))
     os.makedirs(workdir, exist_ok=True)
-    started = {}
-    errors = {}
-    child = None
-
-    def on_signal(signum, frame):
-        raise _Interrupted(signum)
-
-    old = {s: signal.signal(s, on_signal)
+    servers = _Servers(kinds, workdir, args)
+    old = {s: signal.signal(s, _on_signal)
            for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-    lock = threading.Lock()
-
-    def start_one(kind):
-        try:
-            info = start(kind, os.path.join(workdir, kind), args)
-        except Exception as e:
-            with lock:
-                errors[kind] = e
-        else:
-            with lock:
-                started[kind] = info
-
     rc = 1
-    # Start the servers side by side: they share nothing.
-    threads = [threading.Thread(target=start_one, args=(k,), daemon=True)
-               for k in kinds]
     try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            while t.is_alive():
-                t.join(0.2)
-        if errors:
-            for kind, e in errors.items():
-                _log('failed to start %s: %s' % (kind, e))
-                for log_file in getattr(e, 'log_files', []):
-                    if os.path.exists(log_file):
-                        _log('----- last 30 lines of %s -----' % log_file)
-                        _log(tail(log_file))
+        if not servers.start():
             return 3
-        servers_json = os.path.join(workdir, 'servers.json')
-        with open(servers_json, 'w') as f:
-            json.dump(started, f, indent=2)
-        env = dict(os.environ, GS_FUNC_SERVERS=servers_json)
-        t0 = time.monotonic()
-        child = subprocess.Popen(args.command, env=env)
-        rc = child.wait()
-        if rc < 0:
-            rc = 128 - rc
-        _log('command exited with code %d after %.1fs'
-             % (rc, time.monotonic() - t0))
-        if rc != 0:
-            for info in started.values():
-                _print_logs(info)
+        rc = _run_command(args.command, servers.write_json(),
+                          servers.started)
         return rc
     except _Interrupted as e:
         _log('interrupted by signal %d: stopping servers' % e.signum)
-        if child is not None and child.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                child.send_signal(e.signum)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                child.wait(STOP_TIMEOUT)
-            if child.poll() is None:
-                child.kill()
-                child.wait()
         return 128 + e.signum
     finally:
         # Signals must not cut the clean-up short.
         for s in old:
             signal.signal(s, signal.SIG_IGN)
-        for t in threads:
-            if t.ident is not None:
-                t.join()
-        for kind in kinds:
-            sub = os.path.join(workdir, kind)
-            if os.path.exists(os.path.join(sub, 'server.json')):
-                stop(sub)
+        servers.stop()
         for s, handler in old.items():
             signal.signal(s, handler)
-        if own_workdir and rc == 0 and not args.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
-        elif own_workdir:
-            _log('server files kept in %s' % workdir)
+        _remove_workdir(workdir, own_workdir and rc == 0 and not args.keep,
+                        own_workdir)
+
+
+def _remove_workdir(workdir, remove, own_workdir):
+    if remove:
+        shutil.rmtree(workdir, ignore_errors=True)
+    elif own_workdir:
+        _log('server files kept in %s' % workdir)
 
 
 def main(argv=None):
@@ -783,6 +855,10 @@ def main(argv=None):
         p.add_argument('--memstore-gib', type=int, default=8,
                        help='size the RGW OSD reports (RAM, used as '
                             'written; default %(default)s)')
+        p.add_argument('--bind-address', default='127.0.0.1',
+                       help='address the S3 endpoints of RGW and moto '
+                            'listen on, for a server started inside a '
+                            'network namespace (default %(default)s)')
 
     p_start = sub.add_parser('start', help='start one server')
     p_start.add_argument('kind', choices=KINDS)
@@ -807,10 +883,7 @@ def main(argv=None):
             start(args.kind, args.workdir, args)
         except (StartError, OSError) as e:
             _log('failed to start %s: %s' % (args.kind, e))
-            for log_file in getattr(e, 'log_files', []):
-                if os.path.exists(log_file):
-                    _log('----- last 30 lines of %s -----' % log_file)
-                    _log(tail(log_file))
+            _print_log_files(getattr(e, 'log_files', []))
             return 1
         return 0
     if args.action == 'stop':

@@ -34,6 +34,7 @@ from oslo_utils import units
 from glance_store._drivers import s3_checksums
 from glance_store._drivers import s3_download
 from glance_store._drivers import s3_errors
+from glance_store._drivers import s3_leftovers
 from glance_store._drivers import s3_upload
 from glance_store import capabilities
 from glance_store.common import utils
@@ -423,6 +424,7 @@ class Store(glance_store.driver.Store):
                   'bucket': self.bucket, 'policy': self.policy.describe()})
 
         self._s3_client = self._create_s3_client()
+        s3_leftovers.warn_stale_uploads(self)
         self._url_prefix = "%s://%s/%s/" % (self.scheme, self.s3_netloc,
                                             self.bucket)
 

@@ -37,6 +37,7 @@ from glance_store.cmd.s3_check import embedded
 from glance_store.cmd.s3_check import model
 from glance_store.cmd.s3_check import probe
 from glance_store.cmd.s3_check import report
+from glance_store.cmd import s3_check_stale as stale
 from glance_store.i18n import _
 
 PROG = model.PROG
@@ -75,7 +76,7 @@ def parse_args(argv, default_config_files=None):
         for a command line error argparse has printed.
     """
     conf = cfg.ConfigOpts()
-    conf.register_cli_opts(CLI_OPTS)
+    conf.register_cli_opts(CLI_OPTS + stale.CLI_OPTS)
     if default_config_files is None:
         default_config_files = [DEFAULT_CONFIG_FILE] \
             if os.path.exists(DEFAULT_CONFIG_FILE) else []
@@ -170,14 +171,18 @@ def emit(results, fmt, embedded_doc=None, out=None, err=None):
 
 # --- the modes ------------------------------------------------------------
 
-def check_mode(conf, progress):
-    """The default mode: check the backends of the configuration."""
+def _require_configuration(conf):
     if conf.image:
         raise model.ConfigError(_("--image is only used with --embedded"))
     if not conf.config_file and not conf.config_dir:
         raise model.ConfigError(_(
             "no configuration: give --config-file (for example "
             "%s) or --config-dir, or use --embedded") % DEFAULT_CONFIG_FILE)
+
+
+def check_mode(conf, progress):
+    """The default mode: check the backends of the configuration."""
+    _require_configuration(conf)
     names = s3_backends.find_s3_backends(conf, conf.backend)
     return emit(run_checks(conf, names, progress), conf.format)
 
@@ -203,9 +208,31 @@ def embedded_mode(conf, progress):
     return code
 
 
+def stale_mode(conf, progress):
+    """--stale-uploads: report (and abort) leftover multipart uploads.
+
+    :returns: the exit code (0 none left, 1 some, 2 configuration error).
+    """
+    age = stale.validate(conf)
+    _require_configuration(conf)
+    results = [stale.check_backend(conf, name, age, conf.abort,
+                                   conf.apply_lifecycle)
+               for name in s3_backends.find_s3_backends(conf, conf.backend)]
+    if conf.format == 'json':
+        sys.stdout.write(stale.to_json(results) + '\n')
+    for result in results:
+        if result.error:
+            sys.stderr.write('%s: backend %s: %s\n' % (
+                PROG, result.backend, result.error))
+        elif conf.format != 'json':
+            sys.stdout.write(stale.render_text(result))
+    return stale.exit_code(results)
+
+
 # (option, mode): the first mode whose option is set runs.
 MODES = (
     ('embedded', embedded_mode),
+    ('stale_uploads', stale_mode),
 )
 
 
@@ -231,6 +258,10 @@ def _fail(message, code=model.EXIT_USAGE):
 def _run(argv):
     try:
         conf = parse_args(argv)
+        try:
+            stale.validate(conf)
+        except ValueError as e:
+            raise model.ConfigError(str(e))
         return select_mode(conf)(conf, progress_printer())
     except model.ConfigError as e:
         return _fail(str(e))
