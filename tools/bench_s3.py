@@ -26,12 +26,20 @@ a local S3 server (Ceph RGW started by tools/s3_servers.py by default, or
 * busy%: share of all the machine's cores in use during the case (this
   client and the server together): near 100 the machine is the limit.
 
+``--endpoint null`` starts a null S3 server instead (a separate process
+that accepts the upload calls and discards the bytes), so that the
+store's own pipeline is measured alone; gets are not measured there.
+Each case also reports the rate of md5 + sha512 run one after the other
+over the same bytes right after it (floor MiB/s) and the upload's rate
+against it (x floor): above 1 the digests overlap.
+
 The table goes to stdout, the same data as JSON to --json.  Not a test:
 nothing here asserts; the targets are printed next to the figures.
 """
 
 import argparse
 import hashlib
+import http.server
 import json
 import os
 import subprocess
@@ -39,7 +47,9 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import uuid
+import zlib
 
 from oslo_config import cfg
 
@@ -147,6 +157,148 @@ def machine_ticks():
     return sum(values) - idle, sum(values)
 
 
+# --- the null S3 endpoint ---------------------------------------------------
+
+S3_NS = 'http://s3.amazonaws.com/doc/2006-03-01/'
+NULL_ETAG = '"d41d8cd98f00b204e9800998ecf8427e"'
+
+
+class NullS3Handler(http.server.BaseHTTPRequestHandler):
+    """Just enough of S3 for the store's uploads; every byte is dropped.
+
+    Bodies are read into one reused buffer per connection thread, so the
+    server costs a socket read per MiB.  Object sizes are remembered (not
+    their bytes) so that HEAD and DELETE answer as S3 does.
+    """
+
+    protocol_version = 'HTTP/1.1'
+    objects = {}
+    uploads = {}
+    lock = threading.Lock()
+    local = threading.local()
+
+    def log_message(self, *args):
+        pass
+
+    def _drain(self):
+        buf = getattr(self.local, 'buf', None)
+        if buf is None:
+            buf = self.local.buf = memoryview(bytearray(MiB))
+        if 'chunked' in self.headers.get('Transfer-Encoding', ''):
+            total = 0
+            while True:
+                n = int(self.rfile.readline().split(b';')[0], 16)
+                total += self._skip(buf, n)
+                self.rfile.readline()
+                if n == 0:
+                    return total
+        return self._skip(buf, int(self.headers.get('Content-Length') or 0))
+
+    def _skip(self, buf, n):
+        total = 0
+        while n > 0:
+            got = self.rfile.readinto(buf[:min(n, len(buf))])
+            if not got:
+                break
+            n -= got
+            total += got
+        return total
+
+    def _answer(self, status, body=b'', headers=()):
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        if body and self.command != 'HEAD':
+            self.wfile.write(body)
+
+    def _xml(self, tag, **fields):
+        inner = ''.join('<%s>%s</%s>' % (k, v, k) for k, v in fields.items())
+        body = ('<?xml version="1.0" encoding="UTF-8"?><%s xmlns="%s">%s'
+                '</%s>' % (tag, S3_NS, inner, tag)).encode()
+        self._answer(200, body, [('Content-Type', 'application/xml')])
+
+    def _target(self):
+        url = urllib.parse.urlsplit(self.path)
+        query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
+        path = urllib.parse.unquote(url.path).lstrip('/')
+        return path, query
+
+    def do_PUT(self):
+        path, query = self._target()
+        n = self._drain()
+        with self.lock:
+            if 'uploadId' in query:
+                self.uploads[query['uploadId'][0]] += n
+            elif '/' in path:
+                self.objects[path] = n
+        self._answer(200, headers=[('ETag', NULL_ETAG)])
+
+    def do_POST(self):
+        path, query = self._target()
+        self._drain()
+        bucket, _sep, key = path.partition('/')
+        if 'uploads' in query:
+            upload_id = uuid.uuid4().hex
+            with self.lock:
+                self.uploads[upload_id] = 0
+            return self._xml('InitiateMultipartUploadResult', Bucket=bucket,
+                             Key=key, UploadId=upload_id)
+        with self.lock:
+            self.objects[path] = self.uploads.pop(query['uploadId'][0])
+        self._xml('CompleteMultipartUploadResult', Bucket=bucket, Key=key,
+                  ETag=NULL_ETAG.replace('"', '&quot;'))
+
+    def do_DELETE(self):
+        path, query = self._target()
+        self._drain()
+        with self.lock:
+            if 'uploadId' in query:
+                self.uploads.pop(query['uploadId'][0], None)
+            else:
+                self.objects.pop(path, None)
+        self._answer(204)
+
+    def do_HEAD(self):
+        path, _query = self._target()
+        if '/' not in path:
+            return self._answer(200)
+        with self.lock:
+            size = self.objects.get(path)
+        if size is None:
+            return self._answer(404)
+        self.send_response(200)
+        self.send_header('Content-Length', str(size))
+        self.send_header('ETag', NULL_ETAG)
+        self.end_headers()
+
+    def do_GET(self):
+        self._drain()
+        self._answer(501)
+
+
+def serve_null():
+    """Run the null S3 server on a free port; print the port, serve."""
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), NullS3Handler)
+    server.daemon_threads = True
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
+
+
+def start_null():
+    proc = subprocess.Popen([sys.executable, os.path.abspath(__file__),
+                             '--serve-null'], stdout=subprocess.PIPE)
+    port = int(proc.stdout.readline())
+    return {'http_endpoint': 'http://127.0.0.1:%d' % port,
+            'access_key': 'null', 'secret_key': 'null', 'proc': proc}
+
+
+def stop_null(info):
+    info['proc'].terminate()
+    info['proc'].wait()
+
+
 def measure(fn, out=None):
     """CPU seconds, wall seconds and RSS growth (MiB) of ``fn()``.
 
@@ -167,7 +319,11 @@ def measure(fn, out=None):
 
 
 def floor_cost(size):
-    """CPU seconds of md5 + sha512 over ``size`` bytes."""
+    """CPU and wall seconds of md5 then sha512 over ``size`` bytes.
+
+    One MiB at a time, one digest after the other on this thread: what
+    the store would cost and take if it hashed sequentially.
+    """
     def run():
         md5, sha = hashlib.md5(), hashlib.sha512()
         left = size
@@ -176,7 +332,37 @@ def floor_cost(size):
             md5.update(BLOCK[:n])
             sha.update(BLOCK[:n])
             left -= n
-    return measure(run)[0]
+    cpu, wall, _rss = measure(run)
+    return cpu, wall
+
+
+def digest_rates(size=256 * MiB):
+    """MiB/s of each digest alone on one thread over ``size`` bytes."""
+    def crc(fn):
+        def run():
+            value = 0
+            for _ in range(size // MiB):
+                value = fn(BLOCK, value)
+        return run
+
+    def hashed(name):
+        def run():
+            h = hashlib.new(name)
+            for _ in range(size // MiB):
+                h.update(BLOCK)
+        return run
+    cases = [('md5', hashed('md5')), ('sha512', hashed('sha512')),
+             ('sha256', hashed('sha256')), ('sha1', hashed('sha1')),
+             ('crc32', crc(zlib.crc32))]
+    crt = s3_checksums.crt_checksums
+    if crt is not None:
+        cases += [('crc32c', crc(crt.crc32c)),
+                  ('crc64nvme', crc(crt.crc64nvme))]
+    rates = {}
+    for name, fn in cases:
+        wall = measure(fn)[1]
+        rates[name] = size / MiB / wall
+    return rates
 
 
 def make_store(server, transport, options, threads):
@@ -201,7 +387,7 @@ def make_store(server, transport, options, threads):
     return store, conf
 
 
-def run_case(store, conf, size, known, results, meta, gc):
+def run_case(store, conf, size, known, results, meta, gc, get=True):
     key = 'bench-%s' % uuid.uuid4()
     out = {}
 
@@ -210,10 +396,15 @@ def run_case(store, conf, size, known, results, meta, gc):
                                size if known else 0, 'sha512')[0]
     load = {}
     cpu, wall, rss = measure(add, load)
+    busy = load['busy']
+    # The sequential digests over the same bytes, right after the upload,
+    # so that both see the same machine.
+    floor_cpu, floor_wall = floor_cost(size)
     results.append(dict(meta, op='add-known' if known else 'add-unknown',
                         size_mib=size // MiB, cpu=cpu, wall=wall, rss=rss,
-                        busy=load['busy']))
-    if known:
+                        busy=busy, floor_cpu=floor_cpu,
+                        floor_wall=floor_wall))
+    if known and get:
         loc = location.Location('s3', s3.StoreLocation, conf,
                                 uri=out['uri'])
 
@@ -223,7 +414,8 @@ def run_case(store, conf, size, known, results, meta, gc):
                 pass
         cpu, wall, rss = measure(get, load)
         results.append(dict(meta, op='get', size_mib=size // MiB, cpu=cpu,
-                            wall=wall, rss=rss, busy=load['busy']))
+                            wall=wall, rss=rss, busy=load['busy'],
+                            floor_cpu=floor_cpu, floor_wall=floor_wall))
     loc = location.Location('s3', s3.StoreLocation, conf, uri=out['uri'])
     store.delete(loc)
     gc()
@@ -258,35 +450,41 @@ def rgw_gc(info):
     return gc
 
 
-def summarize(results, floors):
+def summarize(results):
     lines = []
-    hdr = ('%-6s %-15s %-11s %7s %9s %9s %6s %8s %8s %6s' %
+    hdr = ('%-6s %-15s %-11s %6s %9s %7s %6s %7s %7s %6s %7s %5s' %
            ('proto', 'config', 'op', 'MiB', 'cpu s/GiB', 'floor', 'ratio',
-            'MiB/s', 'rss MiB', 'busy%'))
+            'MiB/s', 'floor/s', 'xfloor', 'rss MiB', 'busy%'))
     lines.append(hdr)
     lines.append('-' * len(hdr))
     for r in results:
         gib = r['size_mib'] / 1024.0
+        upload = r['op'].startswith('add')
         r['cpu_per_gib'] = r['cpu'] / gib
-        r['floor_per_gib'] = floors[r['size_mib']] / gib
+        r['floor_per_gib'] = r['floor_cpu'] / gib
         r['ratio'] = (r['cpu_per_gib'] / r['floor_per_gib']
-                      if r['op'].startswith('add') else None)
+                      if upload else None)
         r['mib_s'] = r['size_mib'] / r['wall'] if r['wall'] else 0
-        lines.append('%-6s %-15s %-11s %7d %9.2f %9.2f %6s %8.1f %8.1f '
-                     '%6.0f' % (
+        r['floor_mib_s'] = r['size_mib'] / r['floor_wall']
+        r['x_floor'] = r['mib_s'] / r['floor_mib_s'] if upload else None
+        lines.append('%-6s %-15s %-11s %6d %9.2f %7.2f %6s %7.1f %7.1f %6s '
+                     '%7.1f %5.0f' % (
                          r['proto'],
                          r['config'] + ('' if r['threads'] != 1 else '/1t'),
                          r['op'], r['size_mib'], r['cpu_per_gib'],
                          r['floor_per_gib'],
-                         '%.2f' % r['ratio'] if r['ratio'] is not None
-                         else '-', r['mib_s'], r['rss'], r['busy']))
+                         '%.2f' % r['ratio'] if upload else '-',
+                         r['mib_s'], r['floor_mib_s'],
+                         '%.2f' % r['x_floor'] if upload else '-',
+                         r['rss'], r['busy']))
     return '\n'.join(lines)
 
 
-def main(argv=None):
+def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--endpoint', help='use this S3 server (http:// or '
-                   'https://) instead of starting Ceph RGW')
+                   'https://) instead of starting Ceph RGW; "null": a '
+                   'server that discards the bytes (uploads only)')
     p.add_argument('--access-key', default=os.environ.get('BENCH_ACCESS_KEY'))
     p.add_argument('--secret-key', default=os.environ.get('BENCH_SECRET_KEY'))
     p.add_argument('--ca-bundle', default='')
@@ -297,72 +495,96 @@ def main(argv=None):
     p.add_argument('--configs', default=','.join(CONFIGS))
     p.add_argument('--transports', default='http,https')
     p.add_argument('--threads', type=int, default=10)
+    p.add_argument('--no-parallel', action='store_true',
+                   help='skip the 1 thread / --threads comparison')
     p.add_argument('--memstore-gib', type=int, default=12)
     p.add_argument('--json', default='bench_s3.json')
-    args = p.parse_args(argv)
+    p.add_argument('--serve-null', action='store_true',
+                   help=argparse.SUPPRESS)
+    return p.parse_args(argv)
 
+
+def start_server(args):
+    """The server to measure against and its transports."""
+    if args.endpoint == 'null':
+        return start_null(), ['http']
     if args.endpoint:
         proto = args.endpoint.split('://')[0]
-        server = {'%s_endpoint' % proto: args.endpoint,
-                  'access_key': args.access_key,
-                  'secret_key': args.secret_key,
-                  'ca_bundle': args.ca_bundle}
-        transports = [proto]
-    else:
-        server = start_rgw(args)
-        transports = args.transports.split(',')
+        return {'%s_endpoint' % proto: args.endpoint,
+                'access_key': args.access_key,
+                'secret_key': args.secret_key,
+                'ca_bundle': args.ca_bundle}, [proto]
+    return start_rgw(args), args.transports.split(',')
+
+
+def run_all(args, server, transports, results, skipped):
     gc = rgw_gc(server)
+    get = args.endpoint != 'null'
     sizes = [int(s) * MiB for s in args.sizes.split(',') if s]
     configs = [c for c in args.configs.split(',') if c]
     if 'always-crc32c' in configs and not s3_checksums.crt_available():
         print('skipping always-crc32c: awscrt is not installed')
         configs.remove('always-crc32c')
+    store = None
+    for proto in transports:
+        for name in configs:
+            store, conf = make_store(server, proto, CONFIGS[name],
+                                     args.threads)
+            meta = {'proto': proto, 'config': name, 'threads': args.threads}
+            try:
+                for size in sizes:
+                    for known in (True, False):
+                        run_case(store, conf, size, known, results, meta,
+                                 gc, get)
+            except Exception as e:  # e.g. when_supported on RGW/HTTPS
+                skipped.append('%s %s: %s' % (proto, name, e))
+        if args.no_parallel or not sizes:
+            continue
+        # Parallel parts versus one part at a time, same data.
+        for threads in (1, args.threads):
+            store, conf = make_store(server, proto, CONFIGS['off'], threads)
+            meta = {'proto': proto, 'config': 'off-parallel',
+                    'threads': threads}
+            run_case(store, conf, max(sizes), False, results, meta, gc, get)
+    # Memory of unknown-size uploads does not grow with the image.
+    proto = transports[0]
+    for size in [int(s) * MiB for s in args.memory_sizes.split(',') if s]:
+        store, conf = make_store(server, proto, CONFIGS['off'], args.threads)
+        meta = {'proto': proto, 'config': 'off-memory',
+                'threads': args.threads}
+        run_case(store, conf, size, False, results, meta, gc, get)
+    return store
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.serve_null:
+        return serve_null()
+    server, transports = start_server(args)
     results, skipped = [], []
     try:
-        for proto in transports:
-            for name in configs:
-                store, conf = make_store(server, proto, CONFIGS[name],
-                                         args.threads)
-                meta = {'proto': proto, 'config': name,
-                        'threads': args.threads}
-                try:
-                    for size in sizes:
-                        for known in (True, False):
-                            run_case(store, conf, size, known, results,
-                                     meta, gc)
-                except Exception as e:  # e.g. when_supported on RGW/HTTPS
-                    skipped.append('%s %s: %s' % (proto, name, e))
-            # Parallel parts versus one part at a time, same data.
-            big = max(sizes)
-            for threads in (1, args.threads):
-                store, conf = make_store(server, proto, CONFIGS['off'],
-                                         threads)
-                meta = {'proto': proto, 'config': 'off-parallel',
-                        'threads': threads}
-                run_case(store, conf, big, False, results, meta, gc)
-        # Memory of unknown-size uploads does not grow with the image.
-        proto = transports[0]
-        store, conf = make_store(server, proto, CONFIGS['off'],
-                                 args.threads)
-        for size in [int(s) * MiB for s in args.memory_sizes.split(',')
-                     if s]:
-            meta = {'proto': proto, 'config': 'off-memory',
-                    'threads': args.threads}
-            run_case(store, conf, size, False, results, meta, gc)
-        floors = {r['size_mib']: floor_cost(r['size_mib'] * MiB)
-                  for r in results}
+        store = run_all(args, server, transports, results, skipped)
+        rates = digest_rates()
     finally:
-        if not args.endpoint:
+        if args.endpoint == 'null':
+            stop_null(server)
+        elif not args.endpoint:
             stop_server(server)
-    print(summarize(results, floors))
+    print('endpoint: %s; %d cores' % (args.endpoint or 'rgw (started here)',
+                                      os.cpu_count()))
+    print(summarize(results))
     for line in skipped:
         print('not measured:', line)
-    part = store.s3_store_large_object_chunk_size / MiB
-    print('memory bound for unknown size: (%d + 2) x %d MiB + 64 MiB = '
-          '%d MiB' % (args.threads, part, (args.threads + 2) * part + 64))
+    print('one digest alone, one thread (MiB/s): ' + ', '.join(
+        '%s %.0f' % kv for kv in rates.items()))
+    if store is not None:
+        part = store.s3_store_large_object_chunk_size / MiB
+        print('memory bound for unknown size: (%d + 2) x %d MiB + 64 MiB '
+              '= %d MiB' % (args.threads, part,
+                            (args.threads + 2) * part + 64))
     with open(args.json, 'w') as f:
         json.dump({'results': results, 'skipped': skipped,
-                   'floors_s': floors}, f, indent=2)
+                   'digest_rates': rates}, f, indent=2)
     print('wrote', args.json)
 
 

@@ -13,12 +13,13 @@
 
 # Install the system packages the functional S3 tests need (Debian 12):
 # Ceph's mon, OSD and RADOS gateway for a throw-away RGW, plus uuidgen,
-# openssl and curl. Idempotent: does nothing when all are installed.
+# openssl and curl, and qemu-img (qemu-utils) for Glance's own functional
+# tests in tox -e compat. Idempotent: does nothing when all are installed.
 # Run as root (CI does).
 
 set -euo pipefail
 
-PACKAGES="ceph-mon ceph-osd radosgw uuid-runtime openssl curl"
+PACKAGES="ceph-mon ceph-osd radosgw uuid-runtime openssl curl qemu-utils"
 
 missing=""
 for pkg in $PACKAGES; do

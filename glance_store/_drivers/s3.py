@@ -631,6 +631,9 @@ class Store(glance_store.driver.Store):
                              store_name=self.store_name)
         except (boto_exc.ClientError, boto_exc.BotoCoreError) as e:
             raise self._upload_error(e, loc)
+        finally:
+            # Stops the digest workers, whatever happened.
+            reader.close()
         LOG.debug("Wrote %(size)d bytes to %(uri)s",
                   {'size': hashes.size, 'uri': loc.get_uri()})
         metadata = {}

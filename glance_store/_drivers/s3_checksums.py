@@ -74,10 +74,6 @@ def param_name(algorithm):
     return 'Checksum' + algorithm
 
 
-def header_name(algorithm):
-    return 'x-amz-checksum-' + algorithm.lower()
-
-
 # --- computing checksums -------------------------------------------------
 
 # Reflected polynomials and widths of the CRCs S3 uses.
@@ -178,20 +174,55 @@ def _zero_bytes_operator(algorithm, length):
     return result
 
 
-def crc_combine(algorithm, crc1, crc2, len2):
-    """CRC of A+B from crc(A), crc(B) and len(B), for reflected CRCs.
-
-    Lets the store build a whole-object CRC from the part CRCs its
-    workers computed, without reading every byte a second time: appending
-    len(B) zero bytes to crc(A) is a linear map over GF(2).
-    """
+def _gf2_crc_combine(algorithm, crc1, crc2, len2):
     if len2 <= 0:
         return crc1
     return _gf2_times(_zero_bytes_operator(algorithm, len2), crc1) ^ crc2
 
 
+def _crt_combiners():
+    """awscrt's native combine functions, by algorithm (awscrt >= 0.29)."""
+    names = {'CRC32': 'combine_crc32', 'CRC32C': 'combine_crc32c',
+             'CRC64NVME': 'combine_crc64nvme'}
+    found = {}
+    for algorithm, name in names.items():
+        fn = getattr(crt_checksums, name, None)
+        if fn is not None:
+            found[algorithm] = fn
+    return found
+
+
+_CRT_COMBINE = _crt_combiners()
+
+
+def crc_combine(algorithm, crc1, crc2, len2):
+    """CRC of A+B from crc(A), crc(B) and len(B), for reflected CRCs.
+
+    Lets the store build a whole-object CRC from the part CRCs its
+    workers computed, without reading every byte a second time.  Uses
+    awscrt's combine where awscrt is loaded and has it; otherwise the
+    GF(2) form here: appending len(B) zero bytes to crc(A) is a linear
+    map over GF(2).
+
+    :param algorithm: 'CRC32', 'CRC32C' or 'CRC64NVME'
+    :param crc1: the CRC of A, an integer
+    :param crc2: the CRC of B, an integer
+    :param len2: the length of B in bytes
+    :returns: the CRC of A followed by B, an integer
+    """
+    combine = _CRT_COMBINE.get(algorithm)
+    if combine is not None:
+        return combine(crc1, crc2, len2) if len2 > 0 else crc1
+    return _gf2_crc_combine(algorithm, crc1, crc2, len2)
+
+
 def combined_b64(algorithm, parts):
-    """Whole-object base64 CRC from ``[(crc_int, length), ...]``."""
+    """Whole-object base64 CRC from the part CRCs.
+
+    :param algorithm: 'CRC32', 'CRC32C' or 'CRC64NVME'
+    :param parts: ``[(crc_int, length), ...]`` in object order
+    :returns: S3's base64 encoding of the whole-object CRC
+    """
     crc = 0
     for part_crc, length in parts:
         crc = crc_combine(algorithm, crc, part_crc, length)
@@ -291,10 +322,6 @@ class ChecksumPolicy(object):
     def validate_always(self):
         """The store checks every download it can (``always``)."""
         return self.response == ALWAYS
-
-    @property
-    def validates(self):
-        return self.response in (WHEN_SUPPORTED, ALWAYS)
 
     @property
     def needs_crt(self):

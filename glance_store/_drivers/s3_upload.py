@@ -13,7 +13,8 @@
 """The whole upload of one image: one PutObject or a multipart upload.
 
 ``upload()`` is the only entry point.  It reads the image once through an
-``ImageReader`` (which feeds md5, the multihash and the verifier and
+``ImageReader`` (which hands slices of the part buffers to md5, the
+multihash and the verifier, each on its own worker (``s3_digests``), and
 checks the declared size), decides between a single PutObject and a
 multipart upload, owns the buffers the parts are read into and the parts
 in flight, and aborts a multipart upload on any failure so that nothing
@@ -37,7 +38,8 @@ guide refer to it.
   read, or enough to hold an image of unknown size up to the threshold
   while the store finds out whether it fits one PutObject.  The reader
   blocks until a buffer is free, so this is a hard bound:
-  ``buffer_count x part size`` bytes.
+  ``buffer_count x part size`` bytes.  A buffer is free again once its
+  part is sent and every digest has taken it.
 * With an unknown size the part size doubles every 1,000 parts (so that
   10,000 parts reach S3's largest object); the bound grows with it, which
   first happens after about 5 GB with the default options.
@@ -53,6 +55,7 @@ import threading
 from oslo_utils import units
 
 from glance_store._drivers import s3_checksums
+from glance_store._drivers import s3_digests
 from glance_store.common import utils
 from glance_store import exceptions
 from glance_store.i18n import _
@@ -156,13 +159,31 @@ class ImageReader(object):
 
     ``image_size`` 0 means unknown.  More bytes than declared raise
     ``Invalid`` ("Size exceeds ..."), fewer ``Invalid`` ("Size mismatch
-    ...") when the end is reached.
+    ...") when the end is reached.  The digests take the bytes from the
+    buffers they were read into (``s3_digests.Digests``); at the end of
+    the image ``readinto`` waits for them, so that a digest's error (a
+    verifier that raises) comes out of the reader as it would inline.
+    ``close`` (or leaving it as a context manager) stops the digest
+    workers.
+
+    :param image_file: the image (``read``) or an iterable of chunks.
+    :param image_size: the declared size, 0 when unknown.
+    :param hashes: the ``utils.ImageHashes`` to feed.
+    :param threaded: digests on worker threads; None decides (see
+        ``s3_digests``).
     """
 
-    def __init__(self, image_file, image_size, hashes):
+    def __init__(self, image_file, image_size, hashes, threaded=None):
         self.image_file = image_file
         self.image_size = image_size or 0
         self.hashes = hashes
+        if threaded is None and not s3_digests.worth_threads(
+                self.image_size):
+            threaded = False
+        self.digests = s3_digests.Digests(
+            [hashes.md5.update, hashes.os_hash.update,
+             hashes.verifier.update if hashes.verifier else None],
+            threaded=threaded)
         self.bytes_read = 0
         self.eof = False
         self._pending = b''
@@ -170,13 +191,38 @@ class ImageReader(object):
         if self._read is None:
             self._read = utils.CooperativeReader(image_file).read
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        """Stop the digest workers."""
+        self.digests.close()
+
+    def barrier(self, release, others=0):
+        """A ``PartBarrier`` for a buffer the digests were fed from.
+
+        :param release: called once the digests have taken everything
+            fed so far and ``others`` more ``done()`` calls were made.
+        :param others: holders besides the digests (the part's upload).
+        :returns: the ``s3_digests.PartBarrier``.
+        """
+        barrier = s3_digests.PartBarrier(self.digests.holders + others,
+                                         release)
+        self.digests.mark(barrier)
+        return barrier
+
+    def _feed(self, view):
+        self.digests.feed(view)
+        self.hashes.size += len(view)
+
     def _next_chunk(self, size):
         if self._pending:
             data, self._pending = self._pending, b''
         else:
             data = self._read(size)
-            if data:
-                self.hashes.update(data)
         if len(data) > size:
             # The source ignored the size asked for: keep the rest.
             self._pending = data[size:]
@@ -184,7 +230,9 @@ class ImageReader(object):
         return data
 
     def _fill(self, view, want):
-        got = 0
+        # Copy up to ``want`` bytes into ``view``, handing the digests a
+        # slice each time about SLICE_SIZE more bytes are in.
+        got = fed = 0
         while got < want:
             data = self._next_chunk(want - got)
             if not data:
@@ -193,6 +241,10 @@ class ImageReader(object):
             n = len(data)
             view[got:got + n] = data
             got += n
+            if got - fed >= s3_digests.SLICE_SIZE:
+                self._feed(view[fed:got])
+                fed = got
+        self._feed(view[fed:got])
         return got
 
     def _check_end(self):
@@ -223,6 +275,7 @@ class ImageReader(object):
         :returns: the count, smaller only at the end of the image.
         :raises glance_store.exceptions.Invalid: the image is larger or
             smaller than declared.
+        :raises: what a digest raised (a verifier that does not verify).
         """
         size = len(buf) if size is None else size
         if self.eof:
@@ -233,6 +286,8 @@ class ImageReader(object):
         got = self._fill(memoryview(buf), want)
         self.bytes_read += got
         self._check_end()
+        if self.eof:
+            self.digests.finish()
         return got
 
 
@@ -286,23 +341,26 @@ class BufferPool(object):
     def part(self, reader, size):
         """Read the next part into a pooled buffer.
 
+        The buffer comes back to the pool once the digests have taken it
+        and (for a full part) the part is ``done``.
+
         :returns: a ``Part``, or None at the end of the image.
         """
         buf = self.acquire(size)
+
+        def release():
+            self.release(buf)
         try:
             n = reader.readinto(buf, size)
         except BaseException:
-            self.release(buf)
+            reader.barrier(release)
             raise
-        if n == 0:
-            self.release(buf)
-            return None
         if n == size:
-            return Part(buf, lambda: self.release(buf))
+            return Part(buf, reader.barrier(release, others=1).done)
         # The last, shorter part: botocore wants bytes or a bytearray.
-        body = bytes(memoryview(buf)[:n])
-        self.release(buf)
-        return Part(body)
+        body = bytes(memoryview(buf)[:n]) if n else None
+        reader.barrier(release)
+        return Part(body) if n else None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -79,14 +79,13 @@ class TestPolicyMatrix(base.BaseTestCase):
                                'when_required'},
                     'request': 'when_required', 'response': 'when_required',
                     'precompute': False, 'validate_always': False,
-                    'validates': False, 'ignored': tuple(ignored)}
+                    'ignored': tuple(ignored)}
         return {'config': {'request_checksum_calculation': botocore(request),
                            'response_checksum_validation':
                            botocore(response)},
                 'request': request, 'response': response,
                 'precompute': request == 'always',
                 'validate_always': response == 'always',
-                'validates': response in ('when_supported', 'always'),
                 'ignored': ()}
 
     def test_matrix(self):
@@ -113,7 +112,6 @@ class TestPolicyMatrix(base.BaseTestCase):
                     self.assertEqual(exp['precompute'], p.precompute)
                     self.assertEqual(exp['validate_always'],
                                      p.validate_always)
-                    self.assertEqual(exp['validates'], p.validates)
                     self.assertEqual(exp['ignored'], p.ignored)
         self.assertGreaterEqual(count, 2 * 4 * 4 * 3)
 
@@ -252,7 +250,6 @@ class TestChecksumValues(base.BaseTestCase):
 
     def test_names(self):
         self.assertEqual('ChecksumCRC64NVME', sc.param_name('CRC64NVME'))
-        self.assertEqual('x-amz-checksum-sha256', sc.header_name('SHA256'))
 
 
 class TestCombine(base.BaseTestCase):
@@ -292,6 +289,51 @@ class TestCombine(base.BaseTestCase):
                         ref_int(alg, a + b),
                         sc.crc_combine(alg, ref_int(alg, a),
                                        ref_int(alg, b), len(b)))
+
+    def test_both_combiners_for_part_layouts(self):
+        # awscrt's combine where it has one, and the GF(2) fallback used
+        # without awscrt, both equal zlib's / awscrt's CRC of the whole.
+        mib = 1024 * 1024
+        data = random.Random(7).randbytes(3 * mib + 12345)
+        layouts = {
+            'tiny': [1, 2, 3],
+            'one part': [len(data)],
+            'exact multiple': [mib, mib, mib],
+            'ragged last part': [mib, mib, mib, 12345],
+            'growing': [1, 10, 100, 1000, 10000, 100000],
+            'empty parts': [0, mib, 0, 5],
+        }
+        for alg in CRCS:
+            for name, sizes in layouts.items():
+                pieces, pos = [], 0
+                for n in sizes:
+                    pieces.append(data[pos:pos + n])
+                    pos += n
+                whole = b''.join(pieces)
+                parts = [(ref_int(alg, p), len(p)) for p in pieces]
+                for crt_combine in (True, False):
+                    table = sc._CRT_COMBINE if crt_combine else {}
+                    with self.subTest(alg=alg, layout=name,
+                                      awscrt=crt_combine), \
+                            mock.patch.object(sc, '_CRT_COMBINE', table):
+                        self.assertEqual(ref_b64(alg, whole),
+                                         sc.combined_b64(alg, parts))
+
+    def test_awscrt_combine_used_when_loaded(self):
+        self.assertEqual({'CRC32': crt.combine_crc32,
+                          'CRC32C': crt.combine_crc32c,
+                          'CRC64NVME': crt.combine_crc64nvme},
+                         sc._CRT_COMBINE)
+        with mock.patch.object(sc, '_gf2_crc_combine') as gf2:
+            for alg in CRCS:
+                self.assertEqual(ref_int(alg, b'ab'),
+                                 sc.crc_combine(alg, ref_int(alg, b'a'),
+                                                ref_int(alg, b'b'), 1))
+        gf2.assert_not_called()
+
+    def test_no_awscrt_combine_without_awscrt(self):
+        with mock.patch.object(sc, 'crt_checksums', None):
+            self.assertEqual({}, sc._crt_combiners())
 
     def test_combined_b64_no_parts(self):
         self.assertEqual(ref_b64('CRC64NVME', b''),
