@@ -19,6 +19,7 @@ one PutObject or a multipart upload, with its limits and memory bound),
 ``s3_errors`` (botocore errors as glance_store exceptions).
 """
 
+import dataclasses
 import logging
 import os
 import re
@@ -321,6 +322,30 @@ class StoreLocation(glance_store.location.StoreLocation):
         self.s3serviceurl = '/'.join(parts[:-2]).strip('/')
 
 
+@dataclasses.dataclass(frozen=True)
+class S3Settings(object):
+    """What a configured S3 store talks to, and how (``Store.settings``).
+
+    For tools that check a backend with the store's own settings.
+    ``cacert`` is None for the system CAs; ``policy`` is the store's
+    ``s3_checksums.ChecksumPolicy``.
+    """
+
+    endpoint_url: str
+    region_name: str
+    use_https: bool
+    cacert: str
+    bucket: str
+    addressing_style: str
+    create_bucket_on_put: bool
+    policy: s3_checksums.ChecksumPolicy
+
+    @property
+    def verify(self):
+        """The ``verify`` argument of a boto3 client: CA path or True."""
+        return self.cacert or True
+
+
 class Store(glance_store.driver.Store):
     """Images as objects in an S3 bucket."""
 
@@ -569,6 +594,33 @@ class Store(glance_store.driver.Store):
                     raise exceptions.RemoteServiceUnavailable(e.msg)
         return self._s3_client
 
+    # The public surface of tools (glance-store-s3-check) ------------------
+    @property
+    def settings(self):
+        """The settings configure_add read, as a frozen ``S3Settings``.
+
+        :returns: an ``S3Settings``.
+        :raises: ``RemoteServiceUnavailable`` when the store's
+            configuration is not usable.
+        """
+        self._client()
+        return S3Settings(
+            endpoint_url=self.endpoint_url, region_name=self.region_name,
+            use_https=self.use_https, cacert=self.cacert,
+            bucket=self.bucket, addressing_style=self.bucket_url_format,
+            create_bucket_on_put=self.create_bucket_on_put,
+            policy=self.policy)
+
+    @property
+    def client(self):
+        """The store's boto3 S3 client (built by configure_add).
+
+        :returns: a botocore S3 client.
+        :raises: ``RemoteServiceUnavailable`` when the store's
+            configuration is not usable.
+        """
+        return self._client()
+
     def _location(self, key):
         return StoreLocation({'scheme': self.scheme,
                               's3serviceurl': self.s3_netloc,
@@ -669,7 +721,16 @@ class Store(glance_store.driver.Store):
         LOG.debug("Deleted %s", loc.get_uri())
 
     # write side -------------------------------------------------------------
-    def _ensure_bucket(self, client):
+    def ensure_bucket(self, client=None):
+        """Check that the bucket exists; create it when the options allow.
+
+        :param client: the boto3 client to use (default: the store's).
+        :raises: ``BadStoreConfiguration`` when the bucket is missing and
+            s3_store_create_bucket_on_put is False, or the credentials are
+            refused; another glance_store exception (``s3_errors``) when
+            the backend fails.
+        """
+        client = client or self._client()
         try:
             client.head_bucket(Bucket=self.bucket)
             return
@@ -756,7 +817,7 @@ class Store(glance_store.driver.Store):
         loc = self._location(image_id)
         reader = s3_upload.ImageReader(image_file, image_size, hashes)
         try:
-            self._ensure_bucket(client)
+            self.ensure_bucket(client)
             if self._exists(client, image_id):
                 raise exceptions.Duplicate(image=loc.get_uri())
             s3_upload.upload(client, self.bucket, image_id, reader,

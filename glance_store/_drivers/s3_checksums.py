@@ -56,6 +56,14 @@ CRT_ALGORITHMS = ('CRC32C', 'CRC64NVME')
 FULL_OBJECT_ALGORITHMS = ('CRC32', 'CRC32C', 'CRC64NVME')
 DEFAULT_ALGORITHM = 'CRC32'
 
+# The options ChecksumPolicy.from_options reads, in its argument order.
+ENABLE_OPTION = 's3_store_enable_data_integrity_protection'
+REQUEST_OPTION = 's3_store_request_checksum_calculation'
+RESPONSE_OPTION = 's3_store_response_checksum_validation'
+ALGORITHM_OPTION = 's3_store_checksum_algorithm'
+OPTION_NAMES = (ENABLE_OPTION, REQUEST_OPTION, RESPONSE_OPTION,
+                ALGORITHM_OPTION)
+
 
 def crt_available():
     return crt_checksums is not None
@@ -258,14 +266,42 @@ class ChecksumPolicy(object):
             return cls(True, request, response, algorithm)
         ignored = tuple(
             (name, value) for name, value, default in (
-                ('s3_store_request_checksum_calculation', request,
-                 WHEN_REQUIRED),
-                ('s3_store_response_checksum_validation', response,
-                 WHEN_REQUIRED),
-                ('s3_store_checksum_algorithm', algorithm,
-                 DEFAULT_ALGORITHM))
+                (REQUEST_OPTION, request, WHEN_REQUIRED),
+                (RESPONSE_OPTION, response, WHEN_REQUIRED),
+                (ALGORITHM_OPTION, algorithm, DEFAULT_ALGORITHM))
             if value != default)
         return cls(False, WHEN_REQUIRED, WHEN_REQUIRED, algorithm, ignored)
+
+    def options(self):
+        """The option values an operator sets to get this policy.
+
+        :returns: a dict of option name to value: the switch alone when it
+            is off, the algorithm only when the store computes or checks
+            checksums itself (``always``).
+        """
+        if not self.enabled:
+            return {ENABLE_OPTION: False}
+        values = {ENABLE_OPTION: True, REQUEST_OPTION: self.request,
+                  RESPONSE_OPTION: self.response}
+        if self.precompute or self.validate_always:
+            values[ALGORITHM_OPTION] = self.algorithm
+        return values
+
+    def configuration_key(self):
+        """What the store does under this policy, as a comparable value.
+
+        Two policies with equal keys make the store send, ask for and
+        check exactly the same things (``never`` and ``when_required``
+        are one behaviour; the algorithm counts only where the store uses
+        it).
+
+        :returns: a hashable tuple.
+        """
+        algorithm = self.algorithm if (
+            self.precompute or self.validate_always) else None
+        return (self.enabled,
+                tuple(sorted(self.client_config_kwargs().items())),
+                self.precompute, self.validate_always, algorithm)
 
     # botocore.config.Config(**policy.client_config_kwargs())
     def client_config_kwargs(self):

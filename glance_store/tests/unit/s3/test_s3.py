@@ -1084,3 +1084,48 @@ class TestOperations(S3TestBase):
                               st, 'img', SMALL)
         self.assertIn('s3_store_create_bucket_on_put', e.msg)
         stub.assert_no_pending_responses()
+
+
+class TestToolSurface(fx.S3MotoTestBase):
+    """The public members tools use: settings, client, ensure_bucket."""
+
+    def test_settings_are_what_configure_read(self):
+        store = fx.configure_store(
+            self, re_raise_bsc=True, s3_store_host=self.moto.url,
+            s3_store_region_name='eu-west-1',
+            s3_store_bucket_url_format='path',
+            s3_store_enable_data_integrity_protection=True,
+            s3_store_request_checksum_calculation='always',
+            s3_store_checksum_algorithm='SHA1')
+        settings = store.settings
+        self.assertEqual(s3.S3Settings(
+            endpoint_url=self.moto.url, region_name='eu-west-1',
+            use_https=False, cacert=None, bucket=fx.BUCKET,
+            addressing_style='path', create_bucket_on_put=False,
+            policy=store.policy), settings)
+        self.assertTrue(settings.verify)
+        self.assertEqual('SHA1', settings.policy.algorithm)
+        self.assertRaises(AttributeError, setattr, settings, 'bucket', 'x')
+        self.assertIs(store.client, store.client)
+        self.assertEqual('eu-west-1', store.client.meta.region_name)
+
+    def test_unusable_configuration(self):
+        store = fx.configure_store(self, s3_store_bucket=None)
+        self.assertRaises(exceptions.RemoteServiceUnavailable,
+                          lambda: store.settings)
+        self.assertRaises(exceptions.RemoteServiceUnavailable,
+                          lambda: store.client)
+
+    def test_ensure_bucket(self):
+        store = fx.configure_store(self, re_raise_bsc=True,
+                                   s3_store_host=self.moto.url,
+                                   s3_store_bucket_url_format='path')
+        e = self.assertRaises(exceptions.BadStoreConfiguration,
+                              store.ensure_bucket)
+        self.assertIn('s3_store_create_bucket_on_put', e.msg)
+        self.config(s3_store_create_bucket_on_put=True)
+        store.configure(re_raise_bsc=True)
+        store.ensure_bucket()
+        self.inspect.head_bucket(Bucket=fx.BUCKET)
+        # Already there: nothing to do.
+        store.ensure_bucket(store.client)

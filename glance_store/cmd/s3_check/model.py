@@ -1,0 +1,262 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The data of glance-store-s3-check: configurations, results, exit codes.
+
+Nothing here talks to a backend or prints.
+"""
+
+import dataclasses
+import re
+
+from glance_store._drivers import s3_checksums
+
+PROG = 'glance-store-s3-check'
+# Every object the check writes is under KEY_PREFIX<run id>/.
+KEY_PREFIX = 'glance-store-s3-check/'
+
+OK = 'ok'
+SKIPPED = 'skipped'
+OPERATIONS = ('put', 'multipart', 'get', 'delete')
+
+EXIT_OK = 0
+EXIT_NOT_WORKING = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+# Strongest first: the order of the recommendation.
+ALGORITHM_STRENGTH = ('SHA256', 'SHA1', 'CRC64NVME', 'CRC32C', 'CRC32')
+
+
+class ConfigError(Exception):
+    """A usage or configuration error: one line, exit code 2."""
+
+
+@dataclasses.dataclass
+class Configuration(object):
+    """One setting of the four checksum options."""
+
+    label: str
+    enabled: bool
+    request: str = s3_checksums.WHEN_REQUIRED
+    response: str = s3_checksums.WHEN_REQUIRED
+    algorithm: str = s3_checksums.DEFAULT_ALGORITHM
+
+    @classmethod
+    def from_values(cls, label, values):
+        """The configuration of option values read from a store.
+
+        :param label: the name of the configuration in the report.
+        :param values: a dict keyed by ``s3_checksums.OPTION_NAMES``.
+        :returns: a ``Configuration``.
+        """
+        enabled, request, response, algorithm = (
+            values.get(name) for name in s3_checksums.OPTION_NAMES)
+        return cls(label, bool(enabled),
+                   request or s3_checksums.WHEN_REQUIRED,
+                   response or s3_checksums.WHEN_REQUIRED,
+                   algorithm or s3_checksums.DEFAULT_ALGORITHM)
+
+    def policy(self):
+        """The driver's ``ChecksumPolicy`` of these values."""
+        return s3_checksums.ChecksumPolicy.from_options(
+            self.enabled, self.request, self.response, self.algorithm)
+
+    def overrides(self):
+        """All four options, as set on the store for the check."""
+        return dict(zip(s3_checksums.OPTION_NAMES,
+                        (self.enabled, self.request, self.response,
+                         self.algorithm)))
+
+    def options(self):
+        """The options an operator sets for this configuration."""
+        return self.policy().options()
+
+    def key(self):
+        """What the store does with it: equal keys, equal behaviour."""
+        return self.policy().configuration_key()
+
+    @property
+    def uses_algorithm(self):
+        """Whether the store computes or checks checksums itself."""
+        policy = self.policy()
+        return policy.precompute or policy.validate_always
+
+    @property
+    def slug(self):
+        return ''.join(c if c.isalnum() else '-'
+                       for c in self.label.lower()).strip('-')
+
+
+def always(algorithm):
+    """The standard ``always/<algorithm>`` configuration."""
+    return Configuration('always/%s' % algorithm, True, s3_checksums.ALWAYS,
+                         s3_checksums.ALWAYS, algorithm)
+
+
+def available(algorithm):
+    """Whether the store can use ``algorithm`` here (awscrt ones)."""
+    return algorithm not in s3_checksums.CRT_ALGORITHMS or \
+        s3_checksums.crt_available()
+
+
+def standard_configurations(only_available=True):
+    """Switch off, when_supported, then always with each algorithm.
+
+    :param only_available: leave out the algorithms that cannot be used
+        here (CRC32C and CRC64NVME without awscrt).
+    :returns: a list of ``Configuration``.
+    """
+    configs = [
+        Configuration('off', False),
+        Configuration('when_supported', True, s3_checksums.WHEN_SUPPORTED,
+                      s3_checksums.WHEN_SUPPORTED),
+    ]
+    configs += [always(a) for a in s3_checksums.ALGORITHMS
+                if available(a) or not only_available]
+    return configs
+
+
+def unavailable_configurations():
+    """The standard configurations left out here (see available)."""
+    return [always(a) for a in s3_checksums.ALGORITHMS if not available(a)]
+
+
+@dataclasses.dataclass
+class Step(object):
+    """One connectivity step: endpoint, credentials, bucket, cleanup."""
+
+    name: str
+    ok: bool
+    detail: str
+    code: str = None
+
+
+@dataclasses.dataclass
+class ConfigResult(object):
+    """The operations of one checksum configuration.
+
+    ``results`` maps each of ``OPERATIONS`` to ``'ok'``, ``'skipped'``
+    (nothing to do after an earlier failure) or the S3 error code (or
+    the exception name when there is none); ``messages`` holds the
+    store's message of each failure.
+    """
+
+    configuration: Configuration
+    results: dict = dataclasses.field(default_factory=dict)
+    messages: dict = dataclasses.field(default_factory=dict)
+    # Algorithm of the checksum the backend stored and returns for the
+    # small object ('none' when it returns none), None when not known.
+    stored_checksum: str = None
+    current: bool = False
+
+    @property
+    def works(self):
+        return all(self.results.get(op) == OK for op in OPERATIONS)
+
+    def fail_all(self, code, message):
+        """Every operation failed with ``code`` (the store's set-up)."""
+        for op in OPERATIONS:
+            self.results[op] = code
+            self.messages[op] = message
+
+
+@dataclasses.dataclass
+class NotTried(object):
+    """A standard configuration this machine cannot try, and why."""
+
+    label: str
+    reason: str
+
+
+@dataclasses.dataclass
+class BackendResult(object):
+    """Everything the check found out about one backend."""
+
+    backend: str
+    section: str
+    multi_store: bool = False
+    endpoint: str = None
+    bucket: str = None
+    steps: list = dataclasses.field(default_factory=list)
+    configurations: list = dataclasses.field(default_factory=list)
+    current: Configuration = None
+    # The WARNING lines the store logs when Glance configures it from the
+    # same file (a value raised to the nearest working one, for example).
+    warnings: list = dataclasses.field(default_factory=list)
+    # What Glance's uploads use with this file, and what the check used.
+    upload: dict = None
+    not_tried: list = dataclasses.field(default_factory=list)
+    # A one-line reason when the check could not go through the
+    # configurations; error_kind is 'config' (exit 2) or 'backend'.
+    error: str = None
+    error_kind: str = None
+    cleanup: Step = None
+    run_prefix: str = None
+
+    @property
+    def reachable(self):
+        return self.error is None and all(s.ok for s in self.steps)
+
+    @property
+    def current_result(self):
+        for c in self.configurations:
+            if c.current:
+                return c
+        return None
+
+    @property
+    def current_works(self):
+        current = self.current_result
+        return bool(self.reachable and current is not None and
+                    current.works)
+
+
+# Characters of a key: a secret next to one of them is part of some other
+# word, not the key itself.
+_KEY_CHARS = r'A-Za-z0-9/+=_.\-'
+# Where a credential is printed: an access key is only hidden there, so
+# that a short one ("glance") leaves "glance-images" alone.
+_ACCESS_KEY_CONTEXT = (r'(Credential=|AWSAccessKeyId[>=:"\' ]*|'
+                       r'access_key(?:_id)?\s*[=:]\s*|://)')
+
+
+class Redactor(object):
+    """Hides the configured keys in text that is printed.
+
+    The secret key is replaced wherever it stands as a value of its own;
+    the access key only where a credential is printed (``Credential=``,
+    ``access_key = ``, ``ACCESS:SECRET@`` in a URI); neither is replaced
+    inside other words.
+    """
+
+    MASK = '***'
+
+    def __init__(self, secret_key=None, access_key=None):
+        self.patterns = []
+        if secret_key:
+            self.patterns.append(re.compile(
+                r'()(?<![%s])%s(?![%s])' % (_KEY_CHARS, re.escape(secret_key),
+                                            _KEY_CHARS)))
+        if access_key:
+            self.patterns.append(re.compile(
+                r'%s%s(?![A-Za-z0-9])' % (_ACCESS_KEY_CONTEXT,
+                                          re.escape(access_key))))
+
+    def __call__(self, text):
+        """``text`` with the keys hidden; None stays None."""
+        if text is None:
+            return None
+        text = str(text)
+        for pattern in self.patterns:
+            text = pattern.sub(lambda m: m.group(1) + self.MASK, text)
+        return text
