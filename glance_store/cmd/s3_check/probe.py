@@ -258,7 +258,8 @@ class Prober(object):
     def _fail_with(self, name, error, action):
         """Fail step ``name`` with the store's description of ``error``."""
         store_error = s3_errors.to_store_error(
-            error, self.base.store_name, action, self.base.settings.bucket)
+            error, self.base.store_name, action, self.base.settings.bucket,
+            endpoint=self.base.settings.endpoint_url)
         self._fail(name, error_text(store_error), failure_code(error))
 
     def make_store(self, configuration=None):

@@ -126,9 +126,11 @@ def _mib(size):
 
 def upload_line(upload):
     """What uploads use with the file, and what the check used."""
-    return _("Uploads with these settings: multipart from %(threshold)s, "
-             "parts of %(part)s, %(flight)d in flight; the check's "
-             "multipart upload uses two parts of %(check)s (S3's minimum, "
+    return _("Uploads with these settings: multipart from %(threshold)s "
+             "(s3_store_large_object_size), parts of %(part)s "
+             "(s3_store_large_object_chunk_size), %(flight)d in flight "
+             "(s3_store_thread_pools); the check's multipart upload uses "
+             "two parts of %(check)s (S3's minimum, "
              "accepted like larger ones).") % {
         'threshold': _mib(upload['threshold']),
         'part': _mib(upload['part_size']),

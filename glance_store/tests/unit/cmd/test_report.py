@@ -140,8 +140,9 @@ class TestRendering(base.BaseTestCase):
                       text)
         self.assertIn('Not tried here: always/CRC32C: needs awscrt '
                       '(pip install awscrt)', text)
-        self.assertIn('multipart from 100 MiB, parts of 10 MiB, 10 in '
-                      'flight', text)
+        self.assertIn('multipart from 100 MiB (s3_store_large_object_size), '
+                      'parts of 10 MiB (s3_store_large_object_chunk_size), '
+                      '10 in flight (s3_store_thread_pools)', text)
         doc = json.loads(report.to_json([res]))
         (backend,) = doc['backends']
         self.assertEqual(res.warnings, backend['warnings'])
