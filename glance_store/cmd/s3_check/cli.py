@@ -37,7 +37,7 @@ from glance_store.cmd.s3_check import embedded
 from glance_store.cmd.s3_check import model
 from glance_store.cmd.s3_check import probe
 from glance_store.cmd.s3_check import report
-from glance_store.cmd import s3_check_stale as stale
+from glance_store.cmd.s3_check import stale
 from glance_store.i18n import _
 
 PROG = model.PROG

@@ -402,22 +402,11 @@ class CountingVerifier(object):
         self.sha.update(data)
 
 
-class S3MotoTestBase(base.StoreBaseTest):
+class S3MotoTestBase(MotoServerMixin, base.StoreBaseTest):
     """A single-store S3 store on moto's server with small parts."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.moto = MotoServer()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.moto.stop()
-        super().tearDownClass()
 
     def setUp(self):
         super().setUp()
-        self.moto.reset()
         moto_small_parts(self)
         self.inspect = self.moto.client()
 
