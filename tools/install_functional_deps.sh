@@ -19,7 +19,7 @@
 
 set -euo pipefail
 
-PACKAGES="ceph-mon ceph-osd radosgw uuid-runtime openssl curl qemu-utils"
+PACKAGES="ceph-mon ceph-osd radosgw uuid-runtime openssl curl qemu-utils iproute2"
 
 missing=""
 for pkg in $PACKAGES; do
