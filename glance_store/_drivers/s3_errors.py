@@ -147,9 +147,9 @@ def expected_region(error):
     region = err.get('Region') or headers.get('x-amz-bucket-region')
     if region:
         return region
-    match = (re.search(r"expecting '([a-z0-9-]+)'", err.get('Message', ''))
+    match = (re.search(r"expecting '([a-z0-9-]+)'", err.get('Message') or '')
              or re.search(r'\bs3[.-]([a-z0-9-]+)\.amazonaws\.com',
-                          err.get('Endpoint', '')))
+                          err.get('Endpoint') or ''))
     return match.group(1) if match else None
 
 

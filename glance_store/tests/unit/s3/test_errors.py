@@ -131,6 +131,21 @@ class ToStoreErrorTest(base.StoreBaseTest):
             if not isinstance(error, boto_exc.FlexibleChecksumError):
                 self.assertIn('aws', text, name)
 
+    def test_error_without_message(self):
+        # Ceph RGW answers many errors with a code and no message
+        # (botocore then holds Message None).
+        for code, status, cls in (
+                ('XAmzContentSHA256Mismatch', 400,
+                 exceptions.ChecksumMismatch),
+                ('InvalidAccessKeyId', 403, exceptions.BadStoreConfiguration),
+                ('MissingContentLength', 411,
+                 exceptions.BackendException)):
+            error = client_error(code, status, 'UploadPart', message=None)
+            self.assertIsNone(s3_errors.expected_region(error))
+            result = s3_errors.to_store_error(error, 'rgw', 'uploading',
+                                              'bkt', 'img')
+            self.assertIsInstance(result, cls, code)
+
     def test_no_such_bucket_depends_on_the_action(self):
         error = client_error('NoSuchBucket', 404, 'GetObject')
         # Writing: the configured bucket is missing, say what to set.
