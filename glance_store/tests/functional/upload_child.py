@@ -80,6 +80,9 @@ def _timeouts(job):
     original = s3.Store._client_config
     extra = {k: job[k] for k in ('connect_timeout', 'read_timeout')
              if job.get(k)}
+    if job.get('max_attempts'):
+        extra['retries'] = {'mode': 'standard',
+                            'total_max_attempts': job['max_attempts']}
 
     def client_config(self):
         return original(self).merge(boto_config.Config(**extra))
