@@ -64,13 +64,7 @@ class TestStaleUploads(fx.MotoServerMixin, base.StoreBaseTest):
         return path
 
     def start_upload(self, key, parts=1):
-        upload_id = self.client.create_multipart_upload(
-            Bucket=self.bucket, Key=key)['UploadId']
-        for number in range(1, parts + 1):
-            self.client.upload_part(Bucket=self.bucket, Key=key,
-                                    UploadId=upload_id, PartNumber=number,
-                                    Body=b'x' * (5 * MiB))
-        return upload_id
+        return fx.start_upload(self.client, self.bucket, key, parts)
 
     def run_main(self, *args):
         self.stdout.seek(0)

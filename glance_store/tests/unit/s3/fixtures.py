@@ -515,3 +515,16 @@ class MultiStoreS3Base(MotoServerMixin, base.MultiStoreBaseTest):
 
     def backend(self, name):
         return store.get_store_from_store_identifier(name)
+
+
+def start_upload(client, bucket, key, parts=1):
+    """Leave an open multipart upload of ``parts`` 5 MiB parts.
+
+    :returns: its upload id.
+    """
+    upload_id = client.create_multipart_upload(
+        Bucket=bucket, Key=key)['UploadId']
+    for number in range(1, parts + 1):
+        client.upload_part(Bucket=bucket, Key=key, UploadId=upload_id,
+                           PartNumber=number, Body=b'x' * (5 * 1024 * 1024))
+    return upload_id

@@ -74,13 +74,7 @@ class MotoBucket(fx.MotoServerMixin, base.StoreBaseTest):
         self.client.create_bucket(Bucket=self.bucket)
 
     def start_upload(self, key, parts=2):
-        upload_id = self.client.create_multipart_upload(
-            Bucket=self.bucket, Key=key)['UploadId']
-        for number in range(1, parts + 1):
-            self.client.upload_part(Bucket=self.bucket, Key=key,
-                                    UploadId=upload_id, PartNumber=number,
-                                    Body=b'x' * (5 * MiB))
-        return upload_id
+        return fx.start_upload(self.client, self.bucket, key, parts)
 
     def initiated(self):
         """When moto says the uploads started (it uses a fixed date)."""
