@@ -257,16 +257,8 @@ class StoreLocation(glance_store.location.StoreLocation):
         return "%s://%s/%s/%s" % (self.scheme, self.s3serviceurl,
                                   self.bucket, self.key)
 
-    @staticmethod
-    def redact(uri):
-        """``uri`` with any credentials removed, for messages and logs."""
-        if '://' not in uri:
-            # Malformed (s3:/KEY:SECRET@host/...): hide what precedes '@'.
-            return '***@' + uri.rsplit('@', 1)[1] if '@' in uri else uri
-        scheme, rest = uri.split('://', 1)
-        if '@' in rest:
-            rest = '***@' + rest.rsplit('@', 1)[1]
-        return '%s://%s' % (scheme, rest)
+    # ``uri`` with any credentials removed, for messages and logs.
+    redact = staticmethod(s3_redact.redact_uri)
 
     def _bad(self, uri, reason):
         msg = _("Malformed S3 location %(uri)s: %(reason)s") % {
