@@ -476,11 +476,11 @@ def main(argv=None):
                         results.setdefault((name, size, mode), []).extend(
                             per[mode])
                         loads.append(per[mode][0]['load'])
+                    done = ', '.join('%s %.1fs/%.1fcpu' % (
+                        m, per[m][0]['wall'], per[m][0]['cpu'])
+                        for m in MODES)
                     _log('rep %d %dM %s: %s' % (rep + 1, size // MiB, name,
-                                                ', '.join(
-                        '%s %.1fs/%.1fcpu' % (m, per[m][0]['wall'],
-                                              per[m][0]['cpu'])
-                        for m in MODES)))
+                                                done))
     finally:
         for server in servers.values():
             server.stop()

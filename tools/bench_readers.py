@@ -46,7 +46,6 @@ import sys
 import tempfile
 import threading
 import time
-import types
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
@@ -298,10 +297,10 @@ def main(argv=None):
                     finally:
                         _close(handle)
                     results[(kind, piece)].append(cpu * GiB / total)
+    load = ' '.join('%.2f' % x for x in os.getloadavg())
     print('readers: Glance classes from %s; %d MiB x %d, chunk %d; '
           'load average %s' % (classes[3], args.mib, args.repeat,
-                                args.chunk, ' '.join(
-                                    '%.2f' % x for x in os.getloadavg())))
+                               args.chunk, load))
     print('reading thread CPU s per GiB (median), by piece size:')
     print('%-14s' % 'reader' + ''.join('%9s' % _label(p) for p in pieces))
     for kind in kinds:
