@@ -38,6 +38,7 @@ from glance_store._drivers import s3_download
 from glance_store._drivers import s3_errors
 from glance_store._drivers import s3_leftovers
 from glance_store._drivers import s3_redact
+from glance_store._drivers import s3_signing
 from glance_store._drivers import s3_upload
 from glance_store import capabilities
 from glance_store.common import utils
@@ -576,11 +577,13 @@ class Store(glance_store.driver.Store):
             aws_access_key_id=self.access_key,
             aws_secret_access_key=self.secret_key,
             region_name=self.region_name)
-        return session.client(
+        client = session.client(
             's3', endpoint_url=self.endpoint_url,
             region_name=self.region_name, use_ssl=self.use_https,
             verify=self.cacert if self.cacert else True,
             config=self._client_config())
+        s3_signing.use_python_signer(client)
+        return client
 
     def _client(self):
         if self._s3_client is not None:

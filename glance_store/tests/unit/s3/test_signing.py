@@ -23,6 +23,7 @@ import testtools
 
 from glance_store._drivers import s3_signing
 from glance_store.tests import base
+from glance_store.tests.unit.s3 import fixtures as s3fx
 
 try:
     from awscrt import checksums as crt_checksums
@@ -106,6 +107,12 @@ class PythonSignerTest(base.StoreBaseTest):
         self.assertEqual({'py': 1, 'crt': 0}, calls)
         self.assertTrue(req.headers['Authorization'].startswith(
             b'AWS4-HMAC-SHA256 Credential=AKIDTESTTESTTESTTEST/'))
+
+    def test_store_client_signs_with_python_signer(self):
+        store = s3fx.configure_store(self, re_raise_bsc=True)
+        client = store._create_s3_client()
+        _req, calls = self._put(client)
+        self.assertEqual({'py': 1, 'crt': 0}, calls)
 
     def test_other_clients_keep_their_signer(self):
         s3_signing.use_python_signer(_client())
