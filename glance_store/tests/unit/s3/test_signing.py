@@ -16,6 +16,7 @@ import base64
 from unittest import mock
 
 import boto3
+import botocore
 import botocore.auth
 from botocore import awsrequest
 from botocore import config as boto_config
@@ -128,6 +129,20 @@ class PythonSignerTest(base.StoreBaseTest):
         expected = base64.b64encode(
             crt_checksums.crc32c(body).to_bytes(4, 'big'))
         self.assertEqual(expected, req.headers['x-amz-checksum-crc32c'])
+
+    def test_unsigned_client_stays_unsigned(self):
+        # The check tool's anonymous probes: no signature at all.
+        session = boto3.session.Session(
+            aws_access_key_id='AKIDTESTTESTTESTTEST',
+            aws_secret_access_key='not-a-secret-not-a-secret-not-a-secret0',
+            region_name='us-east-1')
+        client = session.client(
+            's3', endpoint_url='http://127.0.0.1:9',
+            config=boto_config.Config(signature_version=botocore.UNSIGNED))
+        s3_signing.use_python_signer(client)
+        capture = _Capture(client)
+        client.head_bucket(Bucket='b')
+        self.assertNotIn('Authorization', capture.requests[0].headers)
 
     def test_presigned_url_uses_python_query_signer(self):
         client = _client()
