@@ -53,10 +53,12 @@ import io
 import logging
 import threading
 
+from botocore import exceptions as boto_exc
 from oslo_utils import units
 
 from glance_store._drivers import s3_checksums
 from glance_store._drivers import s3_digests
+from glance_store._drivers import s3_errors
 from glance_store.common import utils
 from glance_store import exceptions
 from glance_store.i18n import _
@@ -473,10 +475,28 @@ class MultipartUpload(object):
         if not results:
             raise exceptions.BackendException(
                 _("A multipart upload needs at least one part."))
+        parts = [p for p, _c in results]
+        params = t.policy.complete_params([c for _p, c in results])
+        if _refuses_complete_checksums(t):
+            return self._complete_plain(parts)
+        try:
+            return t.client.complete_multipart_upload(
+                Bucket=t.bucket, Key=t.key, UploadId=self.upload_id,
+                MultipartUpload={'Parts': parts}, **params)
+        except boto_exc.ClientError as e:
+            if not (t.policy.sends_complete_checksums(parts) or params) or \
+                    s3_errors.error_code(e) != 'MalformedXML':
+                raise
+            _note_complete_checksums_refused(t)
+            return self._complete_plain(parts)
+
+    def _complete_plain(self, parts):
+        """CompleteMultipartUpload naming only the parts' ETags."""
+        t = self.target
         return t.client.complete_multipart_upload(
             Bucket=t.bucket, Key=t.key, UploadId=self.upload_id,
-            MultipartUpload={'Parts': [p for p, _c in results]},
-            **t.policy.complete_params([c for _p, c in results]))
+            MultipartUpload={
+                'Parts': s3_checksums.parts_without_checksums(parts)})
 
     def run(self, parts):
         """Upload ``parts`` (``Part`` objects, read lazily) and complete.
@@ -530,6 +550,56 @@ class MultipartUpload(object):
                       "abort-multipart-upload --bucket %(bucket)s --key "
                       "%(key)s --upload-id %(id)s') once the backend is "
                       "reachable.", args)
+
+
+# Backends (store name, endpoint) whose CompleteMultipartUpload refuses
+# checksum elements (MalformedXML): later uploads complete without them.
+_NO_COMPLETE_CHECKSUMS = set()
+_NO_COMPLETE_CHECKSUMS_LOCK = threading.Lock()
+_MD5_HINT = (" s3_store_checksum_algorithm = MD5 makes every part carry a "
+             "Content-MD5, which such backends verify.")
+
+
+def _backend_id(target):
+    return (target.store_name,
+            getattr(getattr(target.client, 'meta', None), 'endpoint_url',
+                    None))
+
+
+def _refuses_complete_checksums(target):
+    return target.policy.precompute and \
+        _backend_id(target) in _NO_COMPLETE_CHECKSUMS
+
+
+def forget_complete_checksum_refusals():
+    """Forget which backends refused checksum elements (tests, reloads).
+
+    :returns: None.
+    """
+    with _NO_COMPLETE_CHECKSUMS_LOCK:
+        _NO_COMPLETE_CHECKSUMS.clear()
+
+
+def _note_complete_checksums_refused(target):
+    """Remember the refusal; warn once per backend what integrity is left.
+
+    :param target: the upload's ``Target``.
+    """
+    with _NO_COMPLETE_CHECKSUMS_LOCK:
+        first = _backend_id(target) not in _NO_COMPLETE_CHECKSUMS
+        _NO_COMPLETE_CHECKSUMS.add(_backend_id(target))
+    if first:
+        LOG.warning(
+            "S3 backend %(store)s refused the %(alg)s checksum elements of "
+            "CompleteMultipartUpload (MalformedXML): its multipart uploads "
+            "are completed without them from now on. Each part still "
+            "carries its %(alg)s checksum and Content-Length (verified if "
+            "this backend checks part checksums), but the backend keeps "
+            "no whole-object checksum, so multipart images are served "
+            "without checksum validation.%(hint)s",
+            {'store': target.store_name, 'alg': target.policy.algorithm,
+             'hint': _MD5_HINT if 'MD5' in s3_checksums.ALGORITHMS
+             else ''})
 
 
 def _put(target, body, reader):

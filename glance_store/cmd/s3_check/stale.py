@@ -15,9 +15,8 @@
 Finds the incomplete multipart uploads of images that interrupted
 uploads left in each S3 backend's bucket, aborts them with ``--abort``,
 reports the bucket's lifecycle rule and adds one with
-``--apply-lifecycle DAYS``.  The work is done by the driver's
-``s3_leftovers``; this module runs it per backend, returns data and
-renders it (it never prints).
+``--apply-lifecycle DAYS``.  The work is done by ``leftovers``; this
+module runs it per backend and returns data; ``report`` renders it.
 """
 
 import dataclasses
@@ -28,7 +27,7 @@ from oslo_config import cfg
 
 from glance_store._drivers import s3
 from glance_store._drivers import s3_errors
-from glance_store._drivers import s3_leftovers
+from glance_store.cmd.s3_check import leftovers
 from glance_store import exceptions
 from glance_store.i18n import _
 
@@ -47,7 +46,7 @@ CLI_OPTS = [
     cfg.StrOpt('older-than', metavar='AGE', default=None,
                help=_("With --stale-uploads: only uploads initiated more "
                       "than AGE ago (0, 90m, 24h, 7d; default %s).")
-               % s3_leftovers.DEFAULT_AGE),
+               % leftovers.DEFAULT_AGE),
     cfg.BoolOpt('abort', default=False,
                 help=_("With --stale-uploads: abort the uploads found "
                        "and report what was freed.")),
@@ -77,8 +76,8 @@ def validate(conf):
     if conf.embedded:
         raise ValueError(_("--stale-uploads checks configured backends; "
                            "it cannot be used with --embedded"))
-    age = conf.older_than or s3_leftovers.DEFAULT_AGE
-    s3_leftovers.parse_age(age)
+    age = conf.older_than or leftovers.DEFAULT_AGE
+    leftovers.parse_age(age)
     return age
 
 
@@ -92,7 +91,7 @@ class StaleResult(object):
     endpoint: str = None
     uploads: list = dataclasses.field(default_factory=list)
     outcomes: list = None
-    lifecycle: s3_leftovers.LifecycleStatus = None
+    lifecycle: leftovers.LifecycleStatus = None
     applied_days: int = None
     lifecycle_error: str = None
     error: str = None
@@ -130,12 +129,12 @@ def _store(conf, backend):
 def _lifecycle(ref, result, apply_days):
     if apply_days is not None:
         try:
-            s3_leftovers.apply_abort_rule(ref.client, ref.bucket,
+            leftovers.apply_abort_rule(ref.client, ref.bucket,
                                           apply_days)
             result.applied_days = apply_days
-        except s3_leftovers.LifecycleUnsupported as e:
+        except leftovers.LifecycleUnsupported as e:
             result.lifecycle_error = str(e)
-    result.lifecycle = s3_leftovers.lifecycle_status(ref.client,
+    result.lifecycle = leftovers.lifecycle_status(ref.client,
                                                      ref.bucket)
 
 
@@ -159,13 +158,13 @@ def check_backend(conf, backend, older_than, abort=False, apply_days=None):
         result.error, result.error_kind = e.msg, 'config'
         return result
     scrub = _scrubber(store)
-    ref = s3_leftovers.bucket_of(store)
+    ref = leftovers.bucket_of(store)
     result.bucket, result.endpoint = ref.bucket, ref.endpoint
     try:
-        result.uploads = s3_leftovers.find_leftovers(
-            ref.client, ref.bucket, s3_leftovers.parse_age(older_than))
+        result.uploads = leftovers.find_leftovers(
+            ref.client, ref.bucket, leftovers.parse_age(older_than))
         if abort:
-            result.outcomes = s3_leftovers.abort(ref.client, ref.bucket,
+            result.outcomes = leftovers.abort(ref.client, ref.bucket,
                                                  result.uploads)
         _lifecycle(ref, result, apply_days)
     except (boto_exc.ClientError, boto_exc.BotoCoreError) as e:
@@ -204,7 +203,7 @@ def _lifecycle_dict(result):
     return {'supported': status.supported,
             'abort_rules': list(status.abort_rules),
             'whole_bucket_days': status.whole_bucket_days,
-            'rule_to_add': s3_leftovers.abort_rule(
+            'rule_to_add': leftovers.abort_rule(
                 result.applied_days or EXAMPLE_DAYS),
             'applied_days': result.applied_days,
             'error': status.error or result.lifecycle_error}
@@ -287,7 +286,7 @@ def _lifecycle_lines(result):
     elif result.applied_days is not None:
         lines.append('  lifecycle: rule %s added (abort after %d days), '
                      'existing rules kept'
-                     % (s3_leftovers.LIFECYCLE_RULE_ID, result.applied_days))
+                     % (leftovers.LIFECYCLE_RULE_ID, result.applied_days))
     if status is None:
         return lines
     if not status.supported:
@@ -301,7 +300,7 @@ def _lifecycle_lines(result):
                      '(--apply-lifecycle DAYS), here with %d days:'
                      % EXAMPLE_DAYS)
         lines.append('    ' + json.dumps(
-            {'Rules': [s3_leftovers.abort_rule(EXAMPLE_DAYS)]}))
+            {'Rules': [leftovers.abort_rule(EXAMPLE_DAYS)]}))
     return lines
 
 

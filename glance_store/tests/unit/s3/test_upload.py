@@ -315,6 +315,91 @@ class AbortTest(s3fx.S3MotoTestBase):
         self.assertAborted()
 
 
+class CompleteWithoutChecksumsTest(s3fx.S3MotoTestBase):
+    """A backend whose CompleteMultipartUpload refuses ``Checksum*``.
+
+    OpenStack Swift 2.30's s3api answers MalformedXML; the store completes
+    again naming only the parts' ETags, warns once per backend and leaves
+    the elements out of that backend's later completions.
+    """
+
+    SIZE = THRESHOLD + 2 * PART
+    ALWAYS = dict(s3_store_enable_data_integrity_protection=True,
+                  s3_store_request_checksum_calculation='always',
+                  s3_store_response_checksum_validation='when_required',
+                  s3_store_checksum_algorithm='CRC32')
+
+    def setUp(self):
+        super().setUp()
+        s3_upload.forget_complete_checksum_refusals()
+        self.addCleanup(s3_upload.forget_complete_checksum_refusals)
+
+    @staticmethod
+    def _refuse_checksums(kwargs):
+        parts = kwargs['MultipartUpload']['Parts']
+        if any(k.startswith('Checksum') for k in kwargs) or any(
+                k.startswith('Checksum') for p in parts for k in p):
+            return s3fx.client_error('MalformedXML', 400,
+                                     'CompleteMultipartUpload')
+        return None
+
+    def _add(self, store, key):
+        data = test_utils.pattern_bytes(self.SIZE)
+        store.add(key, io.BytesIO(data), self.SIZE, 'sha256')
+        self.assertEqual(data, self.stored(key))
+
+    def test_completes_without_checksums_and_warns_once(self):
+        records = self.useFixture(s3fx.LogRecords())
+        store = self.make_store(
+            {'complete_multipart_upload': self._refuse_checksums},
+            **self.ALWAYS)
+        self._add(store, 'img1')
+        completes = self.client.of('complete_multipart_upload')
+        self.assertEqual(2, len(completes))
+        self.assertIn('ChecksumCRC32', completes[0])
+        self.assertNotIn('ChecksumCRC32', completes[1])
+        for part in completes[1]['MultipartUpload']['Parts']:
+            self.assertEqual({'ETag', 'PartNumber'}, set(part))
+        # Every part still carried its checksum.
+        for part in self.client.of('upload_part'):
+            self.assertIn('ChecksumCRC32', part)
+        # The next upload completes without the elements at once.
+        self._add(store, 'img2')
+        self.assertEqual(3, len(self.client.of('complete_multipart_upload')))
+        warnings = [r.getMessage() for r in records.records
+                    if r.levelno == logging.WARNING and
+                    'CompleteMultipartUpload' in r.getMessage()]
+        self.assertEqual(1, len(warnings), warnings)
+        self.assertIn('MalformedXML', warnings[0])
+        self.assertIn('without checksum validation', warnings[0])
+
+    def test_other_backends_keep_the_elements(self):
+        store = self.make_store(
+            {'complete_multipart_upload': self._refuse_checksums},
+            **self.ALWAYS)
+        self._add(store, 'img1')
+        # The same server under another endpoint URL is another backend:
+        # its completions still carry the whole-object checksum.
+        other_url = self.moto.url.replace('127.0.0.1', 'localhost')
+        self.assertNotEqual(self.moto.url, other_url)
+        other = self.make_store(s3_store_host=other_url, **self.ALWAYS)
+        self._add(other, 'img2')
+        completes = self.client.of('complete_multipart_upload')
+        self.assertEqual(1, len(completes))
+        self.assertIn('ChecksumCRC32', completes[0])
+
+    def test_malformed_xml_without_checksums_is_an_error(self):
+        store = self.make_store({'complete_multipart_upload': lambda kw:
+                                 s3fx.client_error('MalformedXML', 400,
+                                                   'CompleteMultipartUpload')})
+        data = test_utils.pattern_bytes(self.SIZE)
+        e = self.assertRaises(exceptions.BackendException, store.add, 'img',
+                              io.BytesIO(data), self.SIZE, 'sha256')
+        self.assertIn('MalformedXML', str(e))
+        self.assertEqual(1, len(self.client.of('complete_multipart_upload')))
+        self.assertNothingLeft()
+
+
 class HashingTest(s3fx.S3MotoTestBase):
     """md5, the multihash and the verifier see every byte once."""
 
