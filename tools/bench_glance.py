@@ -86,6 +86,18 @@ def _load_launcher():
     return module
 
 
+def _create_bucket(options):
+    # Created here without a LocationConstraint: upstream sends its
+    # region as one, which RGW refuses.
+    import boto3
+    boto3.session.Session().client(
+        's3', endpoint_url=options['s3_store_host'],
+        aws_access_key_id=options['s3_store_access_key'],
+        aws_secret_access_key=options['s3_store_secret_key'],
+        region_name=options['s3_store_region_name']).create_bucket(
+            Bucket=options['s3_store_bucket'])
+
+
 def serve(args):
     """Run one Glance server until stdin closes; print its URL and PID.
 
@@ -95,6 +107,7 @@ def serve(args):
     """
     harness = _load_launcher()
     options = json.loads(args.options)
+    _create_bucket(options)
     stores = harness.single_store(None, stores=('s3',), default_store='s3',
                                   options=options)
     server = harness.GlanceServer(
@@ -342,7 +355,7 @@ def store_options(rgw, bucket):
         's3_store_region_name': rgw.get('region') or 'us-east-1',
         's3_store_bucket': bucket,
         's3_store_bucket_url_format': 'path',
-        's3_store_create_bucket_on_put': True,
+        's3_store_create_bucket_on_put': False,
     }
 
 
