@@ -681,8 +681,8 @@ class Prober(object):
         if counts[1] is None:
             detail = _("%(objects)d leftover objects removed under "
                        "%(prefix)s; aborting multipart uploads: not "
-                       "supported by this backend (no "
-                       "ListMultipartUploads); nothing to abort") % {
+                       "supported by this backend; nothing to abort (it "
+                       "has no ListMultipartUploads)") % {
                 'objects': counts[0], 'prefix': self.run_prefix}
         else:
             detail = _("%(objects)d leftover objects removed, %(uploads)d "
