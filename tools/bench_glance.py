@@ -165,7 +165,6 @@ def ensure_venv(path, glance_spec, upstream, source, awscrt):
             f.write(wanted)
     if source:
         env = dict(os.environ)
-        env.setdefault('PBR_VERSION', '5.7.1')
         _run([python, '-m', 'pip', 'install', '-q', '--no-deps',
               '--force-reinstall', source], env=env)
     return python
