@@ -66,6 +66,9 @@ class TestRegisterStoreOpts(_MultiStoreTest):
             self.assertEqual('/var/lib/glance/%s' % name,
                              self.conf[name].filesystem_store_datadir)
             self.assertEqual(0, self.conf[name].weight)
+        # As upstream, creating the stores records the reserved ones.
+        self.assertEqual({}, multi_backend._RESERVED_STORES)
+        multi_backend.create_multi_stores(self.conf, reserved_stores=RESERVED)
         self.assertEqual(RESERVED, multi_backend._RESERVED_STORES)
 
     def test_twice_is_harmless(self):
