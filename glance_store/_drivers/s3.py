@@ -347,8 +347,7 @@ class Store(glance_store.driver.Store):
 
     @property
     def s3_store_large_object_size(self):
-        """Images this big (bytes) or bigger go multipart (Glance reads
-        it)."""
+        """Images this big (bytes) or bigger go multipart (Glance)."""
         return self.upload_limits.threshold
 
     @property
@@ -543,7 +542,8 @@ class Store(glance_store.driver.Store):
         """
         settings = dataclasses.replace(self.settings, **changes)
         twin = copy.copy(self)
-        twin._settings = settings
+        # The copy is this store's own kind: its settings set directly.
+        twin.__dict__.update(_settings=settings)
         return twin
 
     def _location(self, key):

@@ -154,8 +154,9 @@ _ACCESS_KEY_CONTEXT = (r'(Credential=|AWSAccessKeyId[>=:"\' ]*|'
 
 
 class Redactor(object):
-    """Hides given keys in text that is printed (the check tool's table,
-    JSON and stale-uploads report).
+    """Hides given keys in printed text.
+
+    For the check tool's table, JSON and stale-uploads report.
 
     The secret key is replaced wherever it stands as a value of its own;
     the access key only where a credential is printed (``Credential=``,

@@ -91,12 +91,12 @@ def _lifecycle(ref, result, apply_days):
     if apply_days is not None:
         try:
             leftovers.apply_abort_rule(ref.client, ref.bucket,
-                                          apply_days)
+                                       apply_days)
             result.applied_days = apply_days
         except leftovers.LifecycleUnsupported as e:
             result.lifecycle_error = str(e)
     result.lifecycle = leftovers.lifecycle_status(ref.client,
-                                                     ref.bucket)
+                                                  ref.bucket)
 
 
 def check_backend(conf, backend, older_than, abort=False, apply_days=None):
@@ -126,7 +126,7 @@ def check_backend(conf, backend, older_than, abort=False, apply_days=None):
             ref.client, ref.bucket, leftovers.parse_age(older_than))
         if abort:
             result.outcomes = leftovers.abort(ref.client, ref.bucket,
-                                                 result.uploads)
+                                              result.uploads)
         _lifecycle(ref, result, apply_days)
     except (boto_exc.ClientError, boto_exc.BotoCoreError) as e:
         error = s3_errors.to_store_error(e, ref.store_name,

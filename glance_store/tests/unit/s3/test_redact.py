@@ -118,8 +118,10 @@ class RedactTest(base.StoreBaseTest):
 
 
 class TestRedactor(base.StoreBaseTest):
-    """The redactor of printed text (the check tool's table, JSON and
-    stale-uploads report)."""
+    """The redactor of printed text.
+
+    The check tool's table, JSON and stale-uploads report use it.
+    """
 
     def test_uri_credentials_removed(self):
         for uri, clean in (
@@ -128,7 +130,6 @@ class TestRedactor(base.StoreBaseTest):
                 ('s3:/AK:SECRET@host/b/k', '***@host/b/k')):
             self.assertEqual(clean, s3_redact.redact_uri(uri))
         self.assertIs(s3.StoreLocation.redact, s3_redact.redact_uri)
-
 
     def test_secret_hidden_where_it_is_a_value(self):
         scrub = s3_redact.Redactor('s3cr3t/Key+x', 'AKIAX')
