@@ -49,6 +49,7 @@ import base64
 import collections
 import concurrent.futures
 import dataclasses
+import io
 import logging
 import threading
 
@@ -72,6 +73,16 @@ S3_MAX_PARTS = 10000
 S3_MAX_OBJECT_SIZE = 5 * units.Ti
 # With an unknown size the part size doubles every this many parts.
 PARTS_PER_SIZE_STEP = 1000
+# The most bytes asked of the image's reader in one call.  Asking for a
+# whole part at once is what some readers cannot do cheaply: Glance's
+# uWSGI chunked input joins its HTTP chunks with ``+=`` up to the size
+# asked, which costs CPU growing with that size (15 s per GiB for 10 MiB
+# reads of 64 KiB chunks), while every call through Glance's wrappers has
+# a fixed cost that small pieces multiply.  256 KiB is the cheapest for
+# chunked input (64 KiB and 16 KiB chunks) and within 0.2 s per GiB of
+# the best for the other readers: measured by tools/bench_readers.py
+# (see the performance page of the contributor guide).
+READ_PIECE = 256 * units.Ki
 
 
 def _ceil_div(a, b):
@@ -173,10 +184,14 @@ class ImageReader(object):
     :param hashes: the ``utils.ImageHashes`` to feed.
     :param threaded: digests on worker threads; None decides (see
         ``s3_digests``).
+    :param piece_size: the most bytes asked of ``image_file`` in one call
+        (``READ_PIECE`` when None).
     """
 
-    def __init__(self, image_file, image_size, hashes, threaded=None):
+    def __init__(self, image_file, image_size, hashes, threaded=None,
+                 piece_size=None):
         self.image_file = image_file
+        self.piece_size = piece_size or READ_PIECE
         self.image_size = image_size or 0
         self.hashes = hashes
         if threaded is None and not s3_digests.worth_threads(
@@ -192,6 +207,12 @@ class ImageReader(object):
         self._read = getattr(image_file, 'read', None)
         if self._read is None:
             self._read = utils.CooperativeReader(image_file).read
+        # Files and sockets (io objects) read straight into the part
+        # buffer; anything else (Glance's wrappers, uWSGI's input) is read
+        # and copied once.
+        self._readinto = None
+        if isinstance(image_file, io.IOBase):
+            self._readinto = getattr(image_file, 'readinto', None)
 
     def __enter__(self):
         return self
@@ -231,17 +252,25 @@ class ImageReader(object):
             data = memoryview(data)[:size]
         return data
 
+    def _piece_into(self, view, pos, size):
+        # Put up to ``size`` bytes at ``view[pos:]``; 0 at the end.
+        if self._readinto is not None and not self._pending:
+            return self._readinto(view[pos:pos + size]) or 0
+        data = self._next_chunk(size)
+        n = len(data)
+        view[pos:pos + n] = data
+        return n
+
     def _fill(self, view, want):
-        # Copy up to ``want`` bytes into ``view``, handing the digests a
-        # slice each time about SLICE_SIZE more bytes are in.
+        # Read up to ``want`` bytes into ``view`` in pieces of at most
+        # ``piece_size``, handing the digests a slice each time about
+        # SLICE_SIZE more bytes are in.
         got = fed = 0
         while got < want:
-            data = self._next_chunk(want - got)
-            if not data:
+            n = self._piece_into(view, got, min(self.piece_size, want - got))
+            if not n:
                 self.eof = True
                 break
-            n = len(data)
-            view[got:got + n] = data
             got += n
             if got - fed >= s3_digests.SLICE_SIZE:
                 self._feed(view[fed:got])

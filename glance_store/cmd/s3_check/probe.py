@@ -51,15 +51,14 @@ import signal
 import threading
 import uuid
 
-import boto3
 import botocore
-from botocore import config as boto_config
 from botocore import exceptions as boto_exc
 from oslo_config import cfg
 from oslo_utils import units
 
 from glance_store._drivers import s3
 from glance_store._drivers import s3_checksums
+from glance_store._drivers import s3_client
 from glance_store._drivers import s3_download
 from glance_store._drivers import s3_errors
 from glance_store.cmd.s3_check import model
@@ -246,16 +245,20 @@ def upload_limits(store):
 
 
 def use_small_parts(store):
-    """Make the store's multipart uploads use parts of the minimum size.
+    """The store with multipart uploads in parts of the minimum size.
 
     Only the threshold and the part size change, to the smallest part
     the store's limits allow (S3's minimum), which S3 accepts as it
-    accepts a larger one; everything else stays as configured.
+    accepts a larger one; everything else stays as configured, and
+    ``store`` itself is left as it is.
+
+    :param store: a configured S3 ``Store``.
+    :returns: a ``Store`` derived from it (``Store.derive``).
     """
-    limits = store.upload_limits
-    store.upload_limits = dataclasses.replace(
+    limits = store.settings.limits
+    return store.derive(limits=dataclasses.replace(
         limits, threshold=limits.min_part_size,
-        part_size=limits.min_part_size)
+        part_size=limits.min_part_size))
 
 
 class _Fatal(Exception):
@@ -321,6 +324,9 @@ class Prober(object):
         """
         store = s3.Store(self.conf, backend=self.backend)
         values = configuration.overrides() if configuration else {}
+        # The start-up listing ran once, when the file was read as Glance
+        # reads it (``_as_glance``); the check's stores skip it.
+        values['s3_store_check_stale_uploads'] = False
         with _overridden(self.conf, self.group, values):
             store.configure(re_raise_bsc=True)
         return store
@@ -393,16 +399,11 @@ class Prober(object):
                 self.result.current.label = configuration.label
 
     def _endpoint_client(self, settings):
-        config = boto_config.Config(
-            signature_version=botocore.UNSIGNED,
+        return s3_client.make_client(
+            settings, signature_version=botocore.UNSIGNED,
             retries={'total_max_attempts': 1},
             connect_timeout=ENDPOINT_CONNECT_TIMEOUT,
-            read_timeout=ENDPOINT_READ_TIMEOUT,
-            s3={'addressing_style': settings.addressing_style})
-        return boto3.session.Session().client(
-            's3', endpoint_url=settings.endpoint_url,
-            region_name=settings.region_name, use_ssl=settings.use_https,
-            verify=settings.verify, config=config)
+            read_timeout=ENDPOINT_READ_TIMEOUT)
 
     def _endpoint(self):
         settings = self.base.settings
@@ -493,7 +494,7 @@ class Prober(object):
         if error is not None:
             res.fail_all(failure_code(error), self.scrub(error_text(error)))
             return res
-        use_small_parts(store)
+        store = use_small_parts(store)
         stored = self._uploads(store, configuration, res)
         values = {}
         for _uri, key, _data in stored:
