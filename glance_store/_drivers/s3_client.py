@@ -21,6 +21,8 @@ never by building a client another way.
 import boto3
 from botocore import config as boto_config
 
+from glance_store._drivers import s3_signing
+
 # Uploads that may share a backend's client at once, each with up to
 # s3_store_thread_pools parts in flight: the client's connection pool
 # holds that many connections (more are opened when needed, and closed
@@ -90,7 +92,10 @@ def make_client(settings, config=None, **overrides):
         aws_access_key_id=settings.target.access_key,
         aws_secret_access_key=settings.target.secret_key,
         region_name=settings.region_name)
-    return session.client(
+    client = session.client(
         's3', endpoint_url=settings.endpoint_url,
         region_name=settings.region_name, use_ssl=settings.use_https,
         verify=settings.verify, config=config)
+    # botocore's own SigV4 signer, awscrt for the checksums (s3_signing).
+    s3_signing.use_python_signer(client)
+    return client

@@ -39,6 +39,7 @@ from glance_store.cmd.s3_check import embedded
 from glance_store.cmd.s3_check import model
 from glance_store.cmd.s3_check import probe
 from glance_store.cmd.s3_check import report
+from glance_store.cmd.s3_check import rollback
 from glance_store.cmd.s3_check import stale
 from glance_store.i18n import _
 
@@ -60,6 +61,13 @@ CLI_OPTS = [
     cfg.StrOpt('image', metavar='FILE',
                help=_("With --embedded: the image file to store "
                       "(default: 12 MiB of generated data).")),
+    cfg.BoolOpt('upstream-compatible', default=False,
+                help=_("List the option values of the configuration that "
+                       "upstream glance_store 5.7.0 refuses or ignores, "
+                       "with what to write instead before rolling back "
+                       "to it. Contacts no backend. Exit code 0 when the "
+                       "configuration is safe to roll back with, 1 when "
+                       "not.")),
     cfg.BoolOpt('debug', default=False,
                 help=_("On an unexpected error, print its traceback "
                        "(with the S3 keys hidden) after the one-line "
@@ -190,7 +198,28 @@ def check_mode(conf, progress):
     """The default mode: check the backends of the configuration."""
     _require_configuration(conf)
     names = s3_backends.find_s3_backends(conf, conf.backend)
-    return emit(run_checks(conf, names, progress), conf.format)
+    code = emit(run_checks(conf, names, progress), conf.format)
+    if conf.format != 'json':
+        sys.stdout.write(rollback.summary_line(_rollback_findings(conf)))
+    return code
+
+
+def _rollback_findings(conf):
+    try:
+        return rollback.check(conf)
+    except (cfg.Error, OSError) as e:
+        raise model.ConfigError(str(e).strip().splitlines()[0])
+
+
+def upstream_compatible_mode(conf, progress):
+    """--upstream-compatible: can the files go back to upstream 5.7.0?
+
+    :returns: 0 when they can, 1 when a value must change first.
+    """
+    _require_configuration(conf)
+    findings = _rollback_findings(conf)
+    sys.stdout.write(rollback.render(findings))
+    return rollback.exit_code(findings)
 
 
 def embedded_mode(conf, progress):
@@ -239,6 +268,7 @@ def stale_mode(conf, progress):
 MODES = (
     ('embedded', embedded_mode),
     ('stale_uploads', stale_mode),
+    ('upstream_compatible', upstream_compatible_mode),
 )
 
 

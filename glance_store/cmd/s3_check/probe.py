@@ -78,6 +78,12 @@ ENDPOINT_READ_TIMEOUT = 30
 BOTO_ERRORS = (boto_exc.ClientError, boto_exc.BotoCoreError)
 # The loggers whose warnings Glance would show for this backend.
 STORE_LOGGER = 'glance_store'
+DRIVER_LOGGER = 'glance_store._drivers'
+# The words of every notice the store logs (at WARNING, or DEBUG once
+# said) when it serves a download it could not check.
+UNVALIDATED_NOTICE = 'without validation'
+# How backends without ListMultipartUploads answer it.
+NOT_IMPLEMENTED_CODES = ('NotImplemented', '501')
 
 
 class DataMismatch(exceptions.GlanceStoreException):
@@ -178,6 +184,48 @@ def captured_warnings():
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
+
+
+class _Count(logging.Handler):
+    def __init__(self, words):
+        super().__init__(logging.DEBUG)
+        self.words = words
+        self.count = 0
+
+    def emit(self, record):
+        if self.words in record.getMessage():
+            self.count += 1
+
+
+@contextlib.contextmanager
+def unvalidated_notices():
+    """Counts the store's "served without validation" notices meanwhile.
+
+    The driver's logger is lowered to DEBUG for the while (the store says
+    it at DEBUG after the first WARNING of a backend).
+
+    :returns: (as the context's value) a handler whose ``count`` grows.
+    """
+    logger = logging.getLogger(DRIVER_LOGGER)
+    handler = _Count(UNVALIDATED_NOTICE)
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def botocore_checks(stored_value):
+    """Whether boto3 itself validates a download (when_supported).
+
+    :param stored_value: the stored checksum HEAD returned, or None.
+    :returns: True for a full-object checksum (a composite ``...-N`` one
+        is skipped by botocore).
+    """
+    return bool(stored_value) and '-' not in stored_value
 
 
 def upload_limits(store):
@@ -448,12 +496,31 @@ class Prober(object):
             return res
         store = use_small_parts(store)
         stored = self._uploads(store, configuration, res)
+        values = {}
+        for _uri, key, _data in stored:
+            shape = self._shape(key)
+            res.stored_checksums[shape], values[key] = \
+                self._stored_checksum(store, key)
         if res.results['put'] == model.OK:
-            res.stored_checksum = self._stored_checksum(store, stored[0][1])
-        for op, action in (('get', self._read_back),
-                           ('delete', self._delete)):
+            res.stored_checksum = res.stored_checksums.get('small')
+
+        def read_back(store, uri, key, data):
+            validated = self._read_back(store, uri, key, data,
+                                        values.get(key))
+            res.validation[self._shape(key)] = (
+                model.VALIDATED if validated else model.UNVALIDATED)
+
+        for op, action in (('get', read_back), ('delete', self._delete)):
             self._run_on_stored(res, op, action, store, stored)
         return res
+
+    @staticmethod
+    def _shape(key):
+        """The shape of ``model.SHAPES`` a key of the check holds."""
+        for shape, op in model.SHAPES:
+            if key.endswith('-' + op):
+                return shape
+        return None
 
     def _uploads(self, store, configuration, res):
         """The put and multipart operations; ``[(uri, key, data)]``."""
@@ -495,32 +562,48 @@ class Prober(object):
                 _("the store reported %d bytes or a wrong md5") % written)
         return uri
 
-    def _read_back(self, store, uri, key, data):
-        iterator, size = store.get(self._location(store, key))
-        digest = hashlib.sha256()
-        got = 0
-        for chunk in iterator:
-            digest.update(chunk)
-            got += len(chunk)
+    def _read_back(self, store, uri, key, data, stored_value=None):
+        """Read ``key`` back, compare; whether the store validated it.
+
+        :returns: True when the download was checked against a checksum:
+            under ``always`` response validation, unless the store said it
+            served it without validation; under ``when_supported``, when
+            the backend returns a full-object checksum (boto3 checks it).
+        """
+        policy = store.settings.policy
+        with unvalidated_notices() as notices:
+            iterator, size = store.get(self._location(store, key))
+            digest = hashlib.sha256()
+            got = 0
+            for chunk in iterator:
+                digest.update(chunk)
+                got += len(chunk)
         if got != len(data) or digest.digest() != \
                 hashlib.sha256(data).digest():
             raise DataMismatch(
                 _("object %(key)s read back differs from what was "
                   "written (%(got)d of %(size)d bytes)") % {
                     'key': key, 'got': got, 'size': len(data)})
+        if policy.validate_always:
+            return notices.count == 0
+        if policy.response == s3_checksums.WHEN_SUPPORTED:
+            return botocore_checks(stored_value)
+        return False
 
     def _delete(self, store, uri, key, data):
         store.delete(self._location(store, key))
 
     @staticmethod
     def _stored_checksum(store, key):
+        """``(algorithm or 'none', value)`` HEAD shows; (None, None)."""
         try:
             head = store.client.head_object(
                 Bucket=store.settings.bucket, Key=key,
                 ChecksumMode='ENABLED')
         except BOTO_ERRORS:
-            return None
-        return s3_download.stored_checksum(head)[0] or 'none'
+            return None, None
+        algorithm, value = s3_download.stored_checksum(head)
+        return algorithm or 'none', value
 
     def _not_tried(self):
         """The standard configurations this machine cannot try, and why.
@@ -548,9 +631,20 @@ class Prober(object):
         return removed
 
     def _abort_uploads(self, client, bucket):
+        """Abort this run's open uploads; None without ListMultipartUploads.
+
+        A backend that does not implement ListMultipartUploads (s3rver)
+        has no multipart upload to list: nothing to abort, not a failure.
+        """
         aborted = 0
         pages = client.get_paginator('list_multipart_uploads').paginate(
             Bucket=bucket, Prefix=self.run_prefix)
+        try:
+            pages = list(pages)
+        except boto_exc.ClientError as e:
+            if s3_errors.error_code(e) in NOT_IMPLEMENTED_CODES:
+                return None
+            raise
         for page in pages:
             for upload in page.get('Uploads') or []:
                 client.abort_multipart_upload(
@@ -584,10 +678,18 @@ class Prober(object):
             except Exception as e:
                 counts.append(0)
                 errors.append('%s: %s' % (what, failure_code(e)))
-        detail = _("%(objects)d leftover objects removed, %(uploads)d open "
-                   "multipart uploads aborted under %(prefix)s") % {
-            'objects': counts[0], 'uploads': counts[1],
-            'prefix': self.run_prefix}
+        if counts[1] is None:
+            detail = _("%(objects)d leftover objects removed under "
+                       "%(prefix)s; aborting multipart uploads: not "
+                       "supported by this backend; nothing to abort (it "
+                       "has no ListMultipartUploads)") % {
+                'objects': counts[0], 'prefix': self.run_prefix}
+        else:
+            detail = _("%(objects)d leftover objects removed, %(uploads)d "
+                       "open multipart uploads aborted under "
+                       "%(prefix)s") % {
+                'objects': counts[0], 'uploads': counts[1],
+                'prefix': self.run_prefix}
         if self.created_bucket:
             detail += self._remove_bucket(client, bucket)
         if errors:

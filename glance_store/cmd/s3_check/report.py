@@ -12,10 +12,14 @@
 
 """What glance-store-s3-check reports: ranking, recommendation, table, JSON.
 
-The recommendation is the configuration with the strongest protection
-among those whose every operation passed: ``always`` with the strongest
-algorithm (SHA256 > SHA1 > CRC64NVME > CRC32C > CRC32), then
-``when_supported``, then the switch off.  Functions here build text and
+The recommendation is, among the standard configurations whose every
+operation passed, the one whose downloads were validated for the
+multipart object, then for the small object, and among equals the
+cheapest in CPU (``model.ALGORITHM_CPU``): a backend that keeps full-object
+CRCs gets the cheapest CRC, one that keeps no checksum at all (Ceph RGW
+16, Swift) the switch-off mode, and a configuration that leaves multipart
+images unvalidated (SeaweedFS's composite SHA checksums) is never chosen
+while another one validates them.  Functions here build text and
 documents; they print nothing.
 """
 
@@ -28,13 +32,21 @@ from glance_store.cmd.s3_check import model
 from glance_store.i18n import _
 
 
+def _strength(configuration):
+    if not configuration.enabled:
+        return -2
+    if not configuration.uses_algorithm:
+        return -1
+    order = model.ALGORITHM_STRENGTH
+    if configuration.algorithm in order:
+        return len(order) - order.index(configuration.algorithm)
+    return 0  # an algorithm without a place: the weakest always one
+
+
 def _ranked():
     """The standard configurations, weakest first."""
-    by_label = {c.label: c for c in
-                model.standard_configurations(only_available=False)}
-    strongest = ['always/%s' % a for a in model.ALGORITHM_STRENGTH] + [
-        'when_supported', 'off']
-    return [by_label[label] for label in reversed(strongest)]
+    return sorted(model.standard_configurations(only_available=False),
+                  key=_strength)
 
 
 def rank(configuration):
@@ -64,25 +76,34 @@ def stores_no_checksum(configurations):
                                    for r in protected)
 
 
+def preference(result):
+    """How much a working configuration is worth: compare with ``max``.
+
+    :param result: a ``model.ConfigResult``.
+    :returns: a tuple: multipart download validated, small download
+        validated, minus the CPU cost per GiB, then the protection rank
+        (the stronger of two equally cheap ones).
+    """
+    return tuple([result.validates(shape) for shape, _op in
+                  reversed(model.SHAPES)] +
+                 [-result.configuration.cpu_per_gib(),
+                  rank(result.configuration)])
+
+
 def recommend(configurations):
     """The ``ConfigResult`` to recommend among ``configurations``.
 
-    The strongest protection that works, except on a backend that stores
-    no checksum, where the switch-off mode is recommended (see
-    stores_no_checksum).
+    The standard configuration that works and validates the most shapes
+    (multipart first), the cheapest among those (see ``preference``).
 
     :param configurations: a list of ``model.ConfigResult``.
     :returns: one of them, or None when no standard one works.
     """
     candidates = [r for r in configurations
                   if r.works and rank(r.configuration) is not None]
-    if stores_no_checksum(configurations):
-        off = [r for r in candidates if not r.configuration.enabled]
-        if off:
-            return off[0]
     if not candidates:
         return None
-    return max(candidates, key=lambda r: rank(r.configuration))
+    return max(candidates, key=preference)
 
 
 def snippet(section, configuration):
@@ -148,6 +169,11 @@ def _config_dict(res):
         'results': dict(res.results),
         'messages': dict(res.messages),
         'stored_checksum': res.stored_checksum,
+        'stored_checksums': {shape: res.stored_checksums.get(shape)
+                             for shape, _op in model.SHAPES},
+        'validation': {shape: res.validation_of(shape)
+                       for shape, _op in model.SHAPES},
+        'cpu_seconds_per_gib': res.configuration.cpu_per_gib(),
         'works': res.works,
         'current': res.current,
     }
@@ -175,6 +201,8 @@ def _recommendation_dict(result):
     return {'label': rec.configuration.label,
             'backend_stores_no_checksum': stores_no_checksum(
                 result.configurations),
+            'validation': {shape: rec.validation_of(shape)
+                           for shape, _op in model.SHAPES},
             'options': rec.configuration.options(),
             'snippet': snippet(result.section, rec.configuration)}
 
@@ -257,19 +285,29 @@ def _warnings(result):
     return lines + ['']
 
 
+def _stored(res):
+    values = [res.stored_checksums.get(shape) or '-'
+              for shape, _op in model.SHAPES]
+    return values[0] if len(set(values)) == 1 else ' / '.join(values)
+
+
 def _matrix(result):
+    shapes = [shape for shape, _op in model.SHAPES]
     header = [_('configuration')] + list(model.OPERATIONS) + \
+        [_('download %s') % shape for shape in shapes] + \
         [_('stored checksum')]
     rows = [header]
     for res in result.configurations:
         mark = '* ' if res.current else '  '
         rows.append([mark + describe(res.configuration)] +
                     [res.results.get(op, '-') for op in model.OPERATIONS] +
-                    [res.stored_checksum or '-'])
+                    [res.validation_of(shape) for shape in shapes] +
+                    [_stored(res)])
     lines = [''] + _columns(rows)
-    lines.append('  ' + _("(* = the backend's current settings; "
-                          "stored checksum = what the backend returns "
-                          "for the small object)"))
+    lines.append('  ' + _("(* = the backend's current settings; download "
+                          "= whether reading the object back was checked "
+                          "against a checksum; stored checksum = what the "
+                          "backend returns, %s)") % ' / '.join(shapes))
     return lines
 
 
@@ -313,6 +351,13 @@ def _recommendation(result):
         lines.append(_("The backend stores no checksum whatever the "
                        "settings: turning protection on would check "
                        "nothing more and only cost CPU."))
+    unvalidated = [shape for shape, _op in model.SHAPES
+                   if not rec.validates(shape)]
+    if unvalidated and not stores_no_checksum(result.configurations):
+        lines.append(_("No working configuration validates the download "
+                       "of every shape here (%s unvalidated): the "
+                       "cheapest of those that validate the most is "
+                       "recommended.") % ', '.join(unvalidated))
     lines.append(_("Recommended settings (%s), to paste in the "
                    "backend's section:") % rec.configuration.label)
     lines.append('')

@@ -15,6 +15,7 @@
 import os
 import signal
 
+import botocore.awsrequest
 from moto.core import authorization as moto_auth
 
 from glance_store._drivers import s3_checksums
@@ -47,12 +48,12 @@ class TestChecks(fixtures.CheckTestCase):
             self.assertRegex(out, r'\n  [ *] %s +ok +ok +ok +ok ' % label)
         self.assertRegex(out, r'\n  \* off ')
         self.assertIn('Current settings (off): work', out)
-        self.assertIn('Recommended settings (always/SHA256)', out)
+        self.assertIn('Recommended settings (always/CRC32)', out)
         self.assertIn('    [objects]\n'
                       '    s3_store_enable_data_integrity_protection = True\n'
                       '    s3_store_request_checksum_calculation = always\n'
                       '    s3_store_response_checksum_validation = always\n'
-                      '    s3_store_checksum_algorithm = SHA256\n', out)
+                      '    s3_store_checksum_algorithm = CRC32\n', out)
         self.assertNoSecret(out, err)
         self.assertBucketClean()
 
@@ -80,11 +81,23 @@ class TestChecks(fixtures.CheckTestCase):
         stored = {c['label']: c['stored_checksum']
                   for c in backend['configurations']}
         self.assertEqual('SHA1', stored['always/SHA1'])
+        # moto keeps CRC32 as a full-object checksum (every download
+        # validated) and SHA ones as composite checksums without part
+        # checksums (a multipart download is served unvalidated).
+        validation = {c['label']: c['validation']
+                      for c in backend['configurations']}
+        both = {'small': 'validated', 'multipart': 'validated'}
+        self.assertEqual(both, validation['always/CRC32'])
+        self.assertEqual({'small': 'validated', 'multipart': 'unvalidated'},
+                         validation['always/SHA256'])
+        self.assertEqual({'small': 'unvalidated',
+                          'multipart': 'unvalidated'}, validation['off'])
+        self.assertEqual(both, backend['recommendation']['validation'])
         self.assertEqual({'label': 'off', 'works': True, 'options': {
             's3_store_enable_data_integrity_protection': False}},
             backend['current'])
-        self.assertEqual('always/SHA256', backend['recommendation']['label'])
-        self.assertIn('s3_store_checksum_algorithm = SHA256\n',
+        self.assertEqual('always/CRC32', backend['recommendation']['label'])
+        self.assertIn('s3_store_checksum_algorithm = CRC32\n',
                       backend['recommendation']['snippet'])
         self.assertTrue(backend['cleanup']['ok'])
         # The file's own upload settings (the defaults here).
@@ -141,7 +154,7 @@ class TestChecks(fixtures.CheckTestCase):
         self.assertIn('needs the awscrt package', out)
         self.assertIn('Current settings (always/when_required CRC32C): '
                       'DO NOT WORK', out)
-        self.assertIn('Recommended settings (always/SHA256)', out)
+        self.assertIn('Recommended settings (always/CRC32)', out)
         self.assertBucketClean()
 
     def test_ignored_values_warned_as_glance_does(self):
@@ -184,7 +197,7 @@ class TestChecks(fixtures.CheckTestCase):
         self.assertTrue(rows['when_supported']['current'])
         self.assertFalse(backend['current']['works'])
         self.assertTrue(rows['always/CRC32']['works'])
-        self.assertEqual('always/SHA256', backend['recommendation']['label'])
+        self.assertEqual('always/CRC32', backend['recommendation']['label'])
         self.assertBucketClean()
 
     def test_several_backends_and_backend_option(self):
@@ -353,6 +366,46 @@ class TestCleanup(fixtures.CheckTestCase):
         self.assertEqual(['other'], [o['Key'] for o in left])
         self.assertEqual([], self.client.list_multipart_uploads(
             Bucket=self.bucket).get('Uploads', []))
+
+    def _cleanup_with_list_uploads(self, answer):
+        self.create_bucket()
+
+        def list_uploads(**kwargs):
+            return answer
+        fixtures.inject(self, lambda store: True,
+                        'before-call.s3.ListMultipartUploads', list_uploads)
+        conf = cli.parse_args(['--config-file', self.multi_conf()])
+        prober = probe.Prober(conf, 'objects', run_id='s3rver')
+        prober.base = prober.make_store(model.Configuration('off', False))
+        prober.bucket_checked = True
+        self.client.put_object(Bucket=self.bucket,
+                               Key=prober.run_prefix + 'left', Body=b'')
+        prober.cleanup()
+        return prober.result.cleanup
+
+    def test_cleanup_without_list_multipart_uploads(self):
+        # s3rver: no ListMultipartUploads; nothing can be open there.
+        cleanup = self._cleanup_with_list_uploads((
+            botocore.awsrequest.AWSResponse('http://x', 501, {}, None),
+            {'Error': {'Code': 'NotImplemented', 'Message': 'A header you '
+                       'provided implies functionality that is not '
+                       'implemented'},
+             'ResponseMetadata': {'HTTPStatusCode': 501}}))
+        self.assertTrue(cleanup.ok, cleanup.detail)
+        self.assertIn('1 leftover objects removed', cleanup.detail)
+        self.assertIn('not supported by this backend; nothing to abort',
+                      cleanup.detail)
+        self.assertNotIn('failed', cleanup.detail)
+        self.assertBucketClean()
+
+    def test_cleanup_other_list_error_is_a_failure(self):
+        cleanup = self._cleanup_with_list_uploads((
+            botocore.awsrequest.AWSResponse('http://x', 500, {}, None),
+            {'Error': {'Code': 'InternalError', 'Message': 'boom'},
+             'ResponseMetadata': {'HTTPStatusCode': 500}}))
+        self.assertFalse(cleanup.ok)
+        self.assertIn('cleanup failed: aborting multipart uploads: '
+                      'InternalError', cleanup.detail)
 
     def test_keys_under_the_run_prefix(self):
         self.no_crt()
