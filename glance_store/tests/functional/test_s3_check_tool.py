@@ -270,7 +270,6 @@ class ToolTestBase(testtools.TestCase):
                 self.assertTrue(config['works'], config)
 
 
-
 class TestS3CheckToolOnRGW(ToolTestBase):
 
     def test_default_options_work_and_when_supported_is_refused(self):

@@ -430,7 +430,8 @@ ORDER = [
     'checksum-while-reading', 'plain-http-to-tls-port', 'unreachable',
     'https-to-plain-http-port', 'tls-certificate', 'tls-tampered',
     'tls-other', 'other-botocore-error', 'missing-content-length',
-    'aws-chunked-not-implemented', 'wrong-region', 'credentials', 'image-bucket-missing',
+    'aws-chunked-not-implemented', 'wrong-region', 'credentials',
+    'image-bucket-missing',
     'bucket-missing', 'denied', 'corrupted-upload', 'not-found',
     'too-large', 'any-other-answer',
 ]
