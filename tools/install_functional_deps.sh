@@ -20,6 +20,8 @@
 set -euo pipefail
 
 PACKAGES="ceph-mon ceph-osd radosgw uuid-runtime openssl curl qemu-utils iproute2"
+# The forward proxy of the per-backend proxy tests (test_s3_transport).
+PACKAGES="$PACKAGES tinyproxy"
 
 missing=""
 for pkg in $PACKAGES; do

@@ -38,6 +38,7 @@ from glance_store._drivers import s3_download
 from glance_store._drivers import s3_errors
 from glance_store._drivers import s3_leftovers
 from glance_store._drivers import s3_redact
+from glance_store._drivers import s3_transport
 from glance_store._drivers import s3_upload
 from glance_store import capabilities
 from glance_store.common import utils
@@ -328,7 +329,8 @@ class S3Settings(object):
 
     For tools that check a backend with the store's own settings.
     ``cacert`` is None for the system CAs; ``policy`` is the store's
-    ``s3_checksums.ChecksumPolicy``.
+    ``s3_checksums.ChecksumPolicy``, ``transport`` its
+    ``s3_transport.TransportSettings`` (proxies, timeouts, retries).
     """
 
     endpoint_url: str
@@ -339,6 +341,8 @@ class S3Settings(object):
     addressing_style: str
     create_bucket_on_put: bool
     policy: s3_checksums.ChecksumPolicy
+    transport: s3_transport.TransportSettings = dataclasses.field(
+        default_factory=s3_transport.TransportSettings)
 
     @property
     def verify(self):
@@ -352,7 +356,7 @@ class Store(glance_store.driver.Store):
     _CAPABILITIES = (capabilities.BitMasks.READ_RANDOM |
                      capabilities.BitMasks.WRITE_ACCESS |
                      capabilities.BitMasks.DRIVER_REUSABLE)
-    OPTIONS = _S3_OPTS
+    OPTIONS = _S3_OPTS + s3_transport.OPTIONS
     MULTI_BACKEND_SUPPORT = True
     EXAMPLE_URL = "s3+https://<HOST>/<BUCKET>/<OBJ>"
     READ_CHUNKSIZE = 1 * units.Mi
@@ -363,6 +367,7 @@ class Store(glance_store.driver.Store):
         self._s3_client = None
         self._client_lock = threading.Lock()
         self.policy = s3_checksums.ChecksumPolicy()
+        self.transport = s3_transport.TransportSettings()
         self.s3_store_large_object_size = \
             DEFAULT_LARGE_OBJECT_SIZE * units.Mi
         self.s3_store_large_object_chunk_size = \
@@ -479,6 +484,11 @@ class Store(glance_store.driver.Store):
                  {'store': self.store_name, 'endpoint': self.endpoint_url,
                   'bucket': self.bucket, 'policy': self.policy.describe()})
 
+        self.transport = s3_transport.TransportSettings.from_conf(
+            conf, self.store_name)
+        LOG.info("S3 backend %(store)s network: %(transport)s",
+                 {'store': self.store_name,
+                  'transport': self.transport.describe()})
         self._s3_client = self._build_client()
         s3_leftovers.warn_stale_uploads(self)
 
@@ -553,9 +563,10 @@ class Store(glance_store.driver.Store):
             max_pool_connections=max(
                 MIN_POOL_CONNECTIONS,
                 self.s3_store_thread_pools * CONCURRENT_UPLOADS),
-            # Explicit, so that behaviour does not change with botocore's
-            # default: 3 attempts; BadDigest (corruption) is not retried.
-            retries={'mode': 'standard'},
+            # Proxies, timeouts and retries (s3_transport): by default
+            # 'standard' retries, explicit so that behaviour does not
+            # change with botocore's default; BadDigest is not retried.
+            **self.transport.config_kwargs(),
             **self.policy.client_config_kwargs())
 
     def _create_s3_client(self):
@@ -609,7 +620,7 @@ class Store(glance_store.driver.Store):
             use_https=self.use_https, cacert=self.cacert,
             bucket=self.bucket, addressing_style=self.bucket_url_format,
             create_bucket_on_put=self.create_bucket_on_put,
-            policy=self.policy)
+            policy=self.policy, transport=self.transport)
 
     @property
     def client(self):

@@ -339,6 +339,7 @@ class Prober(object):
         settings = self.base.settings
         self.result.endpoint = settings.endpoint_url
         self.result.bucket = settings.bucket
+        self.result.network = settings.transport.describe()
         # Name the current configuration as the standard one it equals.
         for configuration in model.standard_configurations():
             if configuration.key() == self.result.current.key():
@@ -350,6 +351,8 @@ class Prober(object):
             retries={'total_max_attempts': 1},
             connect_timeout=ENDPOINT_CONNECT_TIMEOUT,
             read_timeout=ENDPOINT_READ_TIMEOUT,
+            # Through the backend's proxy, as the store's own requests.
+            proxies=settings.transport.proxies,
             s3={'addressing_style': settings.addressing_style})
         return boto3.session.Session().client(
             's3', endpoint_url=settings.endpoint_url,
