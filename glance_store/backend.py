@@ -56,7 +56,11 @@ _STORE_OPTS = [
 
 
 def _list_opts():
-    """Options of [glance_store] and of every installed driver."""
+    """Options of [glance_store] and of every driver.
+
+    The drivers installed, then the stand-ins of the stores not shipped
+    (their options are accepted and ignored).
+    """
     driver_opts = []
     seen = set()
     for store_entry in drivers.shipped_drivers():
@@ -68,6 +72,10 @@ def _list_opts():
         for opt in getattr(driver_cls, 'OPTIONS', None) or []:
             if opt not in driver_opts:
                 driver_opts.append(opt)
+    # The stores not shipped: their options are accepted, as upstream
+    # registers them, and ignored.
+    for store_type in sorted(drivers.STAND_IN_MODULES):
+        driver_opts.extend(drivers.stand_in_options(store_type))
     return [(_STORE_CFG_GROUP, _STORE_OPTS + driver_opts)]
 
 

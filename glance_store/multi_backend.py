@@ -72,7 +72,7 @@ def _reserved_store_opts(name):
 
 
 def _list_driver_opts():
-    """{store type: options} for every shipped driver."""
+    """{store type: options} of every driver and stand-in."""
     result = {}
     for entry in drivers.shipped_drivers():
         if '.' in entry:  # legacy alias of a driver listed by its name
@@ -80,6 +80,8 @@ def _list_driver_opts():
         cls = drivers.load_driver(None, entry, invoke_load=False)
         if cls is not None and cls.OPTIONS:
             result[entry] = list(cls.OPTIONS)
+    for store_type in drivers.STAND_IN_MODULES:
+        result[store_type] = drivers.stand_in_options(store_type)
     return result
 
 
@@ -128,15 +130,18 @@ def _register_backend_opts(conf, backend, store_type):
     driver_cls = drivers.load_driver(None, store_type, invoke_load=False,
                                      backend=backend)
     if driver_cls is None:
-        return False
+        # A store not shipped: its options are accepted (a file or a
+        # test that sets them loads) and never read.
+        driver_opts = drivers.stand_in_options(store_type)
+    else:
+        driver_opts = list(driver_cls.OPTIONS or [])
     LOG.debug("Registering options for backend %s (%s)", backend,
               store_type)
-    driver_opts = list(driver_cls.OPTIONS or [])
     for opt in _BACKEND_COMMON_OPTS + driver_opts:
         _register_opt(conf, opt, backend)
     for opt in driver_opts:
         _register_opt(conf, opt, _BACKEND_DEFAULTS_GROUP)
-    return True
+    return driver_cls is not None
 
 
 def register_store_opts(conf, reserved_stores=None):

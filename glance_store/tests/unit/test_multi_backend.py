@@ -87,7 +87,9 @@ class TestRegisterStoreOpts(_MultiStoreTest):
                       self.log.output)
         self.assertIn('not available in this distribution', self.log.output)
         self.assertNotIn('Traceback', self.log.output)
-        self.assertNotIn('objects', self.conf)
+        # The group holds upstream's swift options (accepted, ignored).
+        self.assertEqual(0, self.conf.objects.weight)
+        self.assertEqual('glance', self.conf.objects.swift_store_container)
 
     def test_registers_enabled_backends_when_missing(self):
         conf = mock.MagicMock()
@@ -393,9 +395,11 @@ class TestListConfigOpts(_MultiStoreTest):
         self.assertEqual('backend_defaults', names[-1])
         self.assertEqual(sorted(names[1:-1]), names[1:-1])
         # Every loadable driver by its name, no legacy alias, no broken one.
-        self.assertEqual(['fake', 'fake2', 'fake_badmeta', 'fake_fresh',
-                          'fake_initfail', 'fake_noacl', 'fake_noscheme',
-                          'fake_ro', 'fake_schemeless', 'file'],
+        # The stand-ins of the stores not shipped too.
+        self.assertEqual(['cinder', 'fake', 'fake2', 'fake_badmeta',
+                          'fake_fresh', 'fake_initfail', 'fake_noacl',
+                          'fake_noscheme', 'fake_ro', 'fake_schemeless',
+                          'file', 'rbd', 'swift', 'vmware'],
                          names[1:-1])
         opts = {g: [o.name for o in group_opts] for g, group_opts in groups}
         self.assertEqual(['default_backend',
@@ -406,8 +410,12 @@ class TestListConfigOpts(_MultiStoreTest):
         self.assertEqual(['store_description', 'weight', 'fake_store_mode',
                           'fake_store_chunk_size', 'fake_file_label'],
                          opts['file'])
+        stand_ins = set(opts['cinder'] + opts['rbd'] + opts['swift'] +
+                        opts['vmware']) - {'store_description', 'weight'}
         self.assertEqual(['fake_store_mode', 'fake_store_chunk_size',
-                          'fake_file_label'], opts['backend_defaults'])
+                          'fake_file_label'],
+                         [o for o in opts['backend_defaults']
+                          if o not in stand_ins])
 
 
 class TestWithTheFileStore(base.MultiStoreBaseTest):

@@ -27,6 +27,7 @@ The API of this module is used by several test files: extend it, do not
 change what exists.
 """
 
+import dataclasses
 import hashlib
 import io
 import logging
@@ -64,10 +65,11 @@ ANY = stub.ANY
 def store_options(**overrides):
     """Option values of a working S3 store, with ``overrides`` applied."""
     opts = {
-        's3_store_host': HOST,
+        's3_store_host': 'https://' + HOST,
         's3_store_access_key': ACCESS_KEY,
         's3_store_secret_key': SECRET_KEY,
         's3_store_bucket': BUCKET,
+        's3_store_check_stale_uploads': False,
     }
     opts.update(overrides)
     return opts
@@ -312,7 +314,11 @@ def small_limits(store, threshold=THRESHOLD, part_size=PART,
                   min_part_size=1 * KiB,
                   max_object_size=1023000 * KiB)
     values.update(limits)
-    store.upload_limits = s3_upload.UploadLimits(**values)
+    # The fixture changes the configured store in place, because the
+    # module API functions use the store they registered; product code
+    # derives a store instead (``Store.derive``).
+    store._settings = dataclasses.replace(
+        store.settings, limits=s3_upload.UploadLimits(**values))
     return store
 
 

@@ -303,3 +303,51 @@ class OptionDefinitionsTest(base.StoreBaseTest):
         for name in ('s3_store_large_object_chunk_size',
                      's3_store_thread_pools'):
             self.assertIsNone(opts[name].type.min, name)
+
+
+class HostTest(base.StoreBaseTest):
+    """What ``s3_store_host`` may hold: a scheme or none, never keys."""
+
+    def setUp(self):
+        super().setUp()
+        self.log = self.useFixture(fixtures.FakeLogger(level=logging.INFO))
+
+    def test_no_scheme_means_http_with_a_warning(self):
+        # Upstream 5.7.0 reads a scheme-less host as HTTP with s3://
+        # locations: Glance's url_prefix lookup of old locations needs it.
+        for host in ('s3-us-west-2.amazonaws.com', 'rgw.example.test:7480'):
+            with self.subTest(host=host):
+                st = s3fx.configure_store(self, re_raise_bsc=True,
+                                          s3_store_host=host)
+                self.assertEqual('s3', st.scheme)
+                self.assertEqual('http://' + host, st.endpoint_url)
+                self.assertEqual('s3://%s/%s/' % (host, s3fx.BUCKET),
+                                 st.url_prefix)
+                self.assertIn('s3_store_host = %s has no scheme' % host,
+                              self.log.output)
+                self.assertIn('write https://%s' % host, self.log.output)
+
+    def test_explicit_schemes_give_no_warning(self):
+        for host in ('https://s3.example.test', 'http://rgw.local:7480'):
+            st = s3fx.configure_store(self, re_raise_bsc=True,
+                                      s3_store_host=host)
+            self.assertEqual(host, st.endpoint_url)
+        self.assertNotIn('has no scheme', self.log.output)
+
+    def test_credentials_in_the_host_are_refused_unseen(self):
+        secret = 'hostSecret0123456789'
+        for host in ('https://AKIAHOSTKEY:%s@s3.example.test' % secret,
+                     'AKIAHOSTKEY:%s@rgw.local:7480' % secret,
+                     'http://%s@rgw.local' % secret):
+            with self.subTest(host=host):
+                st = s3fx.configure_store(self, s3_store_host=host)
+                self.assertFalse(st.is_capable(
+                    capabilities.BitMasks.WRITE_ACCESS))
+                e = self.assertRaises(exceptions.BadStoreConfiguration,
+                                      st.configure_add)
+                self.assertIn('s3_store_host holds credentials', e.msg)
+                self.assertIn('s3_store_access_key', e.msg)
+                self.assertNotIn(secret, e.msg)
+                self.assertNotIn(secret, str(st.url_prefix))
+        self.assertNotIn(secret, self.log.output)
+        self.assertNotIn('AKIAHOSTKEY', self.log.output)

@@ -61,6 +61,10 @@ CREDENTIAL_OPTIONS = ('s3_store_access_key', 's3_store_secret_key')
 CASES = [
     (client_error('MissingContentLength', 411), exceptions.BackendException,
      CHECKSUM_OPTIONS + ('MissingContentLength',)),
+    (client_error('NotImplemented', 501, message='Transfering payloads '
+                  'in multiple chunks using aws-chunked is not '
+                  'supported.'), exceptions.BackendException,
+     CHECKSUM_OPTIONS + ('NotImplemented', 'always')),
     # A 411 without body (HEAD-like answer): the status is the code.
     (client_error(None, 411), exceptions.BackendException,
      CHECKSUM_OPTIONS),
@@ -430,7 +434,7 @@ ORDER = [
     'checksum-while-reading', 'plain-http-to-tls-port', 'unreachable',
     'https-to-plain-http-port', 'tls-certificate', 'tls-tampered',
     'tls-other', 'other-botocore-error', 'missing-content-length',
-    'wrong-region', 'credentials', 'image-bucket-missing',
+    'aws-chunked-not-implemented', 'wrong-region', 'credentials', 'image-bucket-missing',
     'bucket-missing', 'denied', 'corrupted-upload', 'not-found',
     'too-large', 'any-other-answer',
 ]
@@ -465,6 +469,13 @@ WHICH_RULE = [
      'other-botocore-error'),
     (s3_error('MissingContentLength', 411), 'uploading', HTTPS,
      'missing-content-length'),
+    # Swift 2.30's s3api; a NotImplemented about something else is not
+    # a checksum matter.
+    (s3_error('NotImplemented', 501, 'Transfering payloads in multiple '
+              'chunks using aws-chunked is not supported.'), 'uploading',
+     HTTPS, 'aws-chunked-not-implemented'),
+    (s3_error('NotImplemented', 501, 'Object tagging is not supported.'),
+     'uploading', HTTPS, 'any-other-answer'),
     (s3_error('AuthorizationHeaderMalformed', 400), 'uploading', HTTPS,
      'wrong-region'),
     (s3_error('PermanentRedirect', 301), 'reading', HTTPS,

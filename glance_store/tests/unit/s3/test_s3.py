@@ -700,11 +700,15 @@ class TestConfigure(S3TestBase):
         self.assertTrue(st.is_capable(capabilities.BitMasks.WRITE_ACCESS))
 
     def test_host_scheme(self):
+        # Without scheme: plain HTTP and s3:// locations, as upstream.
         for host, endpoint, prefix in (
-                ('s3.example.test', 'https://s3.example.test',
-                 's3+https://s3.example.test/%s/'),
-                ('s3.example.test:8443/', 'https://s3.example.test:8443',
-                 's3+https://s3.example.test:8443/%s/'),
+                ('s3.example.test', 'http://s3.example.test',
+                 's3://s3.example.test/%s/'),
+                ('s3.example.test:8443/', 'http://s3.example.test:8443',
+                 's3://s3.example.test:8443/%s/'),
+                ('s3-us-west-2.amazonaws.com',
+                 'http://s3-us-west-2.amazonaws.com',
+                 's3://s3-us-west-2.amazonaws.com/%s/'),
                 ('https://s3.example.test', 'https://s3.example.test',
                  's3+https://s3.example.test/%s/'),
                 ('http://rgw.local:7480', 'http://rgw.local:7480',
@@ -1098,11 +1102,16 @@ class TestToolSurface(fx.S3MotoTestBase):
             s3_store_request_checksum_calculation='always',
             s3_store_checksum_algorithm='SHA1')
         settings = store.settings
-        self.assertEqual(s3.S3Settings(
-            endpoint_url=self.moto.url, region_name='eu-west-1',
-            use_https=False, cacert=None, bucket=fx.BUCKET,
-            addressing_style='path', create_bucket_on_put=False,
-            policy=store.policy), settings)
+        self.assertEqual(self.moto.url, settings.endpoint_url)
+        self.assertEqual(
+            ('eu-west-1', False, None, fx.BUCKET, 'path', False),
+            (settings.region_name, settings.use_https, settings.cacert,
+             settings.bucket, settings.addressing_style,
+             settings.create_bucket_on_put))
+        self.assertIs(store.policy, settings.policy)
+        self.assertIs(store.upload_limits, settings.limits)
+        self.assertNotIn(fx.SECRET_KEY, repr(settings))
+        self.assertNotIn(fx.ACCESS_KEY, repr(settings))
         self.assertTrue(settings.verify)
         self.assertEqual('SHA1', settings.policy.algorithm)
         self.assertRaises(AttributeError, setattr, settings, 'bucket', 'x')
