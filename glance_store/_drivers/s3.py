@@ -38,6 +38,7 @@ from glance_store._drivers import s3_errors
 from glance_store._drivers import s3_leftovers
 from glance_store._drivers import s3_redact
 from glance_store._drivers import s3_settings
+from glance_store._drivers import s3_transport
 from glance_store._drivers import s3_upload
 from glance_store import capabilities
 from glance_store.common import utils
@@ -310,7 +311,7 @@ class Store(glance_store.driver.Store):
     _CAPABILITIES = (capabilities.BitMasks.READ_RANDOM |
                      capabilities.BitMasks.WRITE_ACCESS |
                      capabilities.BitMasks.DRIVER_REUSABLE)
-    OPTIONS = _S3_OPTS
+    OPTIONS = _S3_OPTS + s3_transport.OPTIONS
     MULTI_BACKEND_SUPPORT = True
     EXAMPLE_URL = "s3+https://<HOST>/<BUCKET>/<OBJ>"
     READ_CHUNKSIZE = 1 * units.Mi
@@ -430,7 +431,10 @@ class Store(glance_store.driver.Store):
         # Known before anything below can fail: Glance maps this backend's
         # locations by it even when its writes end up disabled.
         self._url_prefix = target.url_prefix
-        settings = s3_settings.from_target(target, conf, self.store_name)
+        transport = s3_transport.TransportSettings.from_conf(
+            conf, self.store_name)
+        settings = s3_settings.from_target(target, conf, self.store_name,
+                                           transport)
         if settings.policy.ignored:
             LOG.warning(
                 "S3 backend %(store)s: %(settings)s ignored because "
@@ -444,6 +448,9 @@ class Store(glance_store.driver.Store):
                   'endpoint': settings.endpoint_url,
                   'bucket': settings.bucket,
                   'policy': settings.policy.describe()})
+        LOG.info("S3 backend %(store)s network: %(transport)s",
+                 {'store': self.store_name,
+                  'transport': transport.describe()})
         self._settings = settings
         self._s3_client = self._build_client()
         if settings.check_stale_uploads:

@@ -241,6 +241,8 @@ class BackendResult(object):
     multi_store: bool = False
     endpoint: str = None
     bucket: str = None
+    # The backend's proxies, timeouts and retries, passwords masked.
+    network: str = None
     steps: list = dataclasses.field(default_factory=list)
     configurations: list = dataclasses.field(default_factory=list)
     current: Configuration = None

@@ -393,6 +393,8 @@ class Prober(object):
         settings = self.base.settings
         self.result.endpoint = settings.endpoint_url
         self.result.bucket = settings.bucket
+        if settings.transport is not None:
+            self.result.network = settings.transport.describe()
         # Name the current configuration as the standard one it equals.
         for configuration in model.standard_configurations():
             if configuration.key() == self.result.current.key():

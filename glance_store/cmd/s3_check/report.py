@@ -215,6 +215,7 @@ def backend_dict(result):
         'multi_store': result.multi_store,
         'endpoint': result.endpoint,
         'bucket': result.bucket,
+        'network': result.network,
         'error': result.error,
         'error_kind': result.error_kind,
         'warnings': list(result.warnings),
@@ -274,7 +275,13 @@ def _header(result):
               "endpoint %(endpoint)s, bucket %(bucket)s") % {
         'backend': result.backend, 'mode': mode,
         'section': result.section, 'endpoint': result.endpoint,
-        'bucket': result.bucket}, '']
+        'bucket': result.bucket}] + _network(result) + ['']
+
+
+def _network(result):
+    if not result.network:
+        return []
+    return ['  ' + _("network: %s") % result.network]
 
 
 def _warnings(result):

@@ -167,6 +167,15 @@ class GlanceServer(object):
         """Stop the uWSGI master (and so its worker) by PID."""
         self.launcher.stop()
 
+    @property
+    def process(self):
+        """The uWSGI master's ``Popen`` (None when stopped)."""
+        return self.launcher.process
+
+    def loaded_glance_store(self):
+        """Path of the glance_store package the server process imported."""
+        return os.path.dirname(self.launcher.probe()['file'])
+
     def log_tail(self, lines=120):
         return self.launcher.log_tail(lines)
 

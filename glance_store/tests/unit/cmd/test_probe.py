@@ -14,6 +14,7 @@
 
 import os
 import signal
+import socket
 
 import botocore.awsrequest
 from moto.core import authorization as moto_auth
@@ -25,6 +26,12 @@ from glance_store.cmd.s3_check import probe
 from glance_store.tests.unit.cmd import fixtures
 
 ABORT = 'before-call.s3.AbortMultipartUpload'
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
 
 
 def _refuse_abort(**kwargs):
@@ -134,6 +141,50 @@ class TestChecks(fixtures.CheckTestCase):
                    if c['current']]
         self.assertEqual(['always/SHA1'], current)
         self.assertEqual('always/SHA1', backend['current']['label'])
+
+    NETWORK_CONF = """
+        [glance_store]
+        stores = s3
+        default_store = s3
+        s3_store_host = %(endpoint)s
+        s3_store_access_key = %(access)s
+        s3_store_secret_key = %(secret)s
+        s3_store_bucket = %(bucket)s
+        s3_store_bucket_url_format = path
+        s3_store_read_timeout = 30
+        s3_store_retry_max_attempts = 2
+        %(proxy)s
+        """
+
+    def test_network_settings_shown(self):
+        self.no_crt()
+        self.create_bucket()
+        # A proxy for https endpoints only: moto's http endpoint is direct.
+        path = self.write_conf(self.NETWORK_CONF, proxy=(
+            's3_store_https_proxy = http://u:proxy-Passw0rd@127.0.0.1:9'))
+        code, out, err = self.run_main('--config-file', path)
+        self.assertEqual(0, code, err)
+        self.assertIn('  network: https via http://u:***@127.0.0.1:9; '
+                      'connect timeout 60 s, read timeout 30 s; retries '
+                      'standard, attempts 2\n', out)
+        self.assertNotIn('proxy-Passw0rd', out + err)
+        code, doc, err = self.run_json(path)
+        self.assertIn('read timeout 30 s', doc['backends'][0]['network'])
+
+    def test_endpoint_check_goes_through_the_proxy(self):
+        self.no_crt()
+        self.create_bucket()
+        # Nothing listens at the proxy's address: the unsigned endpoint
+        # request fails there, as the store's requests would.
+        path = self.write_conf(self.NETWORK_CONF, proxy=(
+            's3_store_http_proxy = http://127.0.0.1:%d'
+            % _free_port()))
+        code, doc, err = self.run_json(path)
+        self.assertNotEqual(0, code)
+        (backend,) = doc['backends']
+        endpoint = [s for s in backend['steps'] if s['name'] == 'endpoint']
+        self.assertFalse(endpoint[0]['ok'], endpoint)
+        self.assertIn('proxy', str(endpoint[0]).lower())
 
     def test_current_settings_fail_exit_1(self):
         # The configured algorithm needs awscrt, which is "missing": the
