@@ -166,8 +166,10 @@ def ensure_venv(path, glance_spec, upstream, source, awscrt):
     if source:
         env = dict(os.environ)
         env.setdefault('PBR_VERSION', '5.7.1')
+        # Built with the venv's own setuptools and pbr (Glance needs
+        # both): an isolated build would fetch them again every time.
         _run([python, '-m', 'pip', 'install', '-q', '--no-deps',
-              '--force-reinstall', source], env=env)
+              '--no-build-isolation', '--force-reinstall', source], env=env)
     return python
 
 
