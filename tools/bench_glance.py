@@ -155,7 +155,8 @@ def ensure_venv(path, glance_spec, upstream, source, awscrt):
             shutil.rmtree(path)
         _run([sys.executable, '-m', 'venv', path])
         # boto3 is upstream's s3 extra and this library's requirement.
-        reqs = [glance_spec, 'uwsgi', 'requests', 'boto3>=1.36.0']
+        reqs = [glance_spec, 'uwsgi', 'requests', 'boto3>=1.36.0',
+                'wheel']
         if upstream:
             reqs.append('glance_store==%s' % upstream)
         if awscrt:
@@ -166,8 +167,8 @@ def ensure_venv(path, glance_spec, upstream, source, awscrt):
     if source:
         env = dict(os.environ)
         env.setdefault('PBR_VERSION', '5.7.1')
-        # Built with the venv's own setuptools and pbr (Glance needs
-        # both): an isolated build would fetch them again every time.
+        # Built with the venv's own setuptools, wheel and pbr: an
+        # isolated build would fetch them again every time.
         _run([python, '-m', 'pip', 'install', '-q', '--no-deps',
               '--no-build-isolation', '--force-reinstall', source], env=env)
     return python
