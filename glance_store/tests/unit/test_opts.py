@@ -83,6 +83,18 @@ class TestOptsEntryPoints(base.BaseTestCase):
             self.assertEqual(value, drivers[name])
             self.assertEqual(value, drivers['glance.store.%s.Store' % module])
 
+    def test_every_choice_has_a_description(self):
+        # oslo-config-generator prints "<No description provided>" for a
+        # choice given without one (default_store's had none).
+        for namespace in ('glance.store', 'glance.multi_store'):
+            _names, groups = self._list(namespace)
+            for group, opts in groups:
+                for opt in opts:
+                    choices = getattr(opt.type, 'choices', None) or {}
+                    for value, description in choices.items():
+                        self.assertTrue(description, '%s %s %s' % (
+                            group, opt.name, value))
+
     def test_single_store(self):
         names, _groups = self._list('glance.store')
         [(group, opts)] = names

@@ -17,13 +17,11 @@ the answers moto never gives (no lifecycle support, failed aborts).
 """
 
 import datetime
-import threading
 from unittest import mock
 import uuid
 
 from botocore import exceptions as boto_exc
 from botocore import stub
-import fixtures
 
 from glance_store.cmd.s3_check import leftovers
 from glance_store.tests import base

@@ -15,7 +15,6 @@
 import json
 
 import fixtures as fixtures_lib
-
 from oslotest import base
 
 from glance_store._drivers import s3_checksums
