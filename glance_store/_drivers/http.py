@@ -312,9 +312,9 @@ class Store(driver.Store):
     def get(self, location, offset=0, chunk_size=None, context=None):
         """``(iterator, size)`` of the image at an HTTP(S) URL."""
         session, resp, url, content_length = self._query(location, 'GET')
+        timeout = self.store_conf.http_store_read_timeout
         chunks = ResponseChunks(session, resp, self.READ_CHUNKSIZE, url,
-                                size=content_length,
-                                timeout=self.store_conf.http_store_read_timeout)
+                                size=content_length, timeout=timeout)
         return ResponseIndexable(chunks, content_length), content_length
 
     def get_size(self, location, context=None):
