@@ -49,9 +49,12 @@ import base64
 import collections
 import concurrent.futures
 import dataclasses
+import hashlib
 import logging
+import re
 import threading
 
+from botocore import exceptions as boto_exc
 from oslo_utils import units
 
 from glance_store._drivers import s3_checksums
@@ -400,6 +403,9 @@ class MultipartUpload(object):
         self._slots = threading.BoundedSemaphore(max_in_flight)
         self._error = None
         self._lock = threading.Lock()
+        # Bytes of the parts S3 accepted: the size of the object the
+        # completion makes.
+        self._sent = 0
 
     def _record_error(self, error):
         with self._lock:
@@ -415,6 +421,8 @@ class MultipartUpload(object):
                 PartNumber=number, Body=part.body,
                 **t.policy.part_params(checksum))
             done = {'ETag': resp['ETag'], 'PartNumber': number}
+            with self._lock:
+                self._sent += len(part.body)
             if checksum is not None:
                 name = s3_checksums.param_name(t.policy.algorithm)
                 done[name] = checksum.b64digest()
@@ -444,10 +452,107 @@ class MultipartUpload(object):
         if not results:
             raise exceptions.BackendException(
                 _("A multipart upload needs at least one part."))
-        return t.client.complete_multipart_upload(
-            Bucket=t.bucket, Key=t.key, UploadId=self.upload_id,
-            MultipartUpload={'Parts': [p for p, _c in results]},
-            **t.policy.complete_params([c for _p, c in results]))
+        try:
+            return t.client.complete_multipart_upload(
+                Bucket=t.bucket, Key=t.key, UploadId=self.upload_id,
+                MultipartUpload={'Parts': [p for p, _c in results]},
+                **t.policy.complete_params([c for _p, c in results]))
+        except (boto_exc.ClientError, boto_exc.BotoCoreError) as e:
+            return self._settle(e, [p for p, _c in results])
+
+    def _expected_etag(self, parts):
+        """The ETag S3 gives the completed object, or None if unknown."""
+        digests = []
+        for part in parts:
+            etag = part['ETag'].strip('"')
+            if not _MD5_HEX.match(etag):
+                return None
+            digests.append(bytes.fromhex(etag))
+        return '%s-%d' % (hashlib.md5(b''.join(digests)).hexdigest(),
+                          len(parts))
+
+    def _head(self):
+        """HeadObject of the key: the response, None if there is none.
+
+        :raises: the HeadObject error when it is not a 404.
+        """
+        t = self.target
+        try:
+            return t.client.head_object(Bucket=t.bucket, Key=t.key)
+        except boto_exc.ClientError as e:
+            if _error_code(e) in ('404', 'NoSuchKey', 'NotFound'):
+                return None
+            raise
+
+    def _is_ours(self, head, parts):
+        if head.get('ContentLength') != self._sent:
+            return False
+        expected = self._expected_etag(parts)
+        got = (head.get('ETag') or '').strip('"')
+        if expected is None or not _MULTIPART_ETAG.match(got):
+            # No ETag to compare (a server that computes it otherwise):
+            # the size of what this upload sent decides.
+            return True
+        return got == expected
+
+    def _settle(self, error, parts):
+        """Find out what a CompleteMultipartUpload that failed did.
+
+        S3 may apply the completion and still answer an error (a 200 with
+        an ``<Error>`` body, which botocore retries; or the answer is lost
+        and the retry finds ``NoSuchUpload``).  The key was free before
+        the upload started, so an object there now is this upload's: if
+        it is what was sent (size, and the multipart ETag where the server
+        computes it as AWS does), the upload succeeded; otherwise it is
+        removed, and the error raised (the caller aborts the upload).
+
+        :param error: what the completion raised.
+        :param parts: the parts given to the completion.
+        :returns: a CompleteMultipartUpload-like response when the object
+            is complete.
+        :raises: ``error``, or ``BackendException`` when the upload was
+            gone (``NoSuchUpload``) and no complete object is there.
+        """
+        t = self.target
+        args = {'bucket': t.bucket, 'key': t.key, 'id': self.upload_id,
+                'store': t.store_name, 'err': error}
+        try:
+            head = self._head()
+        except (boto_exc.ClientError, boto_exc.BotoCoreError) as e:
+            # Cannot look: remove whatever may be there, so that Glance's
+            # retry does not find a Duplicate.
+            LOG.warning("Could not check %(bucket)s/%(key)s after its "
+                        "completion failed: %(head)s", dict(args, head=e))
+            head = {}
+        if head and self._is_ours(head, parts):
+            LOG.warning("CompleteMultipartUpload of %(bucket)s/%(key)s on "
+                        "S3 backend %(store)s failed (%(err)s) but the "
+                        "object is complete: the upload succeeded", args)
+            return {'Bucket': t.bucket, 'Key': t.key,
+                    'ETag': head.get('ETag')}
+        if head is not None:
+            self._delete_object(args)
+        if _error_code(error) == 'NoSuchUpload':
+            raise exceptions.BackendException(
+                _("The multipart upload of %(bucket)s/%(key)s on S3 backend "
+                  "%(store)s disappeared before its completion was "
+                  "confirmed (NoSuchUpload) and no complete object is "
+                  "there; nothing was kept, the upload can be retried.")
+                % args) from None
+        raise error
+
+    def _delete_object(self, args):
+        t = self.target
+        try:
+            t.client.delete_object(Bucket=t.bucket, Key=t.key)
+            LOG.warning("Removed %(bucket)s/%(key)s, which a failed "
+                        "completion of upload %(id)s left on S3 backend "
+                        "%(store)s (%(err)s)", args)
+        except Exception as e:
+            LOG.error("Could not remove %(bucket)s/%(key)s, which a failed "
+                      "completion of upload %(id)s may have left on S3 "
+                      "backend %(store)s (%(del)s): remove it before the "
+                      "image is uploaded again.", dict(args, **{'del': e}))
 
     def run(self, parts):
         """Upload ``parts`` (``Part`` objects, read lazily) and complete.
@@ -492,15 +597,35 @@ class MultipartUpload(object):
                 Bucket=t.bucket, Key=t.key, UploadId=self.upload_id)
             LOG.info("Aborted multipart upload %(id)s of %(bucket)s/%(key)s "
                      "on S3 backend %(store)s", args)
+        except boto_exc.ClientError as e:
+            if _error_code(e) != 'NoSuchUpload':
+                self._abort_failed(args, e)
+            else:
+                LOG.info("Multipart upload %(id)s of %(bucket)s/%(key)s on "
+                         "S3 backend %(store)s is already gone", args)
         except Exception as e:
-            args['err'] = e
-            LOG.error("Could not abort multipart upload %(id)s of "
-                      "%(bucket)s/%(key)s on S3 backend %(store)s (%(err)s). "
-                      "It still holds storage: remove it with "
-                      "AbortMultipartUpload (for example 'aws s3api "
-                      "abort-multipart-upload --bucket %(bucket)s --key "
-                      "%(key)s --upload-id %(id)s') once the backend is "
-                      "reachable.", args)
+            self._abort_failed(args, e)
+
+    @staticmethod
+    def _abort_failed(args, e):
+        args['err'] = e
+        LOG.error("Could not abort multipart upload %(id)s of "
+                  "%(bucket)s/%(key)s on S3 backend %(store)s (%(err)s). "
+                  "It still holds storage: remove it with "
+                  "AbortMultipartUpload (for example 'aws s3api "
+                  "abort-multipart-upload --bucket %(bucket)s --key "
+                  "%(key)s --upload-id %(id)s') once the backend is "
+                  "reachable.", args)
+
+
+_MD5_HEX = re.compile(r'^[0-9a-fA-F]{32}$')
+_MULTIPART_ETAG = re.compile(r'^[0-9a-fA-F]{32}-[0-9]+$')
+
+
+def _error_code(error):
+    if isinstance(error, boto_exc.ClientError):
+        return str(error.response.get('Error', {}).get('Code', ''))
+    return ''
 
 
 def _put(target, body, reader):

@@ -315,6 +315,98 @@ class AbortTest(s3fx.S3MotoTestBase):
         self.assertAborted()
 
 
+class CompletionOutcomeTest(s3fx.S3MotoTestBase):
+    """A CompleteMultipartUpload that failed is checked, not guessed.
+
+    The injected failure applies the completion on the server (or a
+    partial one, or none) and then raises what boto3 would: the answer
+    was lost and the retry found ``NoSuchUpload``, or S3 answered a 200
+    with an ``<Error>`` body.
+    """
+
+    SIZE = THRESHOLD + 4 * PART
+
+    def _applied(self, error_code, status, keep_parts=None):
+        def complete(kwargs):
+            if keep_parts is not None:
+                parts = kwargs['MultipartUpload']['Parts'][:keep_parts]
+                kwargs = dict(kwargs, MultipartUpload={'Parts': parts})
+            if keep_parts != 0:
+                self.inspect.complete_multipart_upload(
+                    Bucket=kwargs['Bucket'], Key=kwargs['Key'],
+                    UploadId=kwargs['UploadId'],
+                    MultipartUpload=kwargs['MultipartUpload'])
+            return s3fx.client_error(error_code, status,
+                                     'CompleteMultipartUpload')
+        return {'complete_multipart_upload': complete}
+
+    def _add(self, store, key='img', size=None):
+        data = test_utils.pattern_bytes(self.SIZE)
+        result = store.add(key, io.BytesIO(data),
+                           self.SIZE if size is None else size, 'sha256')
+        return data, result
+
+    def _uploads(self):
+        return self.inspect.list_multipart_uploads(
+            Bucket=s3fx.BUCKET).get('Uploads', [])
+
+    def test_applied_answer_lost(self):
+        store = self.make_store(self._applied('NoSuchUpload', 404))
+        data, result = self._add(store)
+        self.assertEqual(self.SIZE, result[1])
+        self.assertEqual(hashlib.sha256(data).hexdigest(), result[3])
+        self.assertEqual(data, self.stored('img'))
+        self.assertEqual([], self._uploads())
+        # The key check before the upload, and the one after the error.
+        self.assertEqual(2, len(self.client.of('head_object')))
+
+    def test_applied_error_body(self):
+        # botocore turns a 200 with an <Error> body into a ClientError.
+        store = self.make_store(self._applied('InternalError', 200))
+        data, _result = self._add(store, size=0)
+        self.assertEqual(data, self.stored('img'))
+        self.assertEqual([], self._uploads())
+
+    def test_wrong_object_is_removed_and_retry_works(self):
+        # The completion applied with a part missing: not what was sent.
+        store = self.make_store(self._applied('NoSuchUpload', 404,
+                                              keep_parts=2))
+        self.assertRaises(exceptions.BackendException, self._add, store)
+        self.assertNothingLeft()
+        self.assertEqual(1, len(self.client.of('delete_object')))
+        # Glance's retry of the same image id: no false Duplicate.
+        self.client.failures.clear()
+        data, _result = self._add(store)
+        self.assertEqual(data, self.stored('img'))
+
+    def test_upload_gone_nothing_applied(self):
+        records = self.useFixture(s3fx.LogRecords())
+        store = self.make_store(self._applied('NoSuchUpload', 404,
+                                              keep_parts=0))
+        # Someone else aborted the upload: nothing is there.
+        self.client.failures['complete_multipart_upload'] = (
+            lambda kw, f=self.client.failures['complete_multipart_upload']:
+            (self.inspect.abort_multipart_upload(
+                Bucket=kw['Bucket'], Key=kw['Key'],
+                UploadId=kw['UploadId']), f(kw))[1])
+        e = self.assertRaises(exceptions.BackendException, self._add, store)
+        self.assertIn('NoSuchUpload', str(e))
+        self.assertNotIn('not found', str(e).lower())
+        self.assertNothingLeft()
+        # The abort finding no upload is not an operator's problem.
+        self.assertEqual([], [r for r in records.records
+                              if r.levelno >= logging.ERROR and
+                              'Could not abort' in r.getMessage()])
+
+    def test_head_fails_object_removed(self):
+        failures = self._applied('NoSuchUpload', 404, keep_parts=2)
+        failures['head_object'] = lambda kw: s3fx.client_error(
+            'InternalError', 500, 'HeadObject')
+        store = self.make_store(failures)
+        self.assertRaises(exceptions.BackendException, self._add, store)
+        self.assertNothingLeft()
+
+
 class HashingTest(s3fx.S3MotoTestBase):
     """md5, the multihash and the verifier see every byte once."""
 
