@@ -46,10 +46,12 @@ guide refer to it.
 """
 
 import base64
+import bisect
 import collections
 import concurrent.futures
 import dataclasses
 import hashlib
+import io
 import logging
 import re
 import threading
@@ -638,15 +640,114 @@ def _put(target, body, reader):
         **target.policy.put_params(body))
 
 
-def _join(parts, total):
-    body = bytearray(total)
-    view = memoryview(body)
-    pos = 0
-    for part in parts:
-        view[pos:pos + len(part.body)] = part.body
-        pos += len(part.body)
-        part.done()
-    return body
+class PartsBody(io.RawIOBase):
+    """A read-only, seekable file over part buffers, without a copy.
+
+    botocore sends a file body in small reads, seeks back to retry or to
+    hash it, and takes its length from ``len()``: the buffered parts of
+    an image of unknown size go out as one PutObject without being
+    joined into one more buffer of the image's size.
+
+    :param buffers: the bytes-like part bodies, in order.
+    """
+
+    def __init__(self, buffers):
+        super().__init__()
+        self._views = [memoryview(b).cast('B') for b in buffers]
+        self._starts = []
+        total = 0
+        for view in self._views:
+            self._starts.append(total)
+            total += len(view)
+        self._size = total
+        self._pos = 0
+
+    def __len__(self):
+        return self._size
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def tell(self):
+        return self._pos
+
+    def seek(self, offset, whence=io.SEEK_SET):
+        """Move to ``offset`` (from the start, here or the end).
+
+        :returns: the new position.
+        :raises ValueError: a negative position or an unknown whence.
+        """
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos,
+                io.SEEK_END: self._size}.get(whence)
+        if base is None or base + offset < 0:
+            raise ValueError('invalid seek')
+        self._pos = base + offset
+        return self._pos
+
+    def readinto(self, buf):
+        """Copy the next bytes into ``buf``; 0 at the end.
+
+        :returns: the number of bytes copied.
+        """
+        out = memoryview(buf).cast('B')
+        done = 0
+        index = bisect.bisect_right(self._starts, self._pos) - 1
+        while done < len(out) and 0 <= index < len(self._views):
+            view = self._views[index]
+            offset = self._pos - self._starts[index]
+            n = min(len(view) - offset, len(out) - done)
+            if n > 0:
+                out[done:done + n] = view[offset:offset + n]
+                done += n
+                self._pos += n
+            index += 1
+        return done
+
+    def read(self, size=-1):
+        """Up to ``size`` bytes (the rest when negative); b'' at the end.
+
+        :returns: bytes.
+        """
+        remaining = max(0, self._size - self._pos)
+        if size is None or size < 0 or size > remaining:
+            size = remaining
+        buf = bytearray(size)
+        return bytes(buf[:self.readinto(buf)])
+
+    def close(self):
+        """Release the views of the buffers."""
+        for view in self._views:
+            view.release()
+        self._views = []
+        super().close()
+
+
+def _put_parts(target, parts, reader):
+    """One PutObject of the buffered parts, sent from the buffers.
+
+    The checksum parameters are those of ``put_params`` over the whole
+    body, computed part by part.
+    """
+    try:
+        if len(parts) <= 1:
+            return _put(target, parts[0].body if parts else b'', reader)
+        checksum = None
+        for part in parts:
+            if checksum is None:
+                checksum = target.policy.part_checksum(part.body)
+            else:
+                checksum.update(part.body)
+        md5 = base64.b64encode(reader.hashes.md5.digest()).decode()
+        with PartsBody([p.body for p in parts]) as body:
+            return target.client.put_object(
+                Bucket=target.bucket, Key=target.key, Body=body,
+                ContentMD5=md5, **target.policy.part_params(checksum))
+    finally:
+        for part in parts:
+            part.done()
 
 
 def _read_head(reader, pool, sizes, threshold):
@@ -713,7 +814,7 @@ def upload(client, bucket, key, reader, image_size, policy, limits,
     if not image_size:
         head, total = _read_head(reader, pool, sizes, limits.threshold)
         if reader.eof and total <= limits.threshold:
-            return _put(target, _join(head, total), reader)
+            return _put_parts(target, list(head), reader)
     return MultipartUpload(target, limits.max_in_flight).run(
         _parts(head, reader, pool, sizes))
 
