@@ -23,6 +23,7 @@ import hashlib
 import io
 import logging
 import threading
+import tracemalloc
 
 from botocore import exceptions as boto_exc
 
@@ -561,6 +562,97 @@ class ConcurrencyTest(base.StoreBaseTest):
         self.assertEqual(start, threading.active_count())
         self.assertEqual([{'Bucket': s3fx.BUCKET, 'Key': 'img',
                            'UploadId': 'fake-upload'}], client.aborted)
+
+
+class StreamingClient(FakeClient):
+    """A FakeClient whose PutObject reads its body as urllib3 does."""
+
+    def put_object(self, **kw):
+        body = kw['Body']
+        self.put_kwargs = {k: v for k, v in kw.items() if k != 'Body'}
+        self.put_length = len(body)
+        digest = hashlib.sha256()
+        if isinstance(body, (bytes, bytearray, memoryview)):
+            digest.update(body)
+        else:
+            # botocore seeks back to hash the payload, then sends it.
+            body.seek(0)
+            while True:
+                chunk = body.read(16 * KiB)
+                if not chunk:
+                    break
+                digest.update(chunk)
+        self.put_digest = digest.hexdigest()
+        return {'ETag': '"x"'}
+
+
+class UnknownSizeSinglePutTest(base.StoreBaseTest):
+    """An image of unknown size below the threshold: one PutObject.
+
+    It is sent from the part buffers, within the documented memory bound.
+    """
+
+    THRESHOLD = 4 * 1024 * KiB
+    PART = 256 * KiB
+
+    def _store(self, **options):
+        store = s3fx.configure_store(self, re_raise_bsc=True, **options)
+        s3fx.small_limits(store, self.THRESHOLD, self.PART)
+        client = StreamingClient(1)
+        store._s3_client = client
+        return store, client
+
+    def test_bytes_and_length(self):
+        store, client = self._store()
+        data = test_utils.pattern_bytes(self.THRESHOLD - 12345)
+        store.add('img', io.BytesIO(data), 0, 'sha256')
+        self.assertEqual(len(data), client.put_length)
+        self.assertEqual(hashlib.sha256(data).hexdigest(),
+                         client.put_digest)
+
+    def test_checksum_params_are_those_of_the_whole_body(self):
+        data = test_utils.pattern_bytes(self.THRESHOLD - 1000)
+        for algorithm in ('CRC32', 'SHA1', 'SHA256'):
+            store, client = self._store(
+                s3_store_enable_data_integrity_protection=True,
+                s3_store_request_checksum_calculation='always',
+                s3_store_checksum_algorithm=algorithm)
+            store.add('img', io.BytesIO(data), 0, 'sha256')
+            expected = store.policy.put_params(data)
+            self.assertTrue(expected)
+            for name, value in expected.items():
+                self.assertEqual(value, client.put_kwargs[name], algorithm)
+
+    def test_memory_peak_within_the_bound(self):
+        store, client = self._store()
+        bound = store.upload_limits.buffer_count(self.PART) * self.PART
+        data = test_utils.pattern_bytes(self.THRESHOLD - 1)
+        tracemalloc.start()
+        self.addCleanup(tracemalloc.stop)
+        tracemalloc.reset_peak()
+        base_size = tracemalloc.get_traced_memory()[0]
+        store.add('img', io.BytesIO(data), 0, 'sha256')
+        peak = tracemalloc.get_traced_memory()[1] - base_size
+        # Before, the parts were joined: about twice the image.
+        self.assertLess(peak, bound + 512 * KiB,
+                        'peak %d, bound %d' % (peak, bound))
+
+    def test_parts_body_reads_and_seeks(self):
+        body = s3_upload.PartsBody([b'abc', bytearray(b'defg'), b'', b'h'])
+        self.assertEqual(8, len(body))
+        self.assertEqual(b'abcd', body.read(4))
+        self.assertEqual(b'efgh', body.read())
+        self.assertEqual(b'', body.read(1))
+        self.assertEqual(2, body.seek(2))
+        self.assertEqual(b'cdefg', body.read(5))
+        self.assertEqual(7, body.seek(-1, io.SEEK_END))
+        self.assertEqual(b'h', body.read(10))
+        body.seek(1)
+        body.seek(2, io.SEEK_CUR)
+        self.assertEqual(b'defgh', body.read(-1))
+        self.assertRaises(ValueError, body.seek, -1)
+        body.close()
+        self.assertTrue(body.closed)
 
 
 class PartSizesTest(base.StoreBaseTest):
