@@ -39,7 +39,10 @@ guide refer to it.
   while the store finds out whether it fits one PutObject.  The reader
   blocks until a buffer is free, so this is a hard bound:
   ``buffer_count x part size`` bytes.  A buffer is free again once its
-  part is sent and every digest has taken it.
+  part is sent and every digest has taken it.  An image of unknown size
+  that ends below the threshold is one PutObject sent from those buffers
+  (``PartsBody``), not copied into one more body: the bound holds for it
+  too (``tox -e bench -- --endpoint null --only-small-unknown``).
 * With an unknown size the part size doubles every 1,000 parts (so that
   10,000 parts reach S3's largest object); the bound grows with it, which
   first happens after about 5 GB with the default options.
