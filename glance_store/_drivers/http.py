@@ -351,6 +351,10 @@ class Store(driver.Store):
     def _session(self):
         conf = self.store_conf
         session = requests.Session()
+        # The image is the bytes the URL serves: ask for them as they are
+        # (requests offers gzip by default); a Content-Encoding a server
+        # sends anyway is kept, not decoded (see ResponseChunks).
+        session.headers['Accept-Encoding'] = 'identity'
         ca_file = conf.https_ca_certificates_file
         session.verify = ca_file if ca_file else not conf.https_insecure
         proxies = conf.http_proxy_information

@@ -559,14 +559,18 @@ class TestHostileServers(HttpStoreTestCase):
 
     def test_gzip_body_is_not_decoded(self):
         raw = gzip.compress(b'\0' * (8 * units.Mi))
+        requests_seen = []
 
         def handler(sock, request, stop):
+            requests_seen.append(request.lower())
             sock.sendall(b'HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n'
                          b'Content-Length: %d\r\nConnection: close\r\n\r\n'
                          % len(raw) + raw)
         data, size = self._get_all(self._serve(handler))
         self.assertEqual(len(raw), size)
         self.assertEqual(raw, data)
+        # The store asked for the bytes as they are.
+        self.assertIn(b'accept-encoding: identity\r\n', requests_seen[0])
 
     @staticmethod
     def _silent(sock, request, stop):
