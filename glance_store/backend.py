@@ -90,7 +90,8 @@ def _list_opts():
     # registers them, and ignored.
     for store_type in sorted(drivers.STAND_IN_MODULES):
         driver_opts.extend(drivers.stand_in_options(store_type))
-    return [(_STORE_CFG_GROUP, _STORE_OPTS + driver_opts)]
+    # Two entries for the group, as upstream lists them.
+    return [(_STORE_CFG_GROUP, _STORE_OPTS), (_STORE_CFG_GROUP, driver_opts)]
 
 
 def register_opts(conf):

@@ -115,16 +115,41 @@ class BackendGroupConfiguration(object):
         except (AttributeError, cfg.NoSuchOptError, cfg.NoSuchGroupError):
             return default
 
+    def _substitution_error(self, name, group):
+        """The error for a value oslo.config cannot substitute.
+
+        oslo.config reads ``$name`` in a value as a reference to another
+        option: an unknown name (a secret key with a ``$``) raises
+        ``NoSuchOptError`` naming part of the value.  The store is
+        refused instead, naming the option and the fix, never the value.
+        """
+        reason = (_("the value of option %(opt)s in [%(group)s] cannot be "
+                    "read: oslo.config takes '$' as the start of a "
+                    "reference to another option. Write each literal '$' "
+                    "as '$$'.") % {'opt': name, 'group': group})
+        LOG.error(reason)
+        return exceptions.BadStoreConfiguration(
+            store_name=self.config_group or 'glance_store', reason=reason)
+
+    def _read(self, group, name):
+        try:
+            return getattr(self.conf[group], name)
+        except (cfg.NoSuchOptError, cfg.TemplateSubstitutionError,
+                RecursionError):
+            if name not in self._opts:
+                raise
+            raise self._substitution_error(name, group) from None
+
     def __getattr__(self, name):
         if name.startswith('_'):
             raise AttributeError(name)
-        value = getattr(self.conf[self.backend_group], name)
+        value = self._read(self.backend_group, name)
         unset = value is None or (value == [] and getattr(
             self._opts.get(name), 'multi', False))
         if unset and self.shared_group:
             shared = self.conf[self.shared_group]
             if name in shared:
-                return getattr(shared, name)
+                return self._read(self.shared_group, name)
         return value
 
     def __getitem__(self, name):

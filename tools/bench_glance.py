@@ -13,7 +13,8 @@
 """Benchmark through the real Glance API: upstream 5.7.0 against this library.
 
 Glance 33 runs under uWSGI (one process, 4 threads, sqlite, no keystone:
-the functional Glance env's launcher) twice, once in a virtualenv with
+``tools/glance_wsgi.py``, through the functional Glance env's harness)
+twice, once in a virtualenv with
 upstream glance_store 5.7.0 and once in a virtualenv with this library
 (``--lib NAME=SOURCE`` adds more, e.g. the code of another branch), both
 storing images in one S3 bucket of the Ceph RGW that ``tools/s3_servers.py
@@ -155,7 +156,8 @@ def ensure_venv(path, glance_spec, upstream, source, awscrt):
             shutil.rmtree(path)
         _run([sys.executable, '-m', 'venv', path])
         # boto3 is upstream's s3 extra and this library's requirement.
-        reqs = [glance_spec, 'uwsgi', 'requests', 'boto3>=1.36.0']
+        reqs = [glance_spec, 'uwsgi', 'requests', 'boto3>=1.36.0',
+                'wheel']
         if upstream:
             reqs.append('glance_store==%s' % upstream)
         if awscrt:
@@ -165,8 +167,10 @@ def ensure_venv(path, glance_spec, upstream, source, awscrt):
             f.write(wanted)
     if source:
         env = dict(os.environ)
+        # Built with the venv's own setuptools, wheel and pbr: an
+        # isolated build would fetch them again every time.
         _run([python, '-m', 'pip', 'install', '-q', '--no-deps',
-              '--force-reinstall', source], env=env)
+              '--no-build-isolation', '--force-reinstall', source], env=env)
     return python
 
 
@@ -175,6 +179,8 @@ class Server(object):
 
     def __init__(self, name, python, workdir, options, threads, env):
         self.name = name
+        self.profile_dir = None
+        self.py_spy = None
         cmd = [python, os.path.abspath(__file__), 'serve', '--workdir',
                workdir, '--options', json.dumps(options), '--threads',
                str(threads)]
@@ -278,11 +284,37 @@ def _curl(args):
     return time.monotonic() - t0, out.stdout.decode()
 
 
-def measure(server, fn):
-    """Run ``fn`` and return its wall time, uWSGI CPU and peak RSS."""
+def _start_profile(server, label):
+    if not server.profile_dir:
+        return None
+    out = os.path.join(server.profile_dir,
+                       '%s-%s.txt' % (server.name, label))
+    return subprocess.Popen(
+        [server.py_spy, 'record', '--pid', str(server.pid),
+         '--subprocesses', '--nonblocking', '--format', 'raw', '--rate',
+         '50', '--output', out], stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+
+
+def _stop_profile(proc):
+    if proc is not None:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(60)
+
+
+def measure(server, fn, label=''):
+    """Run ``fn`` and return its wall time, uWSGI CPU and peak RSS.
+
+    With ``--py-spy``, the uWSGI tree is sampled meanwhile (py-spy runs
+    outside the tree: its CPU is not counted).
+    """
     server.reset_peak()
+    profile = _start_profile(server, label)
     cpu0 = server.cpu()
-    wall, _code = fn()
+    try:
+        wall, _code = fn()
+    finally:
+        _stop_profile(profile)
     # The response is sent when the store is done; let the counters settle.
     time.sleep(0.05)
     return {'wall': wall, 'cpu': server.cpu() - cpu0,
@@ -296,25 +328,27 @@ def new_image(server):
         'container_format': 'bare'})['id']
 
 
-def run_lib_size(server, path, results, gc):
+def run_lib_size(server, path, results, gc, rep=0):
     """The three cases of one library and one image file."""
     url = server.url + '/v2/images/%s/file'
     size = os.path.getsize(path)
+    tag = '%dM-%d-' % (size // MiB, rep)
     image = new_image(server)
     results['content-length'].append(measure(server, lambda: _curl(
         ['-X', 'PUT', '-H', 'Content-Type: application/octet-stream',
-         '-T', path, url % image])))
+         '-T', path, url % image]), tag + 'content-length'))
     info = server.api('GET', '/v2/images/%s' % image)
     if info.get('size') != size or info.get('status') != 'active':
         raise RuntimeError('upload of %s: %s' % (path, info))
     results['download'].append(measure(server, lambda: _curl(
-        [url % image])))
+        [url % image]), tag + 'download'))
     server.api('DELETE', '/v2/images/%s' % image)
     gc()
     image = new_image(server)
     results['chunked'].append(measure(server, lambda: _curl(
         ['-X', 'PUT', '-H', 'Content-Type: application/octet-stream',
-         '-H', 'Transfer-Encoding: chunked', '-T', path, url % image])))
+         '-H', 'Transfer-Encoding: chunked', '-T', path, url % image]),
+        tag + 'chunked'))
     info = server.api('GET', '/v2/images/%s' % image)
     if info.get('size') != size or info.get('status') != 'active':
         raise RuntimeError('chunked upload of %s: %s' % (path, info))
@@ -434,6 +468,10 @@ def parse_args(argv):
                    'server (e.g. BOTO_DISABLE_CRT=true)')
     b.add_argument('--threads', type=int, default=4)
     b.add_argument('--json', help='write the raw results here')
+    b.add_argument('--py-spy', metavar='DIR',
+                   help='profile every case of the libraries other than '
+                   'upstream with py-spy (on the PATH) into DIR, as raw '
+                   'collapsed stacks')
     if not argv or argv[0] not in ('serve', 'run', '-h', '--help'):
         argv = ['run'] + list(argv or [])
     return p.parse_args(argv)
@@ -463,13 +501,17 @@ def _start_servers(args, libs, rgw, workdir, servers):
         servers[name] = Server(name, python, wd, store_options(
             rgw, 'bench-glance-%s' % uuid.uuid4().hex[:8]),
             args.threads, args.server_env)
+        if args.py_spy and name != UPSTREAM:
+            os.makedirs(args.py_spy, exist_ok=True)
+            servers[name].profile_dir = args.py_spy
+            servers[name].py_spy = shutil.which('py-spy')
         _log('%s: %s, glance_store from %s' % (
             name, servers[name].url, servers[name].glance_store))
 
 
 def _run_once(server, path, size, rep, gc, results, loads):
     per = {m: [] for m in MODES}
-    run_lib_size(server, path, per, gc)
+    run_lib_size(server, path, per, gc, rep)
     for mode in MODES:
         results.setdefault((server.name, size, mode), []).extend(per[mode])
         loads.append(per[mode][0]['load'])

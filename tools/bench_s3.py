@@ -480,6 +480,63 @@ def summarize(results):
     return '\n'.join(lines)
 
 
+def small_unknown_memory(server, proto, concurrency, below=MiB):
+    """Peak RSS growth of concurrent unknown-size uploads below threshold.
+
+    Each is one PutObject of the buffered parts.
+    ``concurrency`` uploads of ``s3_store_large_object_size - below``
+    bytes run at once on one store, as concurrent Glance requests do.
+
+    :returns: a dict: concurrency, size_mib, rss (MiB), the documented
+        bound per upload (bound_mib) and the measured growth per upload.
+    """
+    store, conf = make_store(server, proto, CONFIGS['off'], 10)
+    size = store.s3_store_large_object_size - below
+    limits = store.upload_limits
+    first = next(limits.part_sizes(0))
+    bound = limits.buffer_count(first) * first
+    keys = ['bench-small-%s' % uuid.uuid4() for _i in range(concurrency)]
+    uris, errors = [], []
+
+    def one(key):
+        try:
+            uris.append(store.add(key, GeneratedImage(size), 0,
+                                  'sha512')[0])
+        except Exception as e:
+            errors.append(e)
+
+    def run():
+        threads = [threading.Thread(target=one, args=(k,)) for k in keys]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    _cpu, wall, rss = measure(run)
+    for uri in uris:
+        store.delete(location.Location('s3', s3.StoreLocation, conf,
+                                       uri=uri))
+    if errors:
+        raise errors[0]
+    return {'op': 'add-small-unknown', 'proto': proto,
+            'concurrency': concurrency, 'size_mib': size / MiB,
+            'rss': rss, 'rss_per_upload': rss / concurrency,
+            'bound_mib': bound / MiB, 'wall': wall}
+
+
+def report_small_unknown(args, server, transports):
+    """Measure and print ``small_unknown_memory`` for each concurrency."""
+    found = []
+    for n in [int(c) for c in args.small_unknown.split(',') if c]:
+        r = small_unknown_memory(server, transports[0], n)
+        found.append(r)
+        print('unknown size %.0f MiB (below the threshold) x %d '
+              'concurrent: rss +%.0f MiB (%.0f MiB per upload; documented '
+              'bound %.0f MiB per upload)' % (
+                  r['size_mib'], n, r['rss'], r['rss_per_upload'],
+                  r['bound_mib']))
+    return found
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--endpoint', help='use this S3 server (http:// or '
@@ -499,6 +556,13 @@ def parse_args(argv):
                    help='skip the 1 thread / --threads comparison')
     p.add_argument('--memstore-gib', type=int, default=12)
     p.add_argument('--json', default='bench_s3.json')
+    p.add_argument('--small-unknown', default='1,16',
+                   help='concurrencies of unknown-size uploads just below '
+                   'the threshold measured for memory (default: 1,16; '
+                   'empty: none)')
+    p.add_argument('--only-small-unknown', action='store_true',
+                   help='measure only those (fast: use with --endpoint '
+                   'null)')
     p.add_argument('--serve-null', action='store_true',
                    help=argparse.SUPPRESS)
     return p.parse_args(argv)
@@ -591,6 +655,9 @@ def main(argv=None):
     server, transports = start_server(args)
     results, skipped = [], []
     try:
+        small = report_small_unknown(args, server, transports)
+        if args.only_small_unknown:
+            return small
         store = run_all(args, server, transports, results, skipped)
         rates = digest_rates()
     finally:
@@ -612,7 +679,8 @@ def main(argv=None):
                             (args.threads + 2) * part + 64))
     with open(args.json, 'w') as f:
         json.dump({'results': results, 'skipped': skipped,
-                   'digest_rates': rates}, f, indent=2)
+                   'digest_rates': rates, 'small_unknown': small}, f,
+                  indent=2)
     print('wrote', args.json)
 
 

@@ -292,6 +292,36 @@ class ChunkedFile(object):
             fp.close()
 
 
+def _directory_space(path):
+    """``os.statvfs`` of ``path``, which must be a directory.
+
+    :param path: a data directory.
+    :returns: the ``os.statvfs_result``.
+    :raises NotADirectoryError: ``path`` is not a directory.
+    :raises OSError: ``path`` cannot be examined.
+    """
+    if not stat.S_ISDIR(os.stat(path).st_mode):
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR),
+                                 path)
+    return os.statvfs(path)
+
+
+def _check_image_id(image_id):
+    """Refuse an image id that is not a single path component.
+
+    :param image_id: the id Glance gives (a UUID).
+    :raises glance_store.exceptions.Invalid: the id is empty, ``.`` or
+        ``..``, or holds a ``/`` or a NUL character: written as a file
+        name it would land outside the data directory.
+    """
+    name = str(image_id)
+    if (not name or name in ('.', '..') or '/' in name or '\0' in name
+            or os.path.isabs(name) or (os.altsep and os.altsep in name)):
+        raise exceptions.Invalid(
+            _("The image id %r cannot be a file name: it must be a single "
+              "path component (no '/', not '.' or '..').") % name[:80])
+
+
 def _write_all(fd, data):
     """Write all of ``data`` to ``fd``, looping over partial writes."""
     view = memoryview(data)
@@ -668,24 +698,39 @@ class Store(driver.Store):
 
     # -- writing -------------------------------------------------------
 
-    def _free_space(self, path):
+    def _free_space(self, path, missing):
+        """Free bytes of ``path``; None (and ``missing`` noted) if unusable.
+
+        A directory that is gone or is no longer a directory is added to
+        ``missing``, so that the error can name it.
+        """
         try:
-            st = self.timed.call(os.statvfs, path)
+            st = self.timed.call(_directory_space, path)
         except OSError as e:
+            if e.errno in (errno.ENOENT, errno.ENOTDIR):
+                missing.append(path)
             LOG.warning("Cannot read the free space of %(dir)s: %(error)s",
                         {'dir': path, 'error': e})
             return None
         return st.f_bavail * st.f_frsize
+
+    def _missing_datadir(self, paths):
+        return self._bad_config(
+            _("the image directory %(dirs)s does not exist or is not a "
+              "directory (removed or replaced after the start?): recreate "
+              "it or change filesystem_store_datadir / "
+              "filesystem_store_datadirs") % {'dirs': ', '.join(paths)})
 
     def _find_best_datadir(self, image_size):
         """The directory a new image of ``image_size`` bytes goes to."""
         if not self.priority_list:
             raise exceptions.StoreAddDisabled(
                 reason=self.add_disabled_reason)
+        missing = []
         for priority in self.priority_list:
             candidates = []
             for path in self.priority_data_map[priority]:
-                free = self._free_space(path)
+                free = self._free_space(path, missing)
                 if free is None:
                     continue
                 if image_size and free < image_size:
@@ -693,6 +738,8 @@ class Store(driver.Store):
                 candidates.append((free, path))
             if candidates:
                 return max(candidates, key=lambda c: c[0])[1]
+        if missing:
+            raise self._missing_datadir(missing)
         LOG.error("No image directory of store %(store)s has %(size)d "
                   "bytes free", {'store': self._store_name,
                                  'size': image_size})
@@ -827,9 +874,13 @@ class Store(driver.Store):
         Returns ``(uri, bytes_written, md5_hex, multihash_hex, metadata)``.
         Raises ``Duplicate`` if the image exists, ``StorageFull`` when
         there is no room, ``StorageWriteDenied`` when writing is not
-        allowed and ``Invalid`` when the data does not have the declared
-        size; in every failure nothing is left in the directory.
+        allowed, ``Invalid`` when the data does not have the declared
+        size or ``image_id`` is not a single path component (refused
+        before anything is written), and ``BadStoreConfiguration`` naming
+        the directory when it was removed or replaced by a file; in every
+        failure nothing is left in the directory.
         """
+        _check_image_id(image_id)
         hashes = utils.ImageHashes(hashing_algo, verifier)
         # None, 0 (and nonsense negative sizes) mean "unknown size".
         image_size = image_size if image_size and image_size > 0 else 0
@@ -852,6 +903,10 @@ class Store(driver.Store):
             if temp_path is not None:
                 self._discard(fd, temp_path)
             error = self._storage_error(e)
+            if temp_path is None and e.errno in (errno.ENOENT,
+                                                 errno.ENOTDIR):
+                # The directory went away since it was chosen.
+                error = self._missing_datadir([datadir])
             if error is None:
                 raise
             LOG.error("Writing image %(image)s to %(dir)s failed: "

@@ -19,10 +19,13 @@ sent to another host.
 """
 
 import logging
+import time
 import urllib.parse
 
 from oslo_config import cfg
+from oslo_utils import units
 import requests
+import urllib3
 
 from glance_store import backend
 from glance_store import capabilities
@@ -36,6 +39,13 @@ LOG = logging.getLogger(__name__)
 MAX_REDIRECTS = 5
 _REDIRECT_CODES = (301, 302, 303, 307, 308)
 _SCHEMES = ('http', 'https')
+# The largest Content-Length taken as a size (S3's and most servers'
+# object size limits are far below): anything longer is a broken server.
+MAX_CONTENT_LENGTH = 2 ** 63 - 1
+# While the body streams, at least this much must arrive within each
+# ``http_store_read_timeout`` (so a server trickling a byte at a time
+# cannot hold a worker for days).
+PROGRESS_BYTES = 64 * units.Ki
 
 _HTTP_OPTS = [
     cfg.StrOpt('https_ca_certificates_file',
@@ -63,6 +73,20 @@ A comma-separated list of ``scheme:proxy_url`` pairs, for example
 ``http:http://proxy.example.com:3128,https:http://proxy.example.com:3128``.
 Empty by default: the server is contacted directly (or through the proxy
 given by the environment).
+""")),
+    cfg.FloatOpt('http_store_read_timeout',
+                 default=60.0,
+                 min=0.1,
+                 help=_("""
+Seconds to wait for an image's HTTP server before giving up.
+
+Applies to connecting, to each wait for the response headers, and to
+the body: within each such period the server must send at least 64 KiB
+(or the rest of the image). A server that stops answering then makes
+``get`` fail with ``RemoteServiceUnavailable`` and ``get_size`` with
+``BadStoreUri`` (Glance: "Invalid location"), both naming the URL,
+instead of holding an API worker for good. The default, 60 seconds, is
+far beyond what a healthy server takes.
 """)),
 ]
 
@@ -159,44 +183,104 @@ class ResponseIndexable(backend.Indexable):
 
 
 class ResponseChunks(object):
-    """Iterator over the body of a streamed response.
+    """Iterator over the body of a streamed response, as sent.
 
-    The response (and its session) is closed when the body is exhausted,
-    when reading it fails and when ``close()`` is called.
+    The bytes are the ones the server sent: a ``Content-Encoding`` is not
+    decoded (the image is what the URL serves, as upstream).  With a
+    known ``size`` no more than ``size`` bytes are yielded, and a body
+    that ends before is an error; at least ``PROGRESS_BYTES`` must arrive
+    within each ``timeout`` seconds.  The response (and its session) is
+    closed when the body is exhausted, when reading it fails and when
+    ``close()`` is called.
+
+    :param session: the ``requests.Session`` to close at the end.
+    :param response: the streamed ``requests.Response``.
+    :param chunk_size: the most bytes one chunk holds.
+    :param url: the URL (without credentials), for messages.
+    :param size: the Content-Length, 0 when unknown.
+    :param timeout: seconds allowed for each ``PROGRESS_BYTES``.
     """
 
-    def __init__(self, session, response, chunk_size, url):
+    def __init__(self, session, response, chunk_size, url, size=0,
+                 timeout=60.0):
         self.session = session
         self.response = response
         self.url = url
-        self._chunks = response.iter_content(chunk_size=chunk_size)
+        self.size = size
+        self.timeout = timeout
+        self.chunk_size = chunk_size
+        self.received = 0
+        raw = response.raw
+        self._read = getattr(raw, 'read1', None) or raw.read
         self._closed = False
 
     def __iter__(self):
         return self
 
+    def _fail(self, reason):
+        self.close()
+        LOG.error(reason)
+        raise exceptions.RemoteServiceUnavailable(message=reason)
+
+    def _read_chunk(self):
+        """Up to ``chunk_size`` bytes (fewer at the end); b'' at the end."""
+        want = self.chunk_size
+        if self.size:
+            want = min(want, self.size - self.received)
+        pieces = []
+        got = progress = 0
+        deadline = time.monotonic() + self.timeout
+        while got < want:
+            piece = self._read(want - got, decode_content=False)
+            if not piece:
+                break
+            pieces.append(piece)
+            got += len(piece)
+            progress += len(piece)
+            if progress >= PROGRESS_BYTES:
+                progress = 0
+                deadline = time.monotonic() + self.timeout
+            elif got < want and time.monotonic() > deadline:
+                self._fail(_("Reading the image from %(url)s failed: less "
+                             "than %(min)d bytes in %(timeout)s seconds "
+                             "(http_store_read_timeout)")
+                           % {'url': self.url, 'min': PROGRESS_BYTES,
+                              'timeout': self.timeout})
+        return b''.join(pieces)
+
     def __next__(self):
         if self._closed:
             raise StopIteration
         try:
-            while True:
-                chunk = next(self._chunks)
-                if chunk:
-                    return chunk
-        except StopIteration:
-            self.close()
-            raise
-        except requests.exceptions.RequestException as e:
-            self.close()
-            reason = (_("Reading the image from %(url)s failed: %(error)s")
-                      % {'url': self.url, 'error': e})
-            LOG.error(reason)
-            raise exceptions.RemoteServiceUnavailable(message=reason)
+            chunk = self._read_chunk()
+        except (requests.exceptions.RequestException,
+                urllib3.exceptions.HTTPError, OSError) as e:
+            self._fail(_("Reading the image from %(url)s failed: %(error)s")
+                       % {'url': self.url, 'error': e})
         except BaseException:
             self.close()
             raise
+        self.received += len(chunk)
+        if chunk:
+            if self.size and self.received >= self.size:
+                # Never more than the size reported: stop here, whatever
+                # else the server would send.
+                self.close()
+            return chunk
+        if self.size and self.received < self.size:
+            self._fail(_("Reading the image from %(url)s failed: the "
+                         "server sent %(got)d of the %(size)d bytes it "
+                         "announced") % {'url': self.url,
+                                         'got': self.received,
+                                         'size': self.size})
+        self.close()
+        raise StopIteration
 
     def close(self):
+        """Close the response and the session (once).
+
+        :returns: None
+        """
         if self._closed:
             return
         self._closed = True
@@ -228,7 +312,9 @@ class Store(driver.Store):
     def get(self, location, offset=0, chunk_size=None, context=None):
         """``(iterator, size)`` of the image at an HTTP(S) URL."""
         session, resp, url, content_length = self._query(location, 'GET')
-        chunks = ResponseChunks(session, resp, self.READ_CHUNKSIZE, url)
+        timeout = self.store_conf.http_store_read_timeout
+        chunks = ResponseChunks(session, resp, self.READ_CHUNKSIZE, url,
+                                size=content_length, timeout=timeout)
         return ResponseIndexable(chunks, content_length), content_length
 
     def get_size(self, location, context=None):
@@ -265,6 +351,10 @@ class Store(driver.Store):
     def _session(self):
         conf = self.store_conf
         session = requests.Session()
+        # The image is the bytes the URL serves: ask for them as they are
+        # (requests offers gzip by default); a Content-Encoding a server
+        # sends anyway is kept, not decoded (see ResponseChunks).
+        session.headers['Accept-Encoding'] = 'identity'
         ca_file = conf.https_ca_certificates_file
         session.verify = ca_file if ca_file else not conf.https_insecure
         proxies = conf.http_proxy_information
@@ -282,6 +372,8 @@ class Store(driver.Store):
             # session's verify setting otherwise.
             return session.request(verb, url, auth=loc.auth(), stream=True,
                                    allow_redirects=False,
+                                   timeout=self.store_conf.
+                                   http_store_read_timeout,
                                    verify=session.verify,
                                    proxies=dict(session.proxies))
         except (requests.exceptions.ConnectionError,
@@ -295,6 +387,13 @@ class Store(driver.Store):
                         "%(error)s") % {'url': url, 'error': e})
             LOG.info(reason)
             raise exceptions.BadStoreUri(message=reason)
+        except ValueError:
+            # requests parses a redirect's Location even when it does not
+            # follow it: a malformed one raises here.
+            reason = (_("The image URL %(url)s answered with a malformed "
+                        "URL (a redirect's Location).") % {'url': url})
+            LOG.info(reason)
+            raise exceptions.BadStoreUri(message=reason) from None
 
     def _redirect_location(self, loc, resp):
         """The StoreLocation a redirect response points to."""
@@ -305,10 +404,16 @@ class Store(driver.Store):
                 message=_("%(url)s answered a redirect (HTTP %(status)d) "
                           "without a Location header.")
                 % {'url': url, 'status': resp.status_code})
-        new_uri = urllib.parse.urljoin(url, target)
         new_loc = StoreLocation({}, self.conf,
                                 backend_group=self.backend_group)
-        new_loc.parse_uri(new_uri)
+        try:
+            new_loc.parse_uri(urllib.parse.urljoin(url, target))
+        except (ValueError, exceptions.BadStoreUri):
+            reason = (_("%(url)s redirects to a malformed URL (HTTP "
+                        "%(status)d).") % {'url': url,
+                                           'status': resp.status_code})
+            LOG.info(reason)
+            raise exceptions.BadStoreUri(message=reason) from None
         if new_loc.user is None:
             old = urllib.parse.urlsplit(url)
             new = urllib.parse.urlsplit(new_loc.safe_uri())
@@ -345,11 +450,18 @@ class Store(driver.Store):
         if value is None:
             return 0
         try:
-            return max(0, int(value))
+            length = int(value)
         except ValueError:
             LOG.warning("%(url)s sent an invalid Content-Length %(value)r",
-                        {'url': url, 'value': value})
+                        {'url': url, 'value': value[:40]})
             return 0
+        if length > MAX_CONTENT_LENGTH:
+            reason = (_("%(url)s announced an impossible Content-Length "
+                        "(%(digits)d digits).")
+                      % {'url': url, 'digits': len(value.strip())})
+            LOG.warning(reason)
+            raise exceptions.BadStoreUri(message=reason)
+        return max(0, length)
 
     def _query(self, location, verb,
                unreachable=exceptions.RemoteServiceUnavailable):
@@ -383,10 +495,11 @@ class Store(driver.Store):
             url = loc.safe_uri()
             try:
                 self._check_status(resp, url)
+                length = self._content_length(resp, url)
             except Exception:
                 resp.close()
                 raise
-            return session, resp, url, self._content_length(resp, url)
+            return session, resp, url, length
         except BaseException:
             session.close()
             raise

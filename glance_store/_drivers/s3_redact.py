@@ -27,6 +27,10 @@ and handler, is cleaned when it is made:
   other text, such as the bucket name ``glance-images`` with the access
   key ``glance``.
 
+The traceback a record carries (``exc_info``, ``exc_text``,
+``stack_info``: botocore logs one at DEBUG when it cannot parse an error
+body, and the body can hold ``<AWSAccessKeyId>``) is cleaned the same way.
+
 The store registers its keys with :func:`register_keys` when it is
 configured.
 """
@@ -86,7 +90,34 @@ def redact(text):
     return text
 
 
+_formatter = logging.Formatter()
+
+
+def _clean_traceback(record):
+    """Redact the traceback attached to ``record``, if any.
+
+    The traceback is rendered once into ``exc_text`` (which every
+    ``logging.Formatter`` prints as is); when that text held a key, the
+    exception itself (``exc_info``, whose arguments hold the text too) is
+    dropped from the record so that no formatter renders it again.
+    """
+    text = record.exc_text
+    if not text and record.exc_info and record.exc_info[0] is not None:
+        try:
+            text = _formatter.formatException(record.exc_info)
+        except Exception:
+            text = None
+    if text:
+        clean = redact(text)
+        if clean != text:
+            record.exc_text = clean
+            record.exc_info = None
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info)
+
+
 def _clean(record):
+    _clean_traceback(record)
     try:
         message = record.getMessage()
     except Exception:

@@ -39,18 +39,24 @@ guide refer to it.
   while the store finds out whether it fits one PutObject.  The reader
   blocks until a buffer is free, so this is a hard bound:
   ``buffer_count x part size`` bytes.  A buffer is free again once its
-  part is sent and every digest has taken it.
+  part is sent and every digest has taken it.  An image of unknown size
+  that ends below the threshold is one PutObject sent from those buffers
+  (``PartsBody``), not copied into one more body: the bound holds for it
+  too (``tox -e bench -- --endpoint null --only-small-unknown``).
 * With an unknown size the part size doubles every 1,000 parts (so that
   10,000 parts reach S3's largest object); the bound grows with it, which
   first happens after about 5 GB with the default options.
 """
 
 import base64
+import bisect
 import collections
 import concurrent.futures
 import dataclasses
+import hashlib
 import io
 import logging
+import re
 import threading
 
 from botocore import exceptions as boto_exc
@@ -431,6 +437,9 @@ class MultipartUpload(object):
         self._slots = threading.BoundedSemaphore(max_in_flight)
         self._error = None
         self._lock = threading.Lock()
+        # Bytes of the parts S3 accepted: the size of the object the
+        # completion makes.
+        self._sent = 0
 
     def _record_error(self, error):
         with self._lock:
@@ -446,6 +455,8 @@ class MultipartUpload(object):
                 PartNumber=number, Body=part.body,
                 **t.policy.part_params(checksum))
             done = {'ETag': resp['ETag'], 'PartNumber': number}
+            with self._lock:
+                self._sent += len(part.body)
             if checksum is not None:
                 name = s3_checksums.param_name(t.policy.algorithm)
                 done[name] = checksum.b64digest()
@@ -471,11 +482,18 @@ class MultipartUpload(object):
         return futures
 
     def _complete(self, results):
-        t = self.target
         if not results:
             raise exceptions.BackendException(
                 _("A multipart upload needs at least one part."))
         parts = [p for p, _c in results]
+        try:
+            return self._complete_once(results, parts)
+        except (boto_exc.ClientError, boto_exc.BotoCoreError) as e:
+            return self._settle(e, parts)
+
+    def _complete_once(self, results, parts):
+        """CompleteMultipartUpload, without checksums where refused."""
+        t = self.target
         params = t.policy.complete_params([c for _p, c in results])
         if _refuses_complete_checksums(t):
             return self._complete_plain(parts)
@@ -497,6 +515,100 @@ class MultipartUpload(object):
             Bucket=t.bucket, Key=t.key, UploadId=self.upload_id,
             MultipartUpload={
                 'Parts': s3_checksums.parts_without_checksums(parts)})
+
+    def _expected_etag(self, parts):
+        """The ETag S3 gives the completed object, or None if unknown."""
+        digests = []
+        for part in parts:
+            etag = part['ETag'].strip('"')
+            if not _MD5_HEX.match(etag):
+                return None
+            digests.append(bytes.fromhex(etag))
+        return '%s-%d' % (hashlib.md5(b''.join(digests)).hexdigest(),
+                          len(parts))
+
+    def _head(self):
+        """HeadObject of the key: the response, None if there is none.
+
+        :raises: the HeadObject error when it is not a 404.
+        """
+        t = self.target
+        try:
+            return t.client.head_object(Bucket=t.bucket, Key=t.key)
+        except boto_exc.ClientError as e:
+            if s3_errors.error_code(e) in ('404', 'NoSuchKey', 'NotFound'):
+                return None
+            raise
+
+    def _is_ours(self, head, parts):
+        if head.get('ContentLength') != self._sent:
+            return False
+        expected = self._expected_etag(parts)
+        got = (head.get('ETag') or '').strip('"')
+        if expected is None or not _MULTIPART_ETAG.match(got):
+            # No ETag to compare (a server that computes it otherwise):
+            # the size of what this upload sent decides.
+            return True
+        return got == expected
+
+    def _settle(self, error, parts):
+        """Find out what a CompleteMultipartUpload that failed did.
+
+        S3 may apply the completion and still answer an error (a 200 with
+        an ``<Error>`` body, which botocore retries; or the answer is lost
+        and the retry finds ``NoSuchUpload``).  The key was free before
+        the upload started, so an object there now is this upload's: if
+        it is what was sent (size, and the multipart ETag where the server
+        computes it as AWS does), the upload succeeded; otherwise it is
+        removed, and the error raised (the caller aborts the upload).
+
+        :param error: what the completion raised.
+        :param parts: the parts given to the completion.
+        :returns: a CompleteMultipartUpload-like response when the object
+            is complete.
+        :raises: ``error``, or ``BackendException`` when the upload was
+            gone (``NoSuchUpload``) and no complete object is there.
+        """
+        t = self.target
+        args = {'bucket': t.bucket, 'key': t.key, 'id': self.upload_id,
+                'store': t.store_name, 'err': error}
+        try:
+            head = self._head()
+        except (boto_exc.ClientError, boto_exc.BotoCoreError) as e:
+            # Cannot look: remove whatever may be there, so that Glance's
+            # retry does not find a Duplicate.
+            LOG.warning("Could not check %(bucket)s/%(key)s after its "
+                        "completion failed: %(head)s", dict(args, head=e))
+            head = {}
+        if head and self._is_ours(head, parts):
+            LOG.warning("CompleteMultipartUpload of %(bucket)s/%(key)s on "
+                        "S3 backend %(store)s failed (%(err)s) but the "
+                        "object is complete: the upload succeeded", args)
+            return {'Bucket': t.bucket, 'Key': t.key,
+                    'ETag': head.get('ETag')}
+        if head is not None:
+            self._delete_object(args)
+        if s3_errors.error_code(error) == 'NoSuchUpload':
+            raise exceptions.BackendException(
+                _("The multipart upload of %(bucket)s/%(key)s on S3 backend "
+                  "%(store)s disappeared before its completion was "
+                  "confirmed (NoSuchUpload) and no complete object is "
+                  "there; nothing was kept, the upload can be retried.")
+                % args) from None
+        raise error
+
+    def _delete_object(self, args):
+        t = self.target
+        try:
+            t.client.delete_object(Bucket=t.bucket, Key=t.key)
+            LOG.warning("Removed %(bucket)s/%(key)s, which a failed "
+                        "completion of upload %(id)s left on S3 backend "
+                        "%(store)s (%(err)s)", args)
+        except Exception as e:
+            LOG.error("Could not remove %(bucket)s/%(key)s, which a failed "
+                      "completion of upload %(id)s may have left on S3 "
+                      "backend %(store)s (%(del)s): remove it before the "
+                      "image is uploaded again.", dict(args, **{'del': e}))
 
     def run(self, parts):
         """Upload ``parts`` (``Part`` objects, read lazily) and complete.
@@ -541,15 +653,29 @@ class MultipartUpload(object):
                 Bucket=t.bucket, Key=t.key, UploadId=self.upload_id)
             LOG.info("Aborted multipart upload %(id)s of %(bucket)s/%(key)s "
                      "on S3 backend %(store)s", args)
+        except boto_exc.ClientError as e:
+            if s3_errors.error_code(e) != 'NoSuchUpload':
+                self._abort_failed(args, e)
+            else:
+                LOG.info("Multipart upload %(id)s of %(bucket)s/%(key)s on "
+                         "S3 backend %(store)s is already gone", args)
         except Exception as e:
-            args['err'] = e
-            LOG.error("Could not abort multipart upload %(id)s of "
-                      "%(bucket)s/%(key)s on S3 backend %(store)s (%(err)s). "
-                      "It still holds storage: remove it with "
-                      "AbortMultipartUpload (for example 'aws s3api "
-                      "abort-multipart-upload --bucket %(bucket)s --key "
-                      "%(key)s --upload-id %(id)s') once the backend is "
-                      "reachable.", args)
+            self._abort_failed(args, e)
+
+    @staticmethod
+    def _abort_failed(args, e):
+        args['err'] = e
+        LOG.error("Could not abort multipart upload %(id)s of "
+                  "%(bucket)s/%(key)s on S3 backend %(store)s (%(err)s). "
+                  "It still holds storage: remove it with "
+                  "AbortMultipartUpload (for example 'aws s3api "
+                  "abort-multipart-upload --bucket %(bucket)s --key "
+                  "%(key)s --upload-id %(id)s') once the backend is "
+                  "reachable.", args)
+
+
+_MD5_HEX = re.compile(r'^[0-9a-fA-F]{32}$')
+_MULTIPART_ETAG = re.compile(r'^[0-9a-fA-F]{32}-[0-9]+$')
 
 
 # Backends (store name, endpoint) whose CompleteMultipartUpload refuses
@@ -612,15 +738,114 @@ def _put(target, body, reader):
         **target.policy.put_params(body))
 
 
-def _join(parts, total):
-    body = bytearray(total)
-    view = memoryview(body)
-    pos = 0
-    for part in parts:
-        view[pos:pos + len(part.body)] = part.body
-        pos += len(part.body)
-        part.done()
-    return body
+class PartsBody(io.RawIOBase):
+    """A read-only, seekable file over part buffers, without a copy.
+
+    botocore sends a file body in small reads, seeks back to retry or to
+    hash it, and takes its length from ``len()``: the buffered parts of
+    an image of unknown size go out as one PutObject without being
+    joined into one more buffer of the image's size.
+
+    :param buffers: the bytes-like part bodies, in order.
+    """
+
+    def __init__(self, buffers):
+        super().__init__()
+        self._views = [memoryview(b).cast('B') for b in buffers]
+        self._starts = []
+        total = 0
+        for view in self._views:
+            self._starts.append(total)
+            total += len(view)
+        self._size = total
+        self._pos = 0
+
+    def __len__(self):
+        return self._size
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def tell(self):
+        return self._pos
+
+    def seek(self, offset, whence=io.SEEK_SET):
+        """Move to ``offset`` (from the start, here or the end).
+
+        :returns: the new position.
+        :raises ValueError: a negative position or an unknown whence.
+        """
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos,
+                io.SEEK_END: self._size}.get(whence)
+        if base is None or base + offset < 0:
+            raise ValueError('invalid seek')
+        self._pos = base + offset
+        return self._pos
+
+    def readinto(self, buf):
+        """Copy the next bytes into ``buf``; 0 at the end.
+
+        :returns: the number of bytes copied.
+        """
+        out = memoryview(buf).cast('B')
+        done = 0
+        index = bisect.bisect_right(self._starts, self._pos) - 1
+        while done < len(out) and 0 <= index < len(self._views):
+            view = self._views[index]
+            offset = self._pos - self._starts[index]
+            n = min(len(view) - offset, len(out) - done)
+            if n > 0:
+                out[done:done + n] = view[offset:offset + n]
+                done += n
+                self._pos += n
+            index += 1
+        return done
+
+    def read(self, size=-1):
+        """Up to ``size`` bytes (the rest when negative); b'' at the end.
+
+        :returns: bytes.
+        """
+        remaining = max(0, self._size - self._pos)
+        if size is None or size < 0 or size > remaining:
+            size = remaining
+        buf = bytearray(size)
+        return bytes(buf[:self.readinto(buf)])
+
+    def close(self):
+        """Release the views of the buffers."""
+        for view in self._views:
+            view.release()
+        self._views = []
+        super().close()
+
+
+def _put_parts(target, parts, reader):
+    """One PutObject of the buffered parts, sent from the buffers.
+
+    The checksum parameters are those of ``put_params`` over the whole
+    body, computed part by part.
+    """
+    try:
+        if len(parts) <= 1:
+            return _put(target, parts[0].body if parts else b'', reader)
+        checksum = None
+        for part in parts:
+            if checksum is None:
+                checksum = target.policy.part_checksum(part.body)
+            else:
+                checksum.update(part.body)
+        md5 = base64.b64encode(reader.hashes.md5.digest()).decode()
+        with PartsBody([p.body for p in parts]) as body:
+            return target.client.put_object(
+                Bucket=target.bucket, Key=target.key, Body=body,
+                ContentMD5=md5, **target.policy.part_params(checksum))
+    finally:
+        for part in parts:
+            part.done()
 
 
 def _read_head(reader, pool, sizes, threshold):
@@ -687,7 +912,7 @@ def upload(client, bucket, key, reader, image_size, policy, limits,
     if not image_size:
         head, total = _read_head(reader, pool, sizes, limits.threshold)
         if reader.eof and total <= limits.threshold:
-            return _put(target, _join(head, total), reader)
+            return _put_parts(target, list(head), reader)
     return MultipartUpload(target, limits.max_in_flight).run(
         _parts(head, reader, pool, sizes))
 

@@ -321,6 +321,30 @@ class TestBackendGroupConfiguration(base.BaseTestCase):
         self.assertEqual('grey', bgc.colour)
         self.assertEqual(1, bgc['size'])
 
+    def test_dollar_in_a_value_names_the_option_not_the_value(self):
+        for text in ('[be1]\ncolour = pa$sword\n',
+                     '[backend_defaults]\ncolour = pa$sword\n',
+                     '[be1]\ncolour = pa${be1.colour}sword\n'):
+            bgc = driver.BackendGroupConfiguration(self.OPTS, 'be1',
+                                                   self._conf(text))
+            e = self.assertRaises(exceptions.BadStoreConfiguration,
+                                  getattr, bgc, 'colour')
+            self.assertIn('colour', str(e))
+            self.assertIn("'$$'", str(e))
+            self.assertNotIn('sword', str(e))
+            self.assertEqual(1, bgc.size)
+
+    def test_dollar_doubled_is_a_literal(self):
+        bgc = driver.BackendGroupConfiguration(
+            self.OPTS, 'be1', self._conf('[be1]\ncolour = pa$$word\n'))
+        self.assertEqual('pa$word', bgc.colour)
+
+    def test_unknown_option_is_still_unknown(self):
+        bgc = driver.BackendGroupConfiguration(self.OPTS, 'be1',
+                                               self._conf())
+        self.assertRaises(cfg.NoSuchOptError, getattr, bgc, 'flavour')
+        self.assertIsNone(bgc.get('flavour'))
+
     def test_unset_option_falls_back_to_override(self):
         conf = self._conf()
         conf.set_override('colour', 'blue', 'backend_defaults')

@@ -853,6 +853,60 @@ class TestAdd(FilesystemStoreTestCase):
                                        'md5')[4])
 
 
+class TestBrokenDatadirAndIds(FilesystemStoreTestCase):
+    """A datadir removed or replaced after the start; hostile image ids."""
+
+    def test_removed_datadir_is_named(self):
+        os.rmdir(self.datadir)
+        e = self.assertRaises(exceptions.BadStoreConfiguration, self._add,
+                              'img', b'x' * 10)
+        self.assertIn(self.datadir, str(e))
+        self.assertIn('filesystem_store_datadir', str(e))
+        self.assertFalse(os.path.exists(self.datadir))
+
+    def test_datadir_replaced_by_a_file(self):
+        os.rmdir(self.datadir)
+        with open(self.datadir, 'w') as f:
+            f.write('not a directory')
+        e = self.assertRaises(exceptions.BadStoreConfiguration, self._add,
+                              'img', b'x' * 10)
+        self.assertIn(self.datadir, str(e))
+        with open(self.datadir) as f:
+            self.assertEqual('not a directory', f.read())
+
+    def test_datadir_removed_after_it_was_chosen(self):
+        real = filesystem.os.open
+
+        def gone(path, *args):
+            if path.startswith(self.datadir):
+                raise FileNotFoundError(errno.ENOENT, 'gone', path)
+            return real(path, *args)
+        with mock.patch.object(filesystem.os, 'open', side_effect=gone):
+            e = self.assertRaises(exceptions.BadStoreConfiguration,
+                                  self._add, 'img', b'x' * 10)
+        self.assertIn(self.datadir, str(e))
+
+    def test_image_ids_that_are_not_one_component(self):
+        outside = os.path.join(self.test_dir, 'outside')
+        for image_id in ('../outside', 'a/b', '..', '.', '', outside,
+                         'x\0y'):
+            e = self.assertRaises(exceptions.Invalid, self._add, image_id,
+                                  b'x' * 10)
+            self.assertIn('single path component', str(e))
+        self.assertEqual([], self._files())
+        self.assertFalse(os.path.exists(outside))
+        self.assertEqual(['images'], sorted(os.listdir(self.test_dir)))
+
+    def test_reads_a_location_of_a_datadir_no_longer_configured(self):
+        old = os.path.join(self.test_dir, 'old')
+        os.mkdir(old)
+        with open(os.path.join(old, 'img'), 'wb') as f:
+            f.write(b'old image')
+        it, size = self.store.get(self._loc(os.path.join(old, 'img')))
+        self.assertEqual(9, size)
+        self.assertEqual(b'old image', b''.join(it))
+
+
 class TestMultipleDatadirs(FilesystemStoreTestCase):
 
     def setUp(self):

@@ -13,12 +13,18 @@
 """Unit tests of the http store in single-store mode."""
 
 import base64
+import gzip
 import io
+import socketserver
+import threading
+import time
 from unittest import mock
 
 import fixtures
+from oslo_utils import units
 import requests
 from requests_mock.contrib import fixture as rm_fixture
+import urllib3
 
 from glance_store._drivers import http
 from glance_store import backend
@@ -327,11 +333,8 @@ class TestStore(HttpStoreTestCase):
     def test_error_while_reading(self):
         resp = mock.Mock(status_code=200, headers={'content-length': '6'})
 
-        def chunks(chunk_size):
-            yield b'abc'
-            raise requests.exceptions.ChunkedEncodingError('cut')
-
-        resp.iter_content.side_effect = chunks
+        resp.raw.read1.side_effect = [
+            b'abc', b'', urllib3.exceptions.ProtocolError('cut')]
         with mock.patch.object(requests.Session, 'request',
                                return_value=resp):
             it, size = self.store.get(self._loc())
@@ -343,11 +346,7 @@ class TestStore(HttpStoreTestCase):
     def test_consumer_failure_closes(self):
         resp = mock.Mock(status_code=200, headers={})
 
-        def chunks(chunk_size):
-            raise KeyboardInterrupt()
-            yield b''  # pragma: no cover
-
-        resp.iter_content.side_effect = chunks
+        resp.raw.read1.side_effect = KeyboardInterrupt()
         with mock.patch.object(requests.Session, 'request',
                                return_value=resp):
             it, size = self.store.get(self._loc())
@@ -500,3 +499,167 @@ class TestSessionOptions(HttpStoreTestCase):
                         {}, group='glance_store')
         self.assertEqual({'http': 'http://p:1', 'https': 'http://p:2'},
                          self.conf.glance_store.http_proxy_information)
+
+
+class RawServer(object):
+    """A stdlib TCP server on 127.0.0.1 answering with ``handler(sock)``.
+
+    The handler gets the connected socket after the request headers were
+    read, and writes whatever (possibly broken) answer the test needs.
+    """
+
+    def __init__(self, handler):
+        stop = self.stop = threading.Event()
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self):
+                data = b''
+                while b'\r\n\r\n' not in data:
+                    piece = self.request.recv(4096)
+                    if not piece:
+                        return
+                    data += piece
+                try:
+                    handler(self.request, data, stop)
+                except OSError:
+                    pass
+
+        self.server = socketserver.ThreadingTCPServer(('127.0.0.1', 0),
+                                                      Handler)
+        self.server.daemon_threads = True
+        self.url = 'http://127.0.0.1:%d/image' % self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       kwargs={'poll_interval': 0.05})
+        self.thread.start()
+
+    def close(self):
+        self.stop.set()
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+class TestHostileServers(HttpStoreTestCase):
+    """A real HTTP server (stdlib) that misbehaves."""
+
+    def setUp(self):
+        super().setUp()
+        # The requests_mock fixture of the base class would catch these.
+        self.mock.stop()
+        self.config(http_store_read_timeout=0.5)
+
+    def _serve(self, handler):
+        server = RawServer(handler)
+        self.addCleanup(server.close)
+        return server.url
+
+    def _get_all(self, url):
+        it, size = self.store.get(self._loc(url))
+        return b''.join(it), size
+
+    def test_gzip_body_is_not_decoded(self):
+        raw = gzip.compress(b'\0' * (8 * units.Mi))
+        requests_seen = []
+
+        def handler(sock, request, stop):
+            requests_seen.append(request.lower())
+            sock.sendall(b'HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n'
+                         b'Content-Length: %d\r\nConnection: close\r\n\r\n'
+                         % len(raw) + raw)
+        data, size = self._get_all(self._serve(handler))
+        self.assertEqual(len(raw), size)
+        self.assertEqual(raw, data)
+        # The store asked for the bytes as they are.
+        self.assertIn(b'accept-encoding: identity\r\n', requests_seen[0])
+
+    @staticmethod
+    def _silent(sock, request, stop):
+        stop.wait(10)
+
+    def test_silent_server_get_size_times_out(self):
+        url = self._serve(self._silent)
+        start = time.monotonic()
+        e = self.assertRaises(exceptions.BadStoreUri, self.store.get_size,
+                              self._loc(url))
+        self.assertLess(time.monotonic() - start, 5)
+        self.assertIn(url, str(e))
+
+    def test_silent_server_get_times_out(self):
+        url = self._serve(self._silent)
+        e = self.assertRaises(exceptions.RemoteServiceUnavailable,
+                              self.store.get, self._loc(url))
+        self.assertIn(url, str(e))
+
+    def test_stops_after_headers(self):
+        def handler(sock, request, stop):
+            sock.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n')
+            stop.wait(10)
+        it, size = self.store.get(self._loc(self._serve(handler)))
+        self.assertEqual(100, size)
+        e = self.assertRaises(exceptions.RemoteServiceUnavailable, list, it)
+        self.assertIn('127.0.0.1', str(e))
+
+    def test_stops_mid_body(self):
+        def handler(sock, request, stop):
+            sock.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n'
+                         + b'x' * 10)
+            stop.wait(10)
+        it, size = self.store.get(self._loc(self._serve(handler)))
+        self.assertRaises(exceptions.RemoteServiceUnavailable, list, it)
+
+    def test_trickling_body(self):
+        def handler(sock, request, stop):
+            sock.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n')
+            while not stop.wait(0.05):
+                sock.sendall(b'x')
+        it, size = self.store.get(self._loc(self._serve(handler)))
+        start = time.monotonic()
+        e = self.assertRaises(exceptions.RemoteServiceUnavailable, list, it)
+        self.assertLess(time.monotonic() - start, 5)
+        self.assertIn('http_store_read_timeout', str(e))
+
+    def test_short_body_is_an_error(self):
+        def handler(sock, request, stop):
+            sock.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n'
+                         b'Connection: close\r\n\r\n' + b'x' * 10)
+        it, size = self.store.get(self._loc(self._serve(handler)))
+        self.assertRaises(exceptions.RemoteServiceUnavailable, list, it)
+
+    def test_get_stops_at_the_size(self):
+        def handler(sock, request, stop):
+            # A chunked body that never ends, announced as 5 bytes.
+            sock.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n'
+                         b'Transfer-Encoding: chunked\r\n\r\n')
+            while not stop.is_set():
+                sock.sendall(b'1000\r\n' + b'y' * 4096 + b'\r\n')
+        data, size = self._get_all(self._serve(handler))
+        self.assertEqual(5, size)
+        self.assertEqual(b'yyyyy', data)
+
+    def test_malformed_redirect(self):
+        def handler(sock, request, stop):
+            sock.sendall(b'HTTP/1.1 302 Found\r\nLocation: http://[::1:bad/x'
+                         b'\r\nContent-Length: 0\r\n\r\n')
+        url = self._serve(handler)
+        e = self.assertRaises(exceptions.BadStoreUri, self.store.get_size,
+                              self._loc(url))
+        self.assertIn(url, str(e))
+
+    def test_absurd_content_length(self):
+        def handler(sock, request, stop):
+            sock.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: %s\r\n\r\n'
+                         % (b'9' * 30))
+        url = self._serve(handler)
+        e = self.assertRaises(exceptions.BadStoreUri, self.store.get_size,
+                              self._loc(url))
+        self.assertIn(url, str(e))
+        self.assertRaises(exceptions.BadStoreUri, self.store.get,
+                          self._loc(url))
+
+    def test_content_length_at_the_limit_is_a_size(self):
+        def handler(sock, request, stop):
+            sock.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n'
+                         % http.MAX_CONTENT_LENGTH)
+        url = self._serve(handler)
+        self.assertEqual(http.MAX_CONTENT_LENGTH,
+                         self.store.get_size(self._loc(url)))

@@ -35,7 +35,7 @@ FILE_OPTS = ['filesystem_store_datadir', 'filesystem_store_datadirs',
              'filesystem_store_timeout', 'filesystem_store_thread_pool_size',
              'filesystem_store_threadpool_threshold']
 HTTP_OPTS = ['https_ca_certificates_file', 'https_insecure',
-             'http_proxy_information']
+             'http_proxy_information', 'http_store_read_timeout']
 S3_OPTS = ['s3_store_host', 's3_store_region_name', 's3_store_access_key',
            's3_store_secret_key', 's3_store_bucket',
            's3_store_create_bucket_on_put', 's3_store_bucket_url_format',

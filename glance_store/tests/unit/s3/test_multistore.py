@@ -22,8 +22,11 @@ not set.  The S3 backends talk to moto's S3 server on loopback.
 import base64
 import hashlib
 import io
+import logging
 import os
 import zlib
+
+import fixtures
 
 import glance_store as store
 from glance_store import exceptions
@@ -265,3 +268,34 @@ class BackendDefaultsTest(s3fx.MultiStoreS3Base):
         self.assertFalse(rgw.policy.enabled)
         self.assertEqual((), rgw.policy.ignored)
         self.assertTrue(aws.policy.precompute)
+
+
+class DollarInSecretTest(s3fx.MultiStoreS3Base):
+    """A '$' in one backend's secret key disables that backend only."""
+
+    SECRET = 'abc$defSECRETtail'
+
+    def test_only_that_backend_is_disabled(self):
+        log = self.useFixture(fixtures.FakeLogger(
+            level=logging.DEBUG, name=None,
+            format='%(levelname)s %(name)s %(message)s'))
+        rgw = dict(s3fx.glance_sections(self.test_dir, self.moto.url)['rgw'])
+        rgw['s3_store_secret_key'] = self.SECRET
+        # The API starts: every backend is loaded.
+        self.assertEqual(5, self.load(rgw=rgw))
+        data = test_utils.pattern_bytes(1000)
+        # The other backends work.
+        for name in ('aws', 'files'):
+            uri = self.backend(name).add('img-' + name, io.BytesIO(data),
+                                         len(data), 'sha256')[0]
+            self.assertTrue(uri)
+        # This one refuses writes, naming the option and the fix.
+        e = self.assertRaises(
+            exceptions.StoreAddDisabled, store.add_with_multihash,
+            self.conf, 'img', io.BytesIO(data), len(data), 'rgw', 'sha256')
+        self.assertIn('s3_store_secret_key', str(e))
+        self.assertIn("'$$'", str(e))
+        self.assertIn("'$$'", log.output)
+        for text in (str(e), log.output):
+            self.assertNotIn('defSECRET', text)
+            self.assertNotIn('SECRETtail', text)

@@ -17,14 +17,18 @@ moto (botocore logs the Authorization header, with the access key in
 ``Credential=``, at DEBUG); then the redaction rules alone.
 """
 
+import http.server
 import io
 import logging
+import sys
+import threading
 
 import fixtures
 
 import glance_store as store
 from glance_store._drivers import s3
 from glance_store._drivers import s3_redact
+from glance_store import exceptions
 from glance_store.tests import base
 from glance_store.tests.unit.s3 import fixtures as s3fx
 from glance_store.tests import utils as test_utils
@@ -73,6 +77,68 @@ class NoKeyInLogsTest(s3fx.MotoServerMixin, base.StoreBaseTest):
         self.assertIn(s3fx.BUCKET, output)
 
 
+class CutErrorBodyHandler(http.server.BaseHTTPRequestHandler):
+    """An error body echoing the access key, cut short, to every request.
+
+    botocore cannot parse it and logs a traceback at DEBUG whose text
+    holds the body.
+    """
+
+    def _answer(self):
+        body = ('<?xml version="1.0" encoding="UTF-8"?><Error><Code>'
+                'InvalidAccessKeyId</Code><AWSAccessKeyId>%s'
+                '</AWSAccessKeyId><Message>The AWS Access Key Id you '
+                'prov' % self.server.access_key).encode()
+        self.send_response(403)
+        self.send_header('Content-Type', 'application/xml')
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        if self.command != 'HEAD':
+            self.wfile.write(body)
+
+    do_GET = do_PUT = do_HEAD = do_POST = do_DELETE = _answer
+
+    def log_message(self, *args):
+        pass
+
+
+class NoKeyInTracebacksTest(base.StoreBaseTest):
+
+    def _serve(self, access_key):
+        server = http.server.ThreadingHTTPServer(('127.0.0.1', 0),
+                                                 CutErrorBodyHandler)
+        server.access_key = access_key
+        thread = threading.Thread(target=server.serve_forever)
+        thread.start()
+        self.addCleanup(thread.join)
+        self.addCleanup(server.server_close)
+        self.addCleanup(server.shutdown)
+        return 'http://127.0.0.1:%d' % server.server_address[1]
+
+    def test_botocore_parse_error_traceback(self):
+        for access_key in (s3fx.ACCESS_KEY, 'glance'):
+            log = self.useFixture(fixtures.FakeLogger(
+                level=logging.DEBUG, name=None,
+                format='%(levelname)s %(name)s %(message)s'))
+            self.config(stores=['s3'], default_store='s3')
+            url = self._serve(access_key)
+            s3fx.configure_store(
+                self, re_raise_bsc=True, s3_store_host=url,
+                s3_store_access_key=access_key,
+                s3_store_bucket_url_format='path')
+            self.assertRaises(
+                exceptions.GlanceStoreException, store.get_from_backend,
+                's3://%s/%s/img' % (url.split('//')[1], s3fx.BUCKET))
+            # botocore did log the traceback of its parse error...
+            self.assertIn('Exception caught when parsing error response',
+                          log.output)
+            self.assertIn('Traceback', log.output)
+            self.assertIn('<AWSAccessKeyId>%s' % s3_redact.MASK, log.output)
+            # ... without the key.
+            self.assertNotIn('<AWSAccessKeyId>%s' % access_key, log.output)
+            self.assertNotIn(s3fx.ACCESS_KEY, log.output)
+
+
 class RedactTest(base.StoreBaseTest):
 
     def setUp(self):
@@ -115,6 +181,43 @@ class RedactTest(base.StoreBaseTest):
         factory = logging.getLogRecordFactory()
         s3_redact.install()
         self.assertIs(factory, logging.getLogRecordFactory())
+
+    def _record(self, **kwargs):
+        log = self.useFixture(fixtures.FakeLogger(level=logging.DEBUG,
+                                                  name=None))
+        logging.getLogger('botocore.parsers').debug('parse failed',
+                                                    **kwargs)
+        return log.output
+
+    def test_exc_info(self):
+        try:
+            raise ValueError('<AWSAccessKeyId>short</AWSAccessKeyId> and '
+                             'redact/Secret+1')
+        except ValueError:
+            output = self._record(exc_info=True)
+        self.assertIn('ValueError: <AWSAccessKeyId>***</AWSAccessKeyId> '
+                      'and ***', output)
+        self.assertNotIn('short', output)
+
+    def test_exc_info_tuple_and_stack_info(self):
+        try:
+            raise RuntimeError('key AKIAREDACTTEST000001')
+        except RuntimeError:
+            info = sys.exc_info()
+        output = self._record(exc_info=info, stack_info=True)
+        self.assertIn('RuntimeError: key ***', output)
+        self.assertIn('Stack (most recent call last)', output)
+        self.assertNotIn('AKIAREDACTTEST000001', output)
+
+    def test_clean_traceback_kept(self):
+        # A traceback without a key is left for the formatter as it was.
+        try:
+            raise KeyError('nothing secret')
+        except KeyError:
+            record = logging.getLogRecordFactory()(
+                'x', logging.ERROR, __file__, 1, 'msg', (), sys.exc_info())
+        self.assertIsNotNone(record.exc_info)
+        self.assertIsNone(record.exc_text)
 
 
 class TestRedactor(base.StoreBaseTest):

@@ -23,6 +23,7 @@ import hashlib
 import io
 import logging
 import threading
+import tracemalloc
 
 from botocore import exceptions as boto_exc
 
@@ -315,6 +316,98 @@ class AbortTest(s3fx.S3MotoTestBase):
         self.assertAborted()
 
 
+class CompletionOutcomeTest(s3fx.S3MotoTestBase):
+    """A CompleteMultipartUpload that failed is checked, not guessed.
+
+    The injected failure applies the completion on the server (or a
+    partial one, or none) and then raises what boto3 would: the answer
+    was lost and the retry found ``NoSuchUpload``, or S3 answered a 200
+    with an ``<Error>`` body.
+    """
+
+    SIZE = THRESHOLD + 4 * PART
+
+    def _applied(self, error_code, status, keep_parts=None):
+        def complete(kwargs):
+            if keep_parts is not None:
+                parts = kwargs['MultipartUpload']['Parts'][:keep_parts]
+                kwargs = dict(kwargs, MultipartUpload={'Parts': parts})
+            if keep_parts != 0:
+                self.inspect.complete_multipart_upload(
+                    Bucket=kwargs['Bucket'], Key=kwargs['Key'],
+                    UploadId=kwargs['UploadId'],
+                    MultipartUpload=kwargs['MultipartUpload'])
+            return s3fx.client_error(error_code, status,
+                                     'CompleteMultipartUpload')
+        return {'complete_multipart_upload': complete}
+
+    def _add(self, store, key='img', size=None):
+        data = test_utils.pattern_bytes(self.SIZE)
+        result = store.add(key, io.BytesIO(data),
+                           self.SIZE if size is None else size, 'sha256')
+        return data, result
+
+    def _uploads(self):
+        return self.inspect.list_multipart_uploads(
+            Bucket=s3fx.BUCKET).get('Uploads', [])
+
+    def test_applied_answer_lost(self):
+        store = self.make_store(self._applied('NoSuchUpload', 404))
+        data, result = self._add(store)
+        self.assertEqual(self.SIZE, result[1])
+        self.assertEqual(hashlib.sha256(data).hexdigest(), result[3])
+        self.assertEqual(data, self.stored('img'))
+        self.assertEqual([], self._uploads())
+        # The key check before the upload, and the one after the error.
+        self.assertEqual(2, len(self.client.of('head_object')))
+
+    def test_applied_error_body(self):
+        # botocore turns a 200 with an <Error> body into a ClientError.
+        store = self.make_store(self._applied('InternalError', 200))
+        data, _result = self._add(store, size=0)
+        self.assertEqual(data, self.stored('img'))
+        self.assertEqual([], self._uploads())
+
+    def test_wrong_object_is_removed_and_retry_works(self):
+        # The completion applied with a part missing: not what was sent.
+        store = self.make_store(self._applied('NoSuchUpload', 404,
+                                              keep_parts=2))
+        self.assertRaises(exceptions.BackendException, self._add, store)
+        self.assertNothingLeft()
+        self.assertEqual(1, len(self.client.of('delete_object')))
+        # Glance's retry of the same image id: no false Duplicate.
+        self.client.failures.clear()
+        data, _result = self._add(store)
+        self.assertEqual(data, self.stored('img'))
+
+    def test_upload_gone_nothing_applied(self):
+        records = self.useFixture(s3fx.LogRecords())
+        store = self.make_store(self._applied('NoSuchUpload', 404,
+                                              keep_parts=0))
+        # Someone else aborted the upload: nothing is there.
+        self.client.failures['complete_multipart_upload'] = (
+            lambda kw, f=self.client.failures['complete_multipart_upload']:
+            (self.inspect.abort_multipart_upload(
+                Bucket=kw['Bucket'], Key=kw['Key'],
+                UploadId=kw['UploadId']), f(kw))[1])
+        e = self.assertRaises(exceptions.BackendException, self._add, store)
+        self.assertIn('NoSuchUpload', str(e))
+        self.assertNotIn('not found', str(e).lower())
+        self.assertNothingLeft()
+        # The abort finding no upload is not an operator's problem.
+        self.assertEqual([], [r for r in records.records
+                              if r.levelno >= logging.ERROR and
+                              'Could not abort' in r.getMessage()])
+
+    def test_head_fails_object_removed(self):
+        failures = self._applied('NoSuchUpload', 404, keep_parts=2)
+        failures['head_object'] = lambda kw: s3fx.client_error(
+            'InternalError', 500, 'HeadObject')
+        store = self.make_store(failures)
+        self.assertRaises(exceptions.BackendException, self._add, store)
+        self.assertNothingLeft()
+
+
 class CompleteWithoutChecksumsTest(s3fx.S3MotoTestBase):
     """A backend whose CompleteMultipartUpload refuses ``Checksum*``.
 
@@ -554,6 +647,97 @@ class ConcurrencyTest(base.StoreBaseTest):
         self.assertEqual(start, threading.active_count())
         self.assertEqual([{'Bucket': s3fx.BUCKET, 'Key': 'img',
                            'UploadId': 'fake-upload'}], client.aborted)
+
+
+class StreamingClient(FakeClient):
+    """A FakeClient whose PutObject reads its body as urllib3 does."""
+
+    def put_object(self, **kw):
+        body = kw['Body']
+        self.put_kwargs = {k: v for k, v in kw.items() if k != 'Body'}
+        self.put_length = len(body)
+        digest = hashlib.sha256()
+        if isinstance(body, (bytes, bytearray, memoryview)):
+            digest.update(body)
+        else:
+            # botocore seeks back to hash the payload, then sends it.
+            body.seek(0)
+            while True:
+                chunk = body.read(16 * KiB)
+                if not chunk:
+                    break
+                digest.update(chunk)
+        self.put_digest = digest.hexdigest()
+        return {'ETag': '"x"'}
+
+
+class UnknownSizeSinglePutTest(base.StoreBaseTest):
+    """An image of unknown size below the threshold: one PutObject.
+
+    It is sent from the part buffers, within the documented memory bound.
+    """
+
+    THRESHOLD = 4 * 1024 * KiB
+    PART = 256 * KiB
+
+    def _store(self, **options):
+        store = s3fx.configure_store(self, re_raise_bsc=True, **options)
+        s3fx.small_limits(store, self.THRESHOLD, self.PART)
+        client = StreamingClient(1)
+        store._s3_client = client
+        return store, client
+
+    def test_bytes_and_length(self):
+        store, client = self._store()
+        data = test_utils.pattern_bytes(self.THRESHOLD - 12345)
+        store.add('img', io.BytesIO(data), 0, 'sha256')
+        self.assertEqual(len(data), client.put_length)
+        self.assertEqual(hashlib.sha256(data).hexdigest(),
+                         client.put_digest)
+
+    def test_checksum_params_are_those_of_the_whole_body(self):
+        data = test_utils.pattern_bytes(self.THRESHOLD - 1000)
+        for algorithm in ('CRC32', 'SHA1', 'SHA256'):
+            store, client = self._store(
+                s3_store_enable_data_integrity_protection=True,
+                s3_store_request_checksum_calculation='always',
+                s3_store_checksum_algorithm=algorithm)
+            store.add('img', io.BytesIO(data), 0, 'sha256')
+            expected = store.policy.put_params(data)
+            self.assertTrue(expected)
+            for name, value in expected.items():
+                self.assertEqual(value, client.put_kwargs[name], algorithm)
+
+    def test_memory_peak_within_the_bound(self):
+        store, client = self._store()
+        bound = store.upload_limits.buffer_count(self.PART) * self.PART
+        data = test_utils.pattern_bytes(self.THRESHOLD - 1)
+        tracemalloc.start()
+        self.addCleanup(tracemalloc.stop)
+        tracemalloc.reset_peak()
+        base_size = tracemalloc.get_traced_memory()[0]
+        store.add('img', io.BytesIO(data), 0, 'sha256')
+        peak = tracemalloc.get_traced_memory()[1] - base_size
+        # Before, the parts were joined: about twice the image.
+        self.assertLess(peak, bound + 512 * KiB,
+                        'peak %d, bound %d' % (peak, bound))
+
+    def test_parts_body_reads_and_seeks(self):
+        body = s3_upload.PartsBody([b'abc', bytearray(b'defg'), b'', b'h'])
+        self.assertEqual(8, len(body))
+        self.assertEqual(b'abcd', body.read(4))
+        self.assertEqual(b'efgh', body.read())
+        self.assertEqual(b'', body.read(1))
+        self.assertEqual(2, body.seek(2))
+        self.assertEqual(b'cdefg', body.read(5))
+        self.assertEqual(7, body.seek(-1, io.SEEK_END))
+        self.assertEqual(b'h', body.read(10))
+        body.seek(1)
+        body.seek(2, io.SEEK_CUR)
+        self.assertEqual(b'defgh', body.read(-1))
+        self.assertRaises(ValueError, body.seek, -1)
+        body.close()
+        self.assertTrue(body.closed)
 
 
 class PartSizesTest(base.StoreBaseTest):
