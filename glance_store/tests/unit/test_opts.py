@@ -44,7 +44,8 @@ S3_OPTS = ['s3_store_host', 's3_store_region_name', 's3_store_access_key',
 S3_CHECKSUM_OPTS = ['s3_store_enable_data_integrity_protection',
                     's3_store_request_checksum_calculation',
                     's3_store_response_checksum_validation',
-                    's3_store_checksum_algorithm']
+                    's3_store_checksum_algorithm',
+                    's3_store_check_stale_uploads']
 
 # The stand-ins of the stores not shipped list upstream's options (their
 # names are checked in test_unavailable_drivers).
