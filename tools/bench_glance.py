@@ -487,6 +487,42 @@ def _servers_info():
         return json.load(f)['rgw']
 
 
+def start_server(args, rgw, workdir, name, source):
+    """Build (or reuse) the library's virtualenv and start its Glance."""
+    python = ensure_venv(os.path.join(args.venvs, name), args.glance,
+                         args.upstream, source, args.awscrt)
+    wd = os.path.join(workdir, name)
+    os.makedirs(wd)
+    server = Server(name, python, wd, store_options(
+        rgw, 'bench-glance-%s' % uuid.uuid4().hex[:8]),
+        args.threads, args.server_env)
+    if args.py_spy and name != UPSTREAM:
+        os.makedirs(args.py_spy, exist_ok=True)
+        server.profile_dir = args.py_spy
+        server.py_spy = shutil.which('py-spy')
+    _log('%s: %s, glance_store from %s' % (name, server.url,
+                                           server.glance_store))
+    return server
+
+
+def run_rounds(args, servers, names, paths, gc, results, loads):
+    """Every case of every library, ``args.repeat`` alternating rounds."""
+    for rep in range(args.repeat):
+        order = names if rep % 2 == 0 else list(reversed(names))
+        for size, path in paths:
+            for name in order:
+                per = {m: [] for m in MODES}
+                run_lib_size(servers[name], path, per, gc, rep)
+                for mode in MODES:
+                    results.setdefault((name, size, mode), []).extend(
+                        per[mode])
+                    loads.append(per[mode][0]['load'])
+                done = ', '.join('%s %.1fs/%.1fcpu' % (
+                    m, per[m][0]['wall'], per[m][0]['cpu']) for m in MODES)
+                _log('rep %d %dM %s: %s' % (rep + 1, size // MiB, name,
+                                            done))
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == 'serve':
@@ -494,6 +530,7 @@ def main(argv=None):
     rgw = _servers_info()
     libs = [(UPSTREAM, None)] + [tuple(x.split('=', 1)) for x in
                                  (args.lib or ['this=%s' % ROOT])]
+    names = [n for n, _s in libs]
     sizes = [int(s) * MiB for s in args.sizes.split(',')]
     workdir = tempfile.mkdtemp(prefix='bench-glance-')
     servers = {}
@@ -501,40 +538,12 @@ def main(argv=None):
     loads = []
     try:
         for name, source in libs:
-            python = ensure_venv(os.path.join(args.venvs, name), args.glance,
-                                 args.upstream, source, args.awscrt)
-            wd = os.path.join(workdir, name)
-            os.makedirs(wd)
-            servers[name] = Server(name, python, wd, store_options(
-                rgw, 'bench-glance-%s' % uuid.uuid4().hex[:8]),
-                args.threads, args.server_env)
-            if args.py_spy and name != UPSTREAM:
-                os.makedirs(args.py_spy, exist_ok=True)
-                servers[name].profile_dir = args.py_spy
-                servers[name].py_spy = shutil.which('py-spy')
-            _log('%s: %s, glance_store from %s' % (
-                name, servers[name].url, servers[name].glance_store))
-        paths = {}
+            servers[name] = start_server(args, rgw, workdir, name, source)
+        paths = []
         for size in sizes:
-            paths[size] = os.path.join(workdir, 'image-%d' % size)
-            write_image(paths[size], size)
-        gc = rgw_gc(rgw)
-        names = [n for n, _s in libs]
-        for rep in range(args.repeat):
-            order = names if rep % 2 == 0 else list(reversed(names))
-            for size in sizes:
-                for name in order:
-                    per = {m: [] for m in MODES}
-                    run_lib_size(servers[name], paths[size], per, gc, rep)
-                    for mode in MODES:
-                        results.setdefault((name, size, mode), []).extend(
-                            per[mode])
-                        loads.append(per[mode][0]['load'])
-                    done = ', '.join('%s %.1fs/%.1fcpu' % (
-                        m, per[m][0]['wall'], per[m][0]['cpu'])
-                        for m in MODES)
-                    _log('rep %d %dM %s: %s' % (rep + 1, size // MiB, name,
-                                                done))
+            paths.append((size, os.path.join(workdir, 'image-%d' % size)))
+            write_image(paths[-1][1], size)
+        run_rounds(args, servers, names, paths, rgw_gc(rgw), results, loads)
     finally:
         for server in servers.values():
             server.stop()

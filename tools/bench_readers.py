@@ -273,13 +273,11 @@ def parse_args(argv):
     return p.parse_args(argv)
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    classes = glance_classes(args.glance)
-    total = args.mib * MiB
-    block = os.urandom(16 * MiB)
-    kinds = args.readers.split(',')
-    pieces = [int(p) for p in args.pieces.split(',')]
+def measure_all(args, classes, kinds, pieces, total, block):
+    """CPU s per GiB of every reader and piece, ``args.repeat`` rounds.
+
+    :returns: ``{(reader, piece): [s per GiB, ...]}``
+    """
     results = {(k, p): [] for k in kinds for p in pieces}
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, 'image')
@@ -297,6 +295,17 @@ def main(argv=None):
                     finally:
                         _close(handle)
                     results[(kind, piece)].append(cpu * GiB / total)
+    return results
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    classes = glance_classes(args.glance)
+    total = args.mib * MiB
+    block = os.urandom(16 * MiB)
+    kinds = args.readers.split(',')
+    pieces = [int(p) for p in args.pieces.split(',')]
+    results = measure_all(args, classes, kinds, pieces, total, block)
     load = ' '.join('%.2f' % x for x in os.getloadavg())
     print('readers: Glance classes from %s; %d MiB x %d, chunk %d; '
           'load average %s' % (classes[3], args.mib, args.repeat,
