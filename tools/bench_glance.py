@@ -487,40 +487,48 @@ def _servers_info():
         return json.load(f)['rgw']
 
 
-def start_server(args, rgw, workdir, name, source):
-    """Build (or reuse) the library's virtualenv and start its Glance."""
-    python = ensure_venv(os.path.join(args.venvs, name), args.glance,
-                         args.upstream, source, args.awscrt)
-    wd = os.path.join(workdir, name)
-    os.makedirs(wd)
-    server = Server(name, python, wd, store_options(
-        rgw, 'bench-glance-%s' % uuid.uuid4().hex[:8]),
-        args.threads, args.server_env)
-    if args.py_spy and name != UPSTREAM:
-        os.makedirs(args.py_spy, exist_ok=True)
-        server.profile_dir = args.py_spy
-        server.py_spy = shutil.which('py-spy')
-    _log('%s: %s, glance_store from %s' % (name, server.url,
-                                           server.glance_store))
-    return server
+def _start_servers(args, libs, rgw, workdir, servers):
+    """One Glance server per library, each in its own virtualenv.
+
+    ``servers`` (name -> Server) is filled as they start, so that the
+    caller stops those that did when a later one fails.
+    """
+    for name, source in libs:
+        python = ensure_venv(os.path.join(args.venvs, name), args.glance,
+                             args.upstream, source, args.awscrt)
+        wd = os.path.join(workdir, name)
+        os.makedirs(wd)
+        servers[name] = Server(name, python, wd, store_options(
+            rgw, 'bench-glance-%s' % uuid.uuid4().hex[:8]),
+            args.threads, args.server_env)
+        if args.py_spy and name != UPSTREAM:
+            os.makedirs(args.py_spy, exist_ok=True)
+            servers[name].profile_dir = args.py_spy
+            servers[name].py_spy = shutil.which('py-spy')
+        _log('%s: %s, glance_store from %s' % (
+            name, servers[name].url, servers[name].glance_store))
 
 
-def run_rounds(args, servers, names, paths, gc, results, loads):
-    """Every case of every library, ``args.repeat`` alternating rounds."""
+def _run_once(server, path, size, rep, gc, results, loads):
+    per = {m: [] for m in MODES}
+    run_lib_size(server, path, per, gc, rep)
+    for mode in MODES:
+        results.setdefault((server.name, size, mode), []).extend(per[mode])
+        loads.append(per[mode][0]['load'])
+    done = ', '.join('%s %.1fs/%.1fcpu' % (
+        m, per[m][0]['wall'], per[m][0]['cpu']) for m in MODES)
+    _log('rep %d %dM %s: %s' % (rep + 1, size // MiB, server.name, done))
+
+
+def _run_reps(args, servers, names, paths, gc):
+    """Every size with every library, the order alternating per rep."""
+    results, loads = {}, []
     for rep in range(args.repeat):
         order = names if rep % 2 == 0 else list(reversed(names))
-        for size, path in paths:
+        for size, path in paths.items():
             for name in order:
-                per = {m: [] for m in MODES}
-                run_lib_size(servers[name], path, per, gc, rep)
-                for mode in MODES:
-                    results.setdefault((name, size, mode), []).extend(
-                        per[mode])
-                    loads.append(per[mode][0]['load'])
-                done = ', '.join('%s %.1fs/%.1fcpu' % (
-                    m, per[m][0]['wall'], per[m][0]['cpu']) for m in MODES)
-                _log('rep %d %dM %s: %s' % (rep + 1, size // MiB, name,
-                                            done))
+                _run_once(servers[name], path, size, rep, gc, results, loads)
+    return results, loads
 
 
 def main(argv=None):
@@ -530,20 +538,17 @@ def main(argv=None):
     rgw = _servers_info()
     libs = [(UPSTREAM, None)] + [tuple(x.split('=', 1)) for x in
                                  (args.lib or ['this=%s' % ROOT])]
-    names = [n for n, _s in libs]
     sizes = [int(s) * MiB for s in args.sizes.split(',')]
+    names = [n for n, _s in libs]
     workdir = tempfile.mkdtemp(prefix='bench-glance-')
     servers = {}
-    results = {}
-    loads = []
     try:
-        for name, source in libs:
-            servers[name] = start_server(args, rgw, workdir, name, source)
-        paths = []
+        _start_servers(args, libs, rgw, workdir, servers)
+        paths = {}
         for size in sizes:
-            paths.append((size, os.path.join(workdir, 'image-%d' % size)))
-            write_image(paths[-1][1], size)
-        run_rounds(args, servers, names, paths, rgw_gc(rgw), results, loads)
+            paths[size] = os.path.join(workdir, 'image-%d' % size)
+            write_image(paths[size], size)
+        results, loads = _run_reps(args, servers, names, paths, rgw_gc(rgw))
     finally:
         for server in servers.values():
             server.stop()

@@ -273,39 +273,29 @@ def parse_args(argv):
     return p.parse_args(argv)
 
 
-def measure_all(args, classes, kinds, pieces, total, block):
-    """CPU s per GiB of every reader and piece, ``args.repeat`` rounds.
-
-    :returns: ``{(reader, piece): [s per GiB, ...]}``
-    """
+def _measure(args, classes, kinds, pieces, path):
+    """Reading CPU s per GiB of every (reader, piece size), each run."""
+    total = args.mib * MiB
+    block = os.urandom(16 * MiB)
     results = {(k, p): [] for k in kinds for p in pieces}
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, 'image')
-        if any(k.startswith('file') for k in kinds):
-            write_file(path, block, total)
-        for _r in range(args.repeat):
-            # Alternate: every case once per round, so that load changes
-            # touch every case alike.
-            for kind in kinds:
-                for piece in pieces:
-                    source, handle = make_source(kind, classes, block, total,
-                                                 args.chunk, path)
-                    try:
-                        cpu = fill_parts(source, total, piece)
-                    finally:
-                        _close(handle)
-                    results[(kind, piece)].append(cpu * GiB / total)
+    if any(k.startswith('file') for k in kinds):
+        write_file(path, block, total)
+    for _r in range(args.repeat):
+        # Alternate: every case once per round, so that load changes
+        # touch every case alike.
+        for kind in kinds:
+            for piece in pieces:
+                source, handle = make_source(kind, classes, block, total,
+                                             args.chunk, path)
+                try:
+                    cpu = fill_parts(source, total, piece)
+                finally:
+                    _close(handle)
+                results[(kind, piece)].append(cpu * GiB / total)
     return results
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    classes = glance_classes(args.glance)
-    total = args.mib * MiB
-    block = os.urandom(16 * MiB)
-    kinds = args.readers.split(',')
-    pieces = [int(p) for p in args.pieces.split(',')]
-    results = measure_all(args, classes, kinds, pieces, total, block)
+def _print_table(args, classes, kinds, pieces, results):
     load = ' '.join('%.2f' % x for x in os.getloadavg())
     print('readers: Glance classes from %s; %d MiB x %d, chunk %d; '
           'load average %s' % (classes[3], args.mib, args.repeat,
@@ -316,6 +306,17 @@ def main(argv=None):
         row = [sorted(results[(kind, p)])[len(results[(kind, p)]) // 2]
                for p in pieces]
         print('%-14s' % kind + ''.join('%9.3f' % c for c in row))
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    classes = glance_classes(args.glance)
+    kinds = args.readers.split(',')
+    pieces = [int(p) for p in args.pieces.split(',')]
+    with tempfile.TemporaryDirectory() as tmp:
+        results = _measure(args, classes, kinds, pieces,
+                           os.path.join(tmp, 'image'))
+    _print_table(args, classes, kinds, pieces, results)
     return 0
 
 

@@ -199,7 +199,8 @@ def mask_password(url):
         return url
     netloc = parsed.netloc.replace(':%s@' % password,
                                    ':%s@' % s3_redact.MASK, 1)
-    return urllib.parse.urlunsplit(parsed._replace(netloc=netloc))
+    return urllib.parse.urlunsplit((parsed.scheme, netloc, parsed.path,
+                                    parsed.query, parsed.fragment))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -37,6 +37,7 @@ import os
 
 from oslo_config import cfg
 
+from glance_store._drivers import s3_redact
 from glance_store.cmd.s3_check import model
 from glance_store.i18n import _
 
@@ -297,8 +298,10 @@ def render(findings):
         what = (_("refused (every read, size and delete of the backend "
                   "fails)") if f.kind == 'refused' else
                 _("ignored by upstream"))
+        # A proxy URL may hold a password: never printed.
         lines.append('  [%s] %s = %s (%s): %s' % (
-            f.section, f.option, f.value, os.path.basename(f.path), what))
+            f.section, f.option, s3_redact.redact_uri(f.value),
+            os.path.basename(f.path), what))
         lines.append('      %s' % f.advice)
     return '\n'.join(lines) + '\n'
 

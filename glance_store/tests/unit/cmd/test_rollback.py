@@ -240,6 +240,18 @@ class TestRender(RollbackTestCase):
         self.assertNotIn('secret-never-printed', text)
         self.assertNotIn('AKIAEXAMPLE', text)
 
+    def test_credentials_in_a_url_value_are_not_printed(self):
+        path = self.write("""\
+            [glance_store]
+            s3_store_http_proxy = http://proxyuser:proxy-password@proxy:3128
+            """)
+        findings = rollback.find_problems(
+            rollback.parse_files([path]), lacking={'s3_store_http_proxy'})
+        text = rollback.render(findings)
+        self.assertIn('s3_store_http_proxy = http://***@proxy:3128', text)
+        self.assertNotIn('proxy-password', text)
+        self.assertNotIn('proxyuser', text)
+
     def test_safe(self):
         self.assertIn(': safe', rollback.render([]))
         self.assertIn(': safe', rollback.summary_line([]))

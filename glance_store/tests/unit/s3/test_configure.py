@@ -472,7 +472,7 @@ class OptionDefinitionsTest(base.StoreBaseTest):
             {'s3_store_bucket_url_format',
              's3_store_request_checksum_calculation',
              's3_store_response_checksum_validation',
-             's3_store_checksum_algorithm'},
+             's3_store_checksum_algorithm', 's3_store_retry_mode'},
             {opt.name for opt in with_choices})
         for opt in with_choices:
             for value, description in opt.type.choices.items():
