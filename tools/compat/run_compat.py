@@ -436,14 +436,14 @@ def install_store(bindir, which):
             diff = sorted(set(mine.items()) ^ set(theirs.items()))
             raise SystemExit('compat: the glance_store Glance imports (%s) '
                              'is not this checkout: %s' % (pkg_dir, diff[:5]))
-        log('part b: Glance imports this library (%s, %d product files '
+        log('Glance imports this library (%s, %d product files '
             'identical to the checkout, version %s)'
             % (pkg_dir, len(mine), version))
     else:
         if version != GLANCE_STORE[1]:
             raise SystemExit('compat: expected upstream glance_store %s, '
                              'found %s' % (GLANCE_STORE[1], version))
-        log('part b: Glance imports upstream glance_store %s (%s)'
+        log('Glance imports upstream glance_store %s (%s)'
             % (version, pkg_dir))
 
 

@@ -44,10 +44,9 @@ S3_OPTS = ['s3_store_host', 's3_store_region_name', 's3_store_access_key',
 S3_CHECKSUM_OPTS = ['s3_store_enable_data_integrity_protection',
                     's3_store_request_checksum_calculation',
                     's3_store_response_checksum_validation',
-                    's3_store_checksum_algorithm']
-# The start-up check of leftover uploads, then s3_transport's options.
-S3_TRANSPORT_OPTS = ['s3_store_check_stale_uploads',
-                     's3_store_http_proxy', 's3_store_https_proxy',
+                    's3_store_checksum_algorithm',
+                    's3_store_check_stale_uploads']
+S3_TRANSPORT_OPTS = ['s3_store_http_proxy', 's3_store_https_proxy',
                      's3_store_connect_timeout', 's3_store_read_timeout',
                      's3_store_retry_max_attempts', 's3_store_retry_mode']
 
