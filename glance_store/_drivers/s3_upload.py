@@ -292,13 +292,18 @@ class ImageReader(object):
 
 
 class Part(object):
-    """A part body, and what to do with its buffer once it is sent."""
+    """A part body, and what to do with its buffer once it is sent.
 
-    __slots__ = ('body', 'release')
+    ``digest`` is a future of the part's digest computed while it was
+    read (``s3_digests.Digests.cut``), or None.
+    """
 
-    def __init__(self, body, release=None):
+    __slots__ = ('body', 'release', 'digest')
+
+    def __init__(self, body, release=None, digest=None):
         self.body = body
         self.release = release
+        self.digest = digest
 
     def done(self):
         """Give the buffer back to its pool (once)."""
@@ -355,12 +360,13 @@ class BufferPool(object):
         except BaseException:
             reader.barrier(release)
             raise
+        digest = reader.digests.cut() if n else None
         if n == size:
-            return Part(buf, reader.barrier(release, others=1).done)
+            return Part(buf, reader.barrier(release, others=1).done, digest)
         # The last, shorter part: botocore wants bytes or a bytearray.
         body = bytes(memoryview(buf)[:n]) if n else None
         reader.barrier(release)
-        return Part(body) if n else None
+        return Part(body, digest=digest) if n else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -409,15 +415,14 @@ class MultipartUpload(object):
     def _send_part(self, number, part):
         t = self.target
         try:
-            checksum = t.policy.part_checksum(part.body)
+            checksum = t.policy.part_checksum(
+                part.body, part.digest.result() if part.digest else None)
             resp = t.client.upload_part(
                 Bucket=t.bucket, Key=t.key, UploadId=self.upload_id,
                 PartNumber=number, Body=part.body,
                 **t.policy.part_params(checksum))
             done = {'ETag': resp['ETag'], 'PartNumber': number}
-            if checksum is not None:
-                name = s3_checksums.param_name(t.policy.algorithm)
-                done[name] = checksum.b64digest()
+            done.update(t.policy.completed_part(checksum))
             return done, checksum
         except BaseException as e:
             self._record_error(e)
@@ -506,11 +511,17 @@ class MultipartUpload(object):
 def _put(target, body, reader):
     # The body is the whole image, so the md5 Glance needs doubles as
     # Content-MD5, which every S3 server verifies (as boto3 < 1.36 sent
-    # it); over HTTPS it also spares boto3 hashing the payload.
-    md5 = base64.b64encode(reader.hashes.md5.digest()).decode()
+    # it); over HTTPS it also spares boto3 hashing the payload.  The
+    # multihash is reused the same way when it is the checksum algorithm
+    # (sha512, Glance's default, with SHA512).
+    hashes = reader.hashes
+    md5 = hashes.md5.digest()
+    known = {s3_checksums.MD5: md5,
+             hashes.os_hash.name.upper(): hashes.os_hash.digest()}
     return target.client.put_object(
-        Bucket=target.bucket, Key=target.key, Body=body, ContentMD5=md5,
-        **target.policy.put_params(body))
+        Bucket=target.bucket, Key=target.key, Body=body,
+        ContentMD5=base64.b64encode(md5).decode(),
+        **target.policy.put_params(body, known))
 
 
 def _join(parts, total):
@@ -580,6 +591,11 @@ def upload(client, bucket, key, reader, image_size, policy, limits,
         body = bytearray(image_size)
         reader.readinto(body)
         return _put(target, body, reader)
+    if policy.part_digest:
+        # Parts may be sent: their digest (Content-MD5) is computed on
+        # the digest workers while they are read.
+        reader.digests.add_part_digest(
+            s3_digests.PartDigest(policy.part_digest))
     sizes = limits.part_sizes(image_size)
     first = next(sizes)
     pool = BufferPool(limits.buffer_count(first))

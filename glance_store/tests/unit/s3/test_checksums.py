@@ -150,7 +150,7 @@ class TestPolicyMatrix(base.BaseTestCase):
         for args in ((True, 'sometimes', 'always'),
                      (True, 'always', 'when-supported'),
                      (False, 'bogus', 'when_required'),
-                     (True, 'always', 'always', 'MD5')):
+                     (True, 'always', 'always', 'BLAKE2B')):
             with self.subTest(args=args):
                 self.assertRaises(ValueError,
                                   sc.ChecksumPolicy.from_options, *args)
