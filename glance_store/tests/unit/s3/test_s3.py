@@ -45,6 +45,10 @@ from glance_store.tests.unit.s3 import fixtures as fx
 MODES = ('when_required', 'when_supported', 'always', 'never')
 ALGORITHMS = ('CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256')
 CRCS = ('CRC32', 'CRC32C', 'CRC64NVME')
+# The algorithms of botocore >= 1.42 (composite for multipart uploads).
+NEW_ALGORITHMS = ('SHA512', 'XXHASH64', 'XXHASH3', 'XXHASH128')
+XXHASH = {'XXHASH64': 'compute_xxhash64', 'XXHASH3': 'compute_xxhash3_64',
+          'XXHASH128': 'compute_xxhash3_128'}
 ENV_REQ = 'AWS_REQUEST_CHECKSUM_CALCULATION'
 ENV_RESP = 'AWS_RESPONSE_CHECKSUM_VALIDATION'
 
@@ -114,6 +118,8 @@ def ref_checksum(algorithm, data):
         return b64(crt.crc32c(data).to_bytes(4, 'big'))
     if algorithm == 'CRC64NVME':
         return b64(crt.crc64nvme(data).to_bytes(8, 'big'))
+    if algorithm in XXHASH:
+        return b64(getattr(crt.XXHash, XXHASH[algorithm])(bytes(data)))
     return b64(hashlib.new(algorithm.lower(), data).digest())
 
 
@@ -336,7 +342,7 @@ class TestAlwaysPerAlgorithm(S3TestBase):
     """request ``always``: the precomputed values, for each algorithm."""
 
     def test_put_and_multipart(self):
-        for algorithm in ALGORITHMS:
+        for algorithm in ALGORITHMS + NEW_ALGORITHMS:
             with self.subTest(algorithm=algorithm):
                 st = self.policy_store(True, 'always', 'when_required',
                                        algorithm)
@@ -389,7 +395,8 @@ class TestResponseValidation(S3TestBase):
     def test_always_detects_corrupted_body(self):
         good = LARGE
         bad = LARGE[:-1] + b'\x00'
-        for algorithm in ALGORITHMS:
+        # MD5: a stored x-amz-checksum-md5 (AWS's newer flexible one).
+        for algorithm in ALGORITHMS + NEW_ALGORITHMS + ('MD5',):
             with self.subTest(algorithm=algorithm):
                 st = self.policy_store(True, 'when_required', 'always',
                                        algorithm)
@@ -443,7 +450,7 @@ class TestResponseValidation(S3TestBase):
 
     def test_always_composite(self):
         bad = LARGE[:PART + 3] + b'\xff' + LARGE[PART + 4:]
-        for algorithm in ('SHA256', 'SHA1', 'CRC32'):
+        for algorithm in ('SHA256', 'SHA1', 'CRC32') + NEW_ALGORITHMS:
             for pages in (1, 2):
                 with self.subTest(algorithm=algorithm, pages=pages):
                     it, stub = self._composite_case(algorithm, LARGE, pages)
@@ -821,6 +828,36 @@ class TestConfigure(S3TestBase):
             st = self.policy_store(False, 'always', 'always', 'CRC64NVME',
                                    re_raise_bsc=True)
         self.assertTrue(st.is_capable(capabilities.BitMasks.WRITE_ACCESS))
+
+    def test_new_algorithms_refused_where_botocore_lacks_them(self):
+        with mock.patch.object(s3_checksums, 'botocore_knows',
+                               return_value=False):
+            for algorithm in NEW_ALGORITHMS:
+                with self.subTest(algorithm=algorithm):
+                    e = self.assertRaises(
+                        exceptions.BadStoreConfiguration,
+                        self.policy_store, True, 'always', 'always',
+                        algorithm, re_raise_bsc=True)
+                    self.assertIn('s3_store_checksum_algorithm', e.msg)
+                    self.assertIn(algorithm, e.msg)
+                    self.assertIn('botocore >= 1.42', e.msg)
+                    # Not configured: its writes are disabled.
+                    st = self.policy_store(True, 'always', 'always',
+                                           algorithm)
+                    self.assertFalse(st.is_capable(
+                        capabilities.BitMasks.WRITE_ACCESS))
+            # MD5 needs nothing new.
+            st = self.policy_store(True, 'always', 'always', 'MD5',
+                                   re_raise_bsc=True)
+            self.assertTrue(st.policy.content_md5)
+        with mock.patch.object(s3_checksums, 'crt_checksums', None):
+            for algorithm in s3_checksums.XXHASH_ALGORITHMS:
+                e = self.assertRaises(
+                    exceptions.BadStoreConfiguration, self.policy_store,
+                    True, 'always', 'when_required', algorithm,
+                    re_raise_bsc=True)
+                self.assertIn('awscrt', e.msg)
+                self.assertIn(algorithm, e.msg)
 
     def test_one_client_reused_then_replaced(self):
         created = []
