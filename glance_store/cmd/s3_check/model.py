@@ -34,7 +34,8 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 # Strongest first: the order of the recommendation.
-ALGORITHM_STRENGTH = ('SHA256', 'SHA1', 'CRC64NVME', 'CRC32C', 'CRC32')
+ALGORITHM_STRENGTH = ('SHA512', 'SHA256', 'SHA1', 'MD5', 'XXHASH128',
+                      'CRC64NVME', 'XXHASH3', 'XXHASH64', 'CRC32C', 'CRC32')
 
 
 class ConfigError(Exception):
@@ -104,16 +105,20 @@ def always(algorithm):
 
 
 def available(algorithm):
-    """Whether the store can use ``algorithm`` here (awscrt ones)."""
-    return algorithm not in s3_checksums.CRT_ALGORITHMS or \
-        s3_checksums.crt_available()
+    """Whether the store can use ``algorithm`` here.
+
+    :param algorithm: one of ``s3_checksums.ALGORITHMS``
+    :returns: False where awscrt (CRC32C, CRC64NVME, XXHASH) or a
+        botocore that knows it (SHA512, XXHASH) is missing
+    """
+    return s3_checksums.unsupported_reason(algorithm) is None
 
 
 def standard_configurations(only_available=True):
     """Switch off, when_supported, then always with each algorithm.
 
     :param only_available: leave out the algorithms that cannot be used
-        here (CRC32C and CRC64NVME without awscrt).
+        here (see ``available``).
     :returns: a list of ``Configuration``.
     """
     configs = [
