@@ -465,12 +465,11 @@ class ChecksumPolicy(object):
 
     @property
     def part_digest(self):
-        """The hashlib name of the digest of each part that the upload
-        computes on its digest workers, or None.
+        """The hashlib name of the per-part digest, or None.
 
-        Only ``MD5``: its per-part value (Content-MD5) is computed while
-        the part is read, next to Glance's digests, instead of on the
-        thread that sends the part.
+        Only ``MD5``: the upload computes each part's md5 (its
+        Content-MD5) on its digest workers while the part is read, next
+        to Glance's digests, not on the thread that sends the part.
         """
         return 'md5' if self.content_md5 else None
 
