@@ -16,3 +16,8 @@ from glance_store.backend import *  # noqa
 from glance_store.driver import *  # noqa
 from glance_store.exceptions import *  # noqa
 from glance_store.multi_backend import *  # noqa
+
+# This project's mark, which upstream glance_store does not have: test
+# harnesses and jobs check it in the process that runs Glance to be sure
+# Glance loaded this library and not the glance-store it pulled in.
+IS_S3_CHECKSUM_DROPIN = True

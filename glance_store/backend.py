@@ -42,9 +42,23 @@ _STORE_OPTS = [
                 help=_("Store drivers to load, by entry point name "
                        "(file, http, s3).")),
     cfg.StrOpt('default_store', default='file',
-               choices=('file', 'filesystem', 'http', 'https', 's3',
-                        'swift', 'swift+http', 'swift+https',
-                        'swift+config', 'rbd', 'cinder', 'vsphere'),
+               choices=(
+                   ('file', _('the filesystem store')),
+                   ('filesystem', _('the filesystem store (its store '
+                                    'name)')),
+                   ('http', _('the read-only http store: new images '
+                              'cannot be written there')),
+                   ('https', _('the read-only http store, for https '
+                               'locations')),
+                   ('s3', _('the S3 store')),
+                   ('swift', _('not shipped in this distribution')),
+                   ('swift+http', _('not shipped in this distribution')),
+                   ('swift+https', _('not shipped in this distribution')),
+                   ('swift+config', _('not shipped in this '
+                                      'distribution')),
+                   ('rbd', _('not shipped in this distribution')),
+                   ('cinder', _('not shipped in this distribution')),
+                   ('vsphere', _('not shipped in this distribution'))),
                deprecated_for_removal=True,
                deprecated_since='Rocky',
                deprecated_reason=_("Use default_backend (multi-store)."),
@@ -56,7 +70,11 @@ _STORE_OPTS = [
 
 
 def _list_opts():
-    """Options of [glance_store] and of every installed driver."""
+    """Options of [glance_store] and of every driver.
+
+    The drivers installed, then the stand-ins of the stores not shipped
+    (their options are accepted and ignored).
+    """
     driver_opts = []
     seen = set()
     for store_entry in drivers.shipped_drivers():
@@ -68,6 +86,10 @@ def _list_opts():
         for opt in getattr(driver_cls, 'OPTIONS', None) or []:
             if opt not in driver_opts:
                 driver_opts.append(opt)
+    # The stores not shipped: their options are accepted, as upstream
+    # registers them, and ignored.
+    for store_type in sorted(drivers.STAND_IN_MODULES):
+        driver_opts.extend(drivers.stand_in_options(store_type))
     return [(_STORE_CFG_GROUP, _STORE_OPTS + driver_opts)]
 
 

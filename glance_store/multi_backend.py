@@ -53,7 +53,9 @@ _BACKEND_COMMON_OPTS = [
                       "locations of an image: higher is read first.")),
 ]
 
-# backend name -> store type, for the reserved stores of this process
+# backend name -> store type, for the reserved stores of this process.
+# As upstream's, it only grows: create_multi_stores adds the reserved
+# stores it is given, nothing removes them.
 _RESERVED_STORES = {}
 # backend name -> store type, for backends whose driver is not shipped
 _UNAVAILABLE = {}
@@ -72,7 +74,7 @@ def _reserved_store_opts(name):
 
 
 def _list_driver_opts():
-    """{store type: options} for every shipped driver."""
+    """{store type: options} of every driver and stand-in."""
     result = {}
     for entry in drivers.shipped_drivers():
         if '.' in entry:  # legacy alias of a driver listed by its name
@@ -80,6 +82,8 @@ def _list_driver_opts():
         cls = drivers.load_driver(None, entry, invoke_load=False)
         if cls is not None and cls.OPTIONS:
             result[entry] = list(cls.OPTIONS)
+    for store_type in drivers.STAND_IN_MODULES:
+        result[store_type] = drivers.stand_in_options(store_type)
     return result
 
 
@@ -116,10 +120,8 @@ def _register_opt(conf, opt, group):
 
 
 def _register_reserved_store_opts(conf, reserved_stores):
-    _RESERVED_STORES.clear()
-    _RESERVED_STORES.update(reserved_stores or {})
-    for name in _RESERVED_STORES:
-        for opt in _reserved_store_opts(name):
+    for name in reserved_stores or {}:
+        for opt in _reserved_store_opts(name) + _BACKEND_COMMON_OPTS:
             _register_opt(conf, opt, name)
 
 
@@ -128,15 +130,18 @@ def _register_backend_opts(conf, backend, store_type):
     driver_cls = drivers.load_driver(None, store_type, invoke_load=False,
                                      backend=backend)
     if driver_cls is None:
-        return False
+        # A store not shipped: its options are accepted (a file or a
+        # test that sets them loads) and never read.
+        driver_opts = drivers.stand_in_options(store_type)
+    else:
+        driver_opts = list(driver_cls.OPTIONS or [])
     LOG.debug("Registering options for backend %s (%s)", backend,
               store_type)
-    driver_opts = list(driver_cls.OPTIONS or [])
     for opt in _BACKEND_COMMON_OPTS + driver_opts:
         _register_opt(conf, opt, backend)
     for opt in driver_opts:
         _register_opt(conf, opt, _BACKEND_DEFAULTS_GROUP)
-    return True
+    return driver_cls is not None
 
 
 def register_store_opts(conf, reserved_stores=None):
@@ -157,9 +162,6 @@ def register_store_opts(conf, reserved_stores=None):
     for backend, store_type in (conf.enabled_backends or {}).items():
         if not _register_backend_opts(conf, backend, store_type):
             _UNAVAILABLE[backend] = store_type
-    for name in _RESERVED_STORES:
-        for opt in _BACKEND_COMMON_OPTS:
-            _register_opt(conf, opt, name)
 
 
 def _load_multi_store(conf, store_entry, invoke_load=True, backend=None):
@@ -226,10 +228,34 @@ def verify_store():
 
 
 def _find_backend(store_identifier):
-    for scheme, backends in location.SCHEME_TO_CLS_BACKEND_MAP.items():
-        if store_identifier in backends:
-            return backends[store_identifier]
+    """The registered entry of a backend of the current configuration.
+
+    The scheme map keeps the entries of every earlier configuration of
+    the process (as upstream's does): a backend name that was a file
+    store before and is an http store now has both. The entry whose type
+    is the backend's type now (in ``enabled_backends`` of the
+    configuration the store was created with, or the reserved stores)
+    is the one; none when the backend is no longer configured.
+    """
+    for scheme_backends in location.SCHEME_TO_CLS_BACKEND_MAP.values():
+        info = scheme_backends.get(store_identifier)
+        if info is None:
+            continue
+        conf = getattr(info['store'], 'conf', None) or CONF
+        if _current_type(conf, store_identifier) == info['store_entry']:
+            return info
     return None
+
+
+def _current_type(conf, store_identifier):
+    """The type ``store_identifier`` has now (None: not configured)."""
+    if store_identifier in _RESERVED_STORES:
+        return _RESERVED_STORES[store_identifier]
+    try:
+        backends = conf.enabled_backends or {}
+    except (cfg.NoSuchOptError, AttributeError):
+        return None
+    return backends.get(store_identifier)
 
 
 def get_store_from_store_identifier(store_identifier):

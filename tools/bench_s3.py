@@ -527,42 +527,70 @@ def start_server(args):
     return start_rgw(args), args.transports.split(',')
 
 
-def run_all(args, server, transports, results, skipped):
-    gc = rgw_gc(server)
-    get = args.endpoint != 'null'
-    sizes = [int(s) * MiB for s in args.sizes.split(',') if s]
-    configs = [c for c in args.configs.split(',') if c]
+class _Run(object):
+    """What every case of one benchmark run shares."""
+
+    def __init__(self, args, server, results):
+        self.args = args
+        self.server = server
+        self.results = results
+        self.gc = rgw_gc(server)
+        self.get = args.endpoint != 'null'
+
+    def measure(self, proto, config, threads, sizes, kinds=(True, False),
+                label=None):
+        """Each size, of known and/or unknown size, with one store."""
+        store, conf = make_store(self.server, proto, CONFIGS[config],
+                                 threads)
+        meta = {'proto': proto, 'config': label or config,
+                'threads': threads}
+        for size in sizes:
+            for known in kinds:
+                run_case(store, conf, size, known, self.results, meta,
+                         self.gc, self.get)
+        return store
+
+
+def _sizes(spec):
+    return [int(s) * MiB for s in spec.split(',') if s]
+
+
+def _configs(spec):
+    configs = [c for c in spec.split(',') if c]
     if 'always-crc32c' in configs and not s3_checksums.crt_available():
         print('skipping always-crc32c: awscrt is not installed')
         configs.remove('always-crc32c')
+    return configs
+
+
+def _run_transport(run, proto, configs, sizes, skipped):
+    store = None
+    for name in configs:
+        try:
+            store = run.measure(proto, name, run.args.threads, sizes)
+        except Exception as e:  # e.g. when_supported on RGW/HTTPS
+            skipped.append('%s %s: %s' % (proto, name, e))
+    if run.args.no_parallel or not sizes:
+        return store
+    # Parallel parts versus one part at a time, same data.
+    for threads in (1, run.args.threads):
+        store = run.measure(proto, 'off', threads, [max(sizes)],
+                            kinds=(False,), label='off-parallel')
+    return store
+
+
+def run_all(args, server, transports, results, skipped):
+    """Every configured case; returns the last store used (or None)."""
+    run = _Run(args, server, results)
+    sizes = _sizes(args.sizes)
+    configs = _configs(args.configs)
     store = None
     for proto in transports:
-        for name in configs:
-            store, conf = make_store(server, proto, CONFIGS[name],
-                                     args.threads)
-            meta = {'proto': proto, 'config': name, 'threads': args.threads}
-            try:
-                for size in sizes:
-                    for known in (True, False):
-                        run_case(store, conf, size, known, results, meta,
-                                 gc, get)
-            except Exception as e:  # e.g. when_supported on RGW/HTTPS
-                skipped.append('%s %s: %s' % (proto, name, e))
-        if args.no_parallel or not sizes:
-            continue
-        # Parallel parts versus one part at a time, same data.
-        for threads in (1, args.threads):
-            store, conf = make_store(server, proto, CONFIGS['off'], threads)
-            meta = {'proto': proto, 'config': 'off-parallel',
-                    'threads': threads}
-            run_case(store, conf, max(sizes), False, results, meta, gc, get)
+        store = _run_transport(run, proto, configs, sizes, skipped) or store
     # Memory of unknown-size uploads does not grow with the image.
-    proto = transports[0]
-    for size in [int(s) * MiB for s in args.memory_sizes.split(',') if s]:
-        store, conf = make_store(server, proto, CONFIGS['off'], args.threads)
-        meta = {'proto': proto, 'config': 'off-memory',
-                'threads': args.threads}
-        run_case(store, conf, size, False, results, meta, gc, get)
+    for size in _sizes(args.memory_sizes):
+        store = run.measure(transports[0], 'off', args.threads, [size],
+                            kinds=(False,), label='off-memory')
     return store
 
 

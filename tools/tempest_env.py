@@ -40,15 +40,15 @@ import json
 import os
 import shutil
 import signal
-import socket
-import sqlite3
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 import urllib.error
 import urllib.request
+
+import glance_wsgi  # tools/glance_wsgi.py, beside this script
+import procs  # tools/procs.py, beside this script
 
 # The passes CI runs and the ones --all-passes runs: one per S3 backend.
 CI_PASSES = ('rgw_default', 'aws_always')
@@ -65,6 +65,8 @@ S3_LARGE_OBJECT_MB = 5
 
 START_TIMEOUT = 180
 STOP_TIMEOUT = 8
+# The processes that are uWSGI masters (stopped with SIGINT).
+UWSGI_SERVERS = ('glance', 'keystone')
 PASS_TIMEOUT = 1800
 TEST_TIMEOUT = 1200
 
@@ -85,111 +87,17 @@ def log(message):
     print('tempest_env: %s' % message, flush=True)
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-def bin_path(name):
-    """A console script of this interpreter's environment, else PATH."""
-    candidate = os.path.join(os.path.dirname(sys.executable), name)
-    if os.access(candidate, os.X_OK):
-        return candidate
-    found = shutil.which(name)
-    if found is None:
-        raise EnvError('%s not found next to %s or on PATH'
-                       % (name, sys.executable))
-    return found
-
-
 class EnvError(Exception):
     """The deployment could not be brought up; the message says why."""
 
 
-def format_conf(sections):
-    """Render ``{section: {option: value}}`` as an ini file."""
-    out = io.StringIO()
-    for section, options in sections.items():
-        out.write('[%s]\n' % section)
-        for key, value in options.items():
-            if isinstance(value, bool):
-                value = 'true' if value else 'false'
-            elif isinstance(value, (list, tuple)):
-                value = ','.join(str(v) for v in value)
-            out.write('%s = %s\n' % (key, value))
-        out.write('\n')
-    return out.getvalue()
-
-
 def run_cmd(args, log_path, timeout=300, env=None, cwd=None):
     """Run a set-up command, its output appended to log_path."""
-    with open(log_path, 'ab') as out:
-        out.write(('$ %s\n' % ' '.join(args)).encode())
-        out.flush()
-        result = subprocess.run(args, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, timeout=timeout,
-                                env=env, cwd=cwd)
-    if result.returncode != 0:
+    returncode = procs.run_logged(args, log_path, timeout, env, cwd)
+    if returncode != 0:
         raise EnvError('%s failed with code %d; see %s:\n%s'
-                       % (' '.join(args[:3]), result.returncode, log_path,
-                          tail(log_path)))
-
-
-def tail(path, lines=40):
-    try:
-        with open(path, 'rb') as f:
-            f.seek(0, os.SEEK_END)
-            f.seek(max(0, f.tell() - 64 * 1024))
-            data = f.read().decode('utf-8', 'replace')
-    except OSError as e:
-        return '(cannot read %s: %s)' % (path, e)
-    return '\n'.join(data.splitlines()[-lines:])
-
-
-def start_time(pid):
-    """Kernel start time of pid, to tell it from a reused PID."""
-    try:
-        with open('/proc/%d/stat' % pid) as f:
-            stat = f.read()
-    except OSError:
-        return None
-    return stat[stat.rindex(')') + 2:].split()[19]
-
-
-def alive(pid, started):
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
-    return started is not None and start_time(pid) == started
-
-
-def stop_pids(procs):
-    """Stop recorded processes (never others) at once, then wait.
-
-    uwsgi masters get SIGINT (they kill their workers and exit at once;
-    SIGTERM would wait for busy workers), the others SIGTERM; whatever is
-    still alive after STOP_TIMEOUT gets SIGKILL. Everything is over well
-    within the 15 s tools/s3_servers.py grants its command on a signal.
-
-    :param procs: list of (name, pid, start time)
-    :returns: names of the processes that were running
-    """
-    running = [(n, p, t) for n, p, t in procs if alive(p, t)]
-    for name, pid, _started in running:
-        sig = signal.SIGINT if name in ('glance', 'keystone') else (
-            signal.SIGTERM)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
-    deadline = time.monotonic() + STOP_TIMEOUT
-    while (any(alive(p, t) for _n, p, t in running)
-           and time.monotonic() < deadline):
-        time.sleep(0.1)
-    for name, pid, started in running:
-        if alive(pid, started):
-            log('%s (pid %d) still running: SIGKILL' % (name, pid))
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-    return [n for n, _p, _t in running]
+                       % (' '.join(args[:3]), returncode, log_path,
+                          procs.tail(log_path, 40)))
 
 
 def http_json(method, url, body=None, token=None, expect=(200, 201, 204)):
@@ -213,34 +121,13 @@ def http_json(method, url, body=None, token=None, expect=(200, 201, 204)):
     return headers, (json.loads(raw) if raw else None)
 
 
-def use_wal(path):
-    """Switch a sqlite database to write-ahead logging (kept in the file).
-
-    Readers then never block the writer: with the busy timeout of the
-    connection URL, concurrent requests wait instead of failing with
-    "database is locked".
-    """
-    with contextlib.closing(sqlite3.connect(path)) as db:
-        db.execute('PRAGMA journal_mode=WAL')
-
-
-def wait_http(url, proc_check, log_path, timeout=START_TIMEOUT):
-    deadline = time.monotonic() + timeout
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    while time.monotonic() < deadline:
-        proc_check()
-        try:
-            with opener.open(url, timeout=5) as resp:
-                if resp.status < 500:
-                    return
-        except urllib.error.HTTPError as e:
-            if e.code < 500:
-                return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise EnvError('%s did not answer within %ss:\n%s'
-                   % (url, timeout, tail(log_path)))
+def wait_http(url, proc, name, log_path, timeout=START_TIMEOUT):
+    """Wait until url answers below 500 while proc runs (else EnvError)."""
+    try:
+        procs.wait_http(url, time.monotonic() + timeout, [proc],
+                        accept=lambda status: status < 500)
+    except (procs.ProcessExited, TimeoutError) as e:
+        raise EnvError('%s: %s:\n%s' % (name, e, procs.tail(log_path, 40)))
 
 
 class Env(object):
@@ -272,41 +159,46 @@ class Env(object):
     def spawn(self, name, args, env=None, cwd=None):
         """Start a long-running process and record its PID at once."""
         log_path = os.path.join(self.logdir, '%s.log' % name)
-        out = open(log_path, 'ab')
-        try:
-            proc = subprocess.Popen(args, stdout=out,
-                                    stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, env=env,
-                                    cwd=cwd or self.workdir)
-        finally:
-            out.close()
-        self.state['pids'][name] = [proc.pid, start_time(proc.pid)]
-        self.save()
+        proc = procs.spawn(args, log_path, env=env, cwd=cwd or self.workdir)
+        self.record(name, proc.pid)
         return proc, log_path
+
+    def record(self, name, pid):
+        """Record a process to stop (PID and start time) in env.json."""
+        self.state['pids'][name] = list(procs.record(pid))
+        self.save()
 
     def stop_one(self, name):
         self.stop_names([name])
 
     def stop_names(self, names):
-        procs = [(n,) + tuple(self.state['pids'][n]) for n in names
-                 if n in self.state['pids']]
-        for name in stop_pids(procs):
-            log('stopped %s (pid %d)' % (name, self.state['pids'][name][0]))
-        for name, _pid, _started in procs:
+        """Stop recorded processes (never others) at once, then wait.
+
+        uwsgi masters get SIGINT (they kill their workers and exit at once;
+        SIGTERM would wait for busy workers), the others SIGTERM; whatever
+        is still alive after STOP_TIMEOUT gets SIGKILL. Everything is over
+        well within the 15 s tools/s3_servers.py grants its command on a
+        signal.
+        """
+        recorded = {n: self.state['pids'][n] for n in names
+                    if n in self.state['pids']}
+        names_of = {pid: n for n, (pid, _started) in recorded.items()}
+        stopped = procs.stop_pids(
+            [pid for pid, _started in recorded.values()],
+            {pid: started for pid, started in recorded.values()},
+            timeout=STOP_TIMEOUT, in_order=False,
+            signals={pid: signal.SIGINT for n, (pid, _s) in recorded.items()
+                     if n in UWSGI_SERVERS})
+        for item in stopped:
+            log('stopped %s (pid %d%s)' % (names_of[item.pid], item.pid,
+                                           ', killed' if item.killed else ''))
+        for name in recorded:
             self.state['pids'].pop(name, None)
         self.save()
 
     def stop(self):
         """Stop every process this deployment recorded."""
         self.stop_names(list(self.state['pids']))
-
-    @staticmethod
-    def _checker(proc, name, log_path):
-        def check():
-            if proc.poll() is not None:
-                raise EnvError('%s exited with code %s:\n%s'
-                               % (name, proc.returncode, tail(log_path)))
-        return check
 
     # --- pieces ---
 
@@ -317,51 +209,14 @@ class Env(object):
         image = os.path.join(root, 'cirros-like.qcow2')
         run_cmd(['qemu-img', 'create', '-f', 'qcow2', image, '1M'],
                 os.path.join(self.logdir, 'setup.log'))
-        port = free_port()
+        port = procs.free_port()
         proc, log_path = self.spawn(
             'httpd', [sys.executable, '-m', 'http.server', '--bind',
                       '127.0.0.1', '--directory', root, str(port)])
         url = 'http://127.0.0.1:%d' % port
         self.state['http_image'] = url + '/cirros-like.qcow2'
         self.state['http_port'] = port
-        wait_http(self.state['http_image'],
-                  self._checker(proc, 'httpd', log_path), log_path)
-
-    def uwsgi_ini(self, name, module, port, env, threads=4):
-        path = os.path.join(self.workdir, name, 'uwsgi.ini')
-        options = [
-            ('module', module),
-            ('http-socket', '127.0.0.1:%d' % port),
-            ('http-chunked-input', 'true'),
-            ('http-auto-chunked', 'true'),
-            ('lazy-apps', 'true'),
-            ('need-app', 'true'),
-            ('master', 'true'),
-            ('die-on-term', 'true'),
-            ('no-orphans', 'true'),
-            ('processes', '1'),
-            ('threads', str(threads)),
-            ('enable-threads', 'true'),
-            ('buffer-size', '65535'),
-            # uwsgi's http-socket closes the connection after each
-            # response: say so, or clients reuse a closed connection and
-            # get "connection reset" (keystonemiddleware then answers 401).
-            ('add-header', 'Connection: close'),
-            ('chdir', os.path.join(self.workdir, name)),
-            ('pythonpath', os.path.join(self.workdir, name)),
-        ]
-        options += [('env', '%s=%s' % kv) for kv in env.items()]
-        if sys.prefix != sys.base_prefix:
-            options.append(('virtualenv', sys.prefix))
-        with open(os.path.join(self.workdir, name, SQLITE_MODULE + '.py'),
-                  'w') as f:
-            f.write(SQLITE_SOURCE)
-        options.append(('import', SQLITE_MODULE))
-        with open(path, 'w') as f:
-            f.write('[uwsgi]\n')
-            for key, value in options:
-                f.write('%s = %s\n' % (key, value))
-        return path
+        wait_http(self.state['http_image'], proc, 'httpd', log_path)
 
     def _server_env(self, extra):
         env = dict(os.environ)
@@ -374,11 +229,10 @@ class Env(object):
         kdir = os.path.join(self.workdir, 'keystone')
         for sub in ('fernet-keys', 'credential-keys'):
             os.makedirs(os.path.join(kdir, sub), exist_ok=True)
-        port = free_port()
+        port = procs.free_port()
         url = 'http://127.0.0.1:%d' % port
         conf = os.path.join(kdir, 'keystone.conf')
-        with open(conf, 'w') as f:
-            f.write(format_conf({
+        procs.write_ini(conf, {
                 'DEFAULT': {'debug': False, 'use_stderr': True},
                 'database': {'connection': 'sqlite:///%s?timeout=60'
                              % os.path.join(kdir, 'keystone.sqlite')},
@@ -387,13 +241,13 @@ class Env(object):
                     kdir, 'fernet-keys')},
                 'credential': {'key_repository': os.path.join(
                     kdir, 'credential-keys')},
-            }))
-        manage = [bin_path('keystone-manage'), '--config-file', conf]
+        })
+        manage = [procs.bin_path('keystone-manage'), '--config-file', conf]
         setup_log = os.path.join(self.logdir, 'keystone-setup.log')
         user = ['--keystone-user', str(os.getuid()),
                 '--keystone-group', str(os.getgid())]
         run_cmd(manage + ['db_sync'], setup_log)
-        use_wal(os.path.join(kdir, 'keystone.sqlite'))
+        glance_wsgi.use_wal(os.path.join(kdir, 'keystone.sqlite'))
         run_cmd(manage + ['fernet_setup'] + user, setup_log)
         run_cmd(manage + ['credential_setup'] + user, setup_log)
         run_cmd(manage + [
@@ -402,13 +256,17 @@ class Env(object):
             '--bootstrap-internal-url', url + '/v3',
             '--bootstrap-public-url', url + '/v3',
             '--bootstrap-region-id', REGION], setup_log)
-        ini = self.uwsgi_ini('keystone', 'keystone.wsgi.api:application',
-                             port, {'OS_KEYSTONE_CONFIG_FILES': conf})
+        env = {'OS_KEYSTONE_CONFIG_FILES': conf}
+        ini = glance_wsgi.write_uwsgi_ini(
+            os.path.join(kdir, 'uwsgi.ini'), glance_wsgi.uwsgi_options(
+                'keystone.wsgi.api:application', port, kdir, env=env,
+                imports=[glance_wsgi.write_sqlite_module(kdir)],
+                virtualenv=(sys.prefix if sys.prefix != sys.base_prefix
+                            else None)))
         proc, log_path = self.spawn(
-            'keystone', [bin_path('uwsgi'), '--ini', ini],
-            env=self._server_env({'OS_KEYSTONE_CONFIG_FILES': conf}))
-        wait_http(url + '/v3', self._checker(proc, 'keystone', log_path),
-                  log_path)
+            'keystone', [procs.bin_path('uwsgi'), '--ini', ini],
+            env=self._server_env(env))
+        wait_http(url + '/v3', proc, 'keystone', log_path)
         self.state['keystone_url'] = url
         self.save()
 
@@ -513,8 +371,6 @@ class Env(object):
         keystone = self.state['keystone_url']
         sections = {
             'DEFAULT': {
-                'debug': True,
-                'use_stderr': True,
                 'enabled_backends': ['%s:%s' % (n, backends[n][0])
                                      for n in names],
                 'enabled_import_methods': '[glance-direct,web-download,'
@@ -523,11 +379,6 @@ class Env(object):
                 'show_multiple_locations': True,
             },
             'glance_store': {'default_backend': default_backend},
-            'database': {'connection': 'sqlite:///%s?timeout=60'
-                         % os.path.join(gdir, 'glance.sqlite')},
-            'paste_deploy': {
-                'flavor': 'keystone',
-                'config_file': os.path.join(gdir, 'glance-api-paste.ini')},
             'keystone_authtoken': {
                 'www_authenticate_uri': keystone + '/v3',
                 'auth_url': keystone + '/v3',
@@ -541,7 +392,6 @@ class Env(object):
             },
             'oslo_policy': {'enforce_new_defaults': True,
                             'enforce_scope': True},
-            'oslo_concurrency': {'lock_path': os.path.join(gdir, 'locks')},
             'import_filtering_opts': {
                 # Bracketed lists in Glance's option type.
                 'allowed_hosts': '[127.0.0.1]',
@@ -556,83 +406,57 @@ class Env(object):
                 gdir, reserved)}
         return sections
 
-    def write_glance_conf(self, default_backend):
+    def glance(self):
+        """The Glance launcher of this deployment (tools/glance_wsgi.py).
+
+        Glance runs from this interpreter's environment with Glance's stock
+        paste file (keystone), 4 threads in one process, the metadata
+        definitions loaded (tempest's metadefs tests need them).
+        """
         gdir = os.path.join(self.workdir, 'glance')
+        return glance_wsgi.GlanceWsgi(
+            gdir, auth=glance_wsgi.AUTH_KEYSTONE,
+            port=self.state['glance_port'], load_metadefs=True, confdir=gdir,
+            log_path=os.path.join(self.logdir, 'glance.log'))
+
+    def write_glance_conf(self, glance, default_backend):
         sections = self.glance_sections(default_backend)
-        for name, opts in sections.items():
-            if 'filesystem_store_datadir' in opts:
-                os.makedirs(opts['filesystem_store_datadir'], exist_ok=True)
-        os.makedirs(sections['oslo_concurrency']['lock_path'], exist_ok=True)
-        with open(os.path.join(gdir, 'glance-api.conf'), 'w') as f:
-            f.write(format_conf(sections))
+        glance.write_config(sections)
         self.state['default_backend'] = default_backend
         self.state['enabled_backends'] = sections['DEFAULT'][
             'enabled_backends']
         self.save()
 
     def prepare_glance(self, default_backend):
-        gdir = os.path.join(self.workdir, 'glance')
-        os.makedirs(gdir, exist_ok=True)
-        etc = os.path.join(sys.prefix, 'etc', 'glance')
-        paste = os.path.join(etc, 'glance-api-paste.ini')
-        if not os.path.exists(paste):
-            raise EnvError('stock paste file not found at %s' % paste)
-        shutil.copy(paste, os.path.join(gdir, 'glance-api-paste.ini'))
-        with open(os.path.join(gdir, 'glance_store_probe.py'), 'w') as f:
-            f.write(PROBE_SOURCE)
-        self.state['glance_port'] = free_port()
+        os.makedirs(os.path.join(self.workdir, 'glance'), exist_ok=True)
+        self.state['glance_port'] = procs.free_port()
         self.state['glance_url'] = 'http://127.0.0.1:%d' % (
             self.state['glance_port'])
-        self.write_glance_conf(default_backend)
-        conf = os.path.join(gdir, 'glance-api.conf')
-        manage = [bin_path('glance-manage'), '--config-file', conf]
-        setup_log = os.path.join(self.logdir, 'glance-setup.log')
-        run_cmd(manage + ['db_sync'], setup_log)
-        use_wal(os.path.join(gdir, 'glance.sqlite'))
-        run_cmd(manage + ['db_load_metadefs',
-                          os.path.join(etc, 'metadefs')], setup_log)
+        glance = self.glance()
+        self.write_glance_conf(glance, default_backend)
+        glance.db_sync()
         self.register_glance(self.state['glance_url'])
 
-    def start_glance(self):
-        gdir = os.path.join(self.workdir, 'glance')
-        env = {'OS_GLANCE_CONFIG_DIR': gdir}
-        ini = self.uwsgi_ini('glance', 'glance.wsgi.api:application',
-                             self.state['glance_port'], env)
-        with open(ini, 'a') as f:
-            f.write('import = glance_store_probe\n')
-        probe = os.path.join(gdir, 'glance_store_probe.json')
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(probe)
-        proc, log_path = self.spawn('glance', [bin_path('uwsgi'), '--ini',
-                                               ini],
-                                    env=self._server_env(env))
-        wait_http(self.state['glance_url'] + '/versions',
-                  self._checker(proc, 'glance', log_path), log_path)
-        self.check_loaded_store(probe)
-
-    def check_loaded_store(self, probe):
-        """Fail unless Glance imported this project's glance_store."""
-        with open(probe) as f:
-            loaded = json.load(f)
-        package = os.path.dirname(loaded['file'])
-        site = sysconfig.get_paths()['purelib']
-        drivers = sorted(os.listdir(os.path.join(package, '_drivers')))
-        # Only this project has these two modules (the other stores are
-        # stand-ins built by _unavailable.py); upstream has neither.
-        ours = {'s3_checksums.py', '_unavailable.py'} <= set(drivers)
-        if not ours or not package.startswith(site):
-            raise EnvError('Glance loaded %s (drivers %s), not this project '
-                           'installed in %s' % (package, drivers, site))
-        self.state['glance_store_loaded'] = package
-        self.state['glance_store_version'] = loaded['version']
+    def start_glance(self, glance=None):
+        """Start Glance, record its PID, check which library it loaded."""
+        glance = glance or self.glance()
+        try:
+            glance.start()
+        finally:
+            if glance.pid is not None:
+                self.record('glance', glance.pid)
+        probe = glance.check_library()
+        self.state['glance_store_loaded'] = os.path.dirname(probe['file'])
+        self.state['glance_store_version'] = probe['version']
         self.save()
         log('Glance runs glance_store %s from %s'
-            % (loaded['version'], package))
+            % (probe['version'], self.state['glance_store_loaded']))
 
     def restart_glance(self, default_backend):
         self.stop_one('glance')
-        self.write_glance_conf(default_backend)
-        self.start_glance()
+        glance = self.glance()
+        self.write_glance_conf(glance, default_backend)
+        self.start_glance(glance)
 
     def write_tempest_conf(self):
         tdir = os.path.join(self.workdir, 'tempest')
@@ -644,7 +468,7 @@ class Env(object):
         sections = tempest_conf_sections(keystone, self.state['http_image'],
                                          tdir, store_types)
         with open(os.path.join(tdir, 'etc', 'tempest.conf'), 'w') as f:
-            f.write(format_conf(sections))
+            f.write(procs.format_ini(sections))
         with open(os.path.join(tdir, '.stestr.conf'), 'w') as f:
             f.write('[DEFAULT]\ntest_path=%s\ntop_dir=%s\n' % (
                 os.path.join(tempest_package_dir(), 'test_discover'),
@@ -675,47 +499,6 @@ class Env(object):
             % (self.state['keystone_url'], self.state['glance_url'],
                default_backend, self.state['http_image'],
                os.path.join(self.workdir, 'tempest')))
-
-
-PROBE_SOURCE = """\
-# Imported by uwsgi before Glance (tools/tempest_env.py writes it).
-import json
-import os
-
-import glance_store
-
-try:
-    from importlib import metadata
-    _version = metadata.version('glance_store')
-except Exception:
-    _version = None
-
-_here = os.path.dirname(os.path.abspath(__file__))
-with open(os.path.join(_here, 'glance_store_probe.json'), 'w') as f:
-    json.dump({'file': glance_store.__file__, 'version': _version}, f)
-"""
-
-
-# Imported by uwsgi in keystone and Glance before the application.
-SQLITE_MODULE = 'sqlite_begin_immediate'
-SQLITE_SOURCE = """\
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
-
-
-# sqlite under concurrent requests: a transaction that reads and then
-# writes cannot wait for the lock (SQLITE_BUSY at once, whatever the busy
-# timeout). oslo.db starts each transaction with a plain BEGIN; make it
-# BEGIN IMMEDIATE, which takes the write lock first, so that concurrent
-# transactions wait for each other (busy timeout) instead of failing with
-# "database is locked". Test deployments only.
-@event.listens_for(Engine, 'before_cursor_execute', retval=True)
-def _begin_immediate(conn, cursor, statement, parameters, context,
-                     executemany):
-    if conn.dialect.name == 'sqlite' and statement.strip() == 'BEGIN':
-        statement = 'BEGIN IMMEDIATE'
-    return statement, parameters
-"""
 
 
 def tempest_package_dir():
@@ -827,7 +610,7 @@ def summarize(name, tests, seconds):
 def run_tempest(env, name, regex, concurrency=2):
     """One ``tempest run``; returns (exit code, summary lines)."""
     tdir = os.path.join(env.workdir, 'tempest')
-    cmd = [bin_path('tempest'), 'run', '--config-file',
+    cmd = [procs.bin_path('tempest'), 'run', '--config-file',
            os.path.join(tdir, 'etc', 'tempest.conf'), '--regex', regex,
            '--exclude-list', os.path.join(tdir, 'exclude.txt'),
            '--concurrency', str(concurrency)]
@@ -838,7 +621,7 @@ def run_tempest(env, name, regex, concurrency=2):
     t0 = time.monotonic()
     rc = subprocess.call(cmd, cwd=tdir, timeout=PASS_TIMEOUT, env=env_vars)
     seconds = time.monotonic() - t0
-    last = subprocess.run([bin_path('stestr'), 'last', '--subunit'],
+    last = subprocess.run([procs.bin_path('stestr'), 'last', '--subunit'],
                           cwd=tdir, stdout=subprocess.PIPE,
                           stderr=subprocess.DEVNULL)
     tests = read_subunit(last.stdout)
@@ -1015,7 +798,7 @@ def main(argv=None):
     actions = {'start': cmd_start, 'stop': cmd_stop, 'run': cmd_run}
     try:
         return actions[args.action](args)
-    except EnvError as e:
+    except (EnvError, glance_wsgi.LauncherError, FileNotFoundError) as e:
         log('error: %s' % e)
         return 1
     except _Interrupted:

@@ -16,19 +16,40 @@ Upstream glance_store has swift, rbd, cinder and vmware stores; code
 written for it (Glance's own test base among it) imports their modules.
 These modules import without the stores' third-party libraries, and their
 store classes refuse to be configured or used with one clear message.
+
+Each stand-in declares the options of the store it stands in for
+(upstream 5.7.0's names, types and defaults), so that a configuration
+file or a test that sets them in a backend's group or in
+``[glance_store]`` loads; the values are never used.
 """
 
 from glance_store.common import drivers
 from glance_store import driver
 from glance_store import exceptions
+from glance_store.i18n import _
 
 
-def unavailable_store_class(store_type, module, class_name='Store'):
+def ignored_option_help(store_type, text):
+    """The help of a stand-in's option: upstream's meaning, then "ignored".
+
+    :param store_type: the store's name (swift, rbd, ...)
+    :param text: what the option sets in that store
+    :returns: the help string
+    """
+    return '%s %s' % (text, _("Read by the %s store, which this "
+                              "distribution does not ship: accepted and "
+                              "ignored.") % store_type)
+
+
+def unavailable_store_class(store_type, module, class_name='Store',
+                            options=None):
     """A store class whose every operation says it is not shipped.
 
     :param store_type: the store's name (swift, rbd, ...)
     :param module: the name of the module defining the class
     :param class_name: the name the class has in its module
+    :param options: the ``cfg.Opt`` list of the store stood in for, kept
+        as the class's ``OPTIONS`` (registered, never read)
     :returns: a subclass of glance_store.driver.Store
     """
 
@@ -42,7 +63,7 @@ def unavailable_store_class(store_type, module, class_name='Store'):
         '__doc__': ("The %s store, not available in this distribution: "
                     "every operation raises UnsupportedBackend."
                     % store_type),
-        'OPTIONS': None,
+        'OPTIONS': list(options) if options else None,
         'MULTI_BACKEND_SUPPORT': True,
     }
     for name in ('configure', 'configure_add', 'get_schemes', 'get',

@@ -19,25 +19,26 @@ one PutObject or a multipart upload, with its limits and memory bound),
 ``s3_errors`` (botocore errors as glance_store exceptions).
 """
 
+import copy
 import dataclasses
 import logging
-import os
 import re
 import threading
 import urllib.parse
 
-import boto3
 import botocore
-from botocore import config as boto_config
 from botocore import exceptions as boto_exc
 from oslo_config import cfg
 from oslo_utils import units
 
 from glance_store._drivers import s3_checksums
+from glance_store._drivers import s3_client
 from glance_store._drivers import s3_download
 from glance_store._drivers import s3_errors
 from glance_store._drivers import s3_leftovers
 from glance_store._drivers import s3_redact
+from glance_store._drivers import s3_settings
+from glance_store._drivers import s3_transport
 from glance_store._drivers import s3_upload
 from glance_store import capabilities
 from glance_store.common import utils
@@ -49,22 +50,27 @@ import glance_store.location
 LOG = logging.getLogger(__name__)
 
 MIN_BOTOCORE_VERSION = (1, 36, 0)
-DEFAULT_LARGE_OBJECT_SIZE = 100  # MB
-DEFAULT_LARGE_OBJECT_CHUNK_SIZE = 10  # MB
-DEFAULT_THREAD_POOLS = 10
-DEFAULT_REGION = 'us-east-1'
-# Uploads that may share the backend's client at once, each with up to
-# s3_store_thread_pools parts in flight: the client's connection pool
-# holds that many connections (more are opened when needed, and closed
-# after use instead of being kept).
-CONCURRENT_UPLOADS = 4
-MIN_POOL_CONNECTIONS = 10
+DEFAULT_LARGE_OBJECT_SIZE = s3_settings.DEFAULT_LARGE_OBJECT_SIZE  # MB
+DEFAULT_LARGE_OBJECT_CHUNK_SIZE = \
+    s3_settings.DEFAULT_LARGE_OBJECT_CHUNK_SIZE  # MB
+DEFAULT_THREAD_POOLS = s3_settings.DEFAULT_THREAD_POOLS
+DEFAULT_REGION = s3_settings.DEFAULT_REGION
+CONCURRENT_UPLOADS = s3_client.CONCURRENT_UPLOADS
+MIN_POOL_CONNECTIONS = s3_client.MIN_POOL_CONNECTIONS
+# The settings of one backend (``Store.settings``) and the two parsers
+# tools and tests know by these names.
+S3Settings = s3_settings.S3Settings
+region_from_host = s3_settings.region_from_host
+split_host = s3_settings.split_host
 
 _S3_OPTS = [
     cfg.StrOpt('s3_store_host',
                help=_("""
-Address of the S3 endpoint: a host name, host:port or a URL such as
-https://s3.example.com:8443. A value without scheme means HTTPS.
+Address of the S3 endpoint: a URL such as https://s3.example.com:8443,
+or a host name or host:port. A value without scheme means plain HTTP
+(s3:// locations), as it always has; a WARNING then recommends
+https://. Credentials (USER:SECRET@) are refused here: use
+s3_store_access_key and s3_store_secret_key.
 
 Related options:
     * s3_store_cacert
@@ -225,35 +231,20 @@ download with no stored checksum is checked against its ETag when that
 is an MD5 (not for SSE-KMS or SSE-C objects). For servers that store no
 flexible checksum (Ceph RGW before Reef, OpenStack Swift).
 """)),
+    cfg.BoolOpt('s3_store_check_stale_uploads', default=True,
+                help=_("""
+At start-up, list the bucket's incomplete multipart uploads once (one
+request, at most 1000 uploads, a few seconds at most) and log a WARNING
+when uploads of images older than a day are found: interrupted uploads
+keep their parts' storage until they are aborted. False skips the
+request.
+""")),
 ]
 
 
 def _botocore_version():
     parts = re.findall(r'\d+', botocore.__version__)[:3]
     return tuple(int(p) for p in parts)
-
-
-def region_from_host(host):
-    """The AWS region named by an S3 host name, or None."""
-    netloc = urllib.parse.urlsplit(
-        host if '://' in host else 'https://' + host).hostname or ''
-    if not netloc.endswith('.amazonaws.com'):
-        return None
-    m = re.search(r'(?:^|\.)s3[.-](?:dualstack\.)?([a-z0-9-]+)'
-                  r'\.amazonaws\.com$', netloc)
-    if m and m.group(1) not in ('external-1',):
-        return m.group(1)
-    return DEFAULT_REGION
-
-
-def split_host(host):
-    """``(https?, netloc_and_path)`` of s3_store_host; no scheme = HTTPS."""
-    host = host.strip()
-    if host.startswith('https://'):
-        return True, host[len('https://'):].rstrip('/')
-    if host.startswith('http://'):
-        return False, host[len('http://'):].rstrip('/')
-    return True, host.rstrip('/')
 
 
 class StoreLocation(glance_store.location.StoreLocation):
@@ -287,16 +278,8 @@ class StoreLocation(glance_store.location.StoreLocation):
         return "%s://%s/%s/%s" % (self.scheme, self.s3serviceurl,
                                   self.bucket, self.key)
 
-    @staticmethod
-    def redact(uri):
-        """``uri`` with any credentials removed, for messages and logs."""
-        if '://' not in uri:
-            # Malformed (s3:/KEY:SECRET@host/...): hide what precedes '@'.
-            return '***@' + uri.rsplit('@', 1)[1] if '@' in uri else uri
-        scheme, rest = uri.split('://', 1)
-        if '@' in rest:
-            rest = '***@' + rest.rsplit('@', 1)[1]
-        return '%s://%s' % (scheme, rest)
+    # ``uri`` with any credentials removed, for messages and logs.
+    redact = staticmethod(s3_redact.redact_uri)
 
     def _bad(self, uri, reason):
         msg = _("Malformed S3 location %(uri)s: %(reason)s") % {
@@ -342,37 +325,13 @@ class StoreLocation(glance_store.location.StoreLocation):
         self.s3serviceurl = '/'.join(parts[:-2]).strip('/')
 
 
-@dataclasses.dataclass(frozen=True)
-class S3Settings(object):
-    """What a configured S3 store talks to, and how (``Store.settings``).
-
-    For tools that check a backend with the store's own settings.
-    ``cacert`` is None for the system CAs; ``policy`` is the store's
-    ``s3_checksums.ChecksumPolicy``.
-    """
-
-    endpoint_url: str
-    region_name: str
-    use_https: bool
-    cacert: str
-    bucket: str
-    addressing_style: str
-    create_bucket_on_put: bool
-    policy: s3_checksums.ChecksumPolicy
-
-    @property
-    def verify(self):
-        """The ``verify`` argument of a boto3 client: CA path or True."""
-        return self.cacert or True
-
-
 class Store(glance_store.driver.Store):
     """Images as objects in an S3 bucket."""
 
     _CAPABILITIES = (capabilities.BitMasks.READ_RANDOM |
                      capabilities.BitMasks.WRITE_ACCESS |
                      capabilities.BitMasks.DRIVER_REUSABLE)
-    OPTIONS = _S3_OPTS
+    OPTIONS = _S3_OPTS + s3_transport.OPTIONS
     MULTI_BACKEND_SUPPORT = True
     EXAMPLE_URL = "s3+https://<HOST>/<BUCKET>/<OBJ>"
     READ_CHUNKSIZE = 1 * units.Mi
@@ -382,16 +341,8 @@ class Store(glance_store.driver.Store):
         super().__init__(conf, backend=backend)
         self._s3_client = None
         self._client_lock = threading.Lock()
-        self.policy = s3_checksums.ChecksumPolicy()
-        self.s3_store_large_object_size = \
-            DEFAULT_LARGE_OBJECT_SIZE * units.Mi
-        self.s3_store_large_object_chunk_size = \
-            DEFAULT_LARGE_OBJECT_CHUNK_SIZE * units.Mi
-        self.s3_store_thread_pools = DEFAULT_THREAD_POOLS
-        self.upload_limits = s3_upload.UploadLimits(
-            threshold=self.s3_store_large_object_size,
-            part_size=self.s3_store_large_object_chunk_size,
-            max_in_flight=self.s3_store_thread_pools)
+        self._settings = None
+        self._target = None
 
     @property
     def store_name(self):
@@ -399,6 +350,65 @@ class Store(glance_store.driver.Store):
 
     def get_schemes(self):
         return ('s3', 's3+http', 's3+https')
+
+    # Upstream's attribute names, read-only views of the settings ----------
+    def _view(self, read, default=None):
+        settings = self._settings
+        return default if settings is None else read(settings)
+
+    @property
+    def policy(self):
+        """The backend's ``s3_checksums.ChecksumPolicy``."""
+        return self._view(lambda s: s.policy, s3_settings.DEFAULT_POLICY)
+
+    @property
+    def upload_limits(self):
+        """The backend's ``s3_upload.UploadLimits`` (bytes)."""
+        return self._view(lambda s: s.limits, s3_settings.DEFAULT_LIMITS)
+
+    @property
+    def s3_store_large_object_size(self):
+        """Images this big (bytes) or bigger go multipart (Glance)."""
+        return self.upload_limits.threshold
+
+    @property
+    def s3_store_large_object_chunk_size(self):
+        """The part size in bytes (Glance reads it)."""
+        return self.upload_limits.part_size
+
+    @property
+    def s3_store_thread_pools(self):
+        """Parts of one upload in flight (Glance reads it)."""
+        return self.upload_limits.max_in_flight
+
+    def _target_view(self, read):
+        target = self._target
+        if target is None:
+            raise AttributeError("the S3 store is not configured")
+        return read(target)
+
+    s3_host = property(lambda self: self._target_view(
+        lambda t: t.endpoint.url if t.endpoint.explicit
+        else t.endpoint.netloc))
+    access_key = property(lambda self: self._target_view(
+        lambda t: t.access_key))
+    secret_key = property(lambda self: self._target_view(
+        lambda t: t.secret_key))
+    bucket = property(lambda self: self._target_view(lambda t: t.bucket))
+    use_https = property(lambda self: self._target_view(
+        lambda t: t.endpoint.use_https))
+    s3_netloc = property(lambda self: self._target_view(
+        lambda t: t.endpoint.netloc))
+    scheme = property(lambda self: self._target_view(
+        lambda t: t.endpoint.scheme))
+    endpoint_url = property(lambda self: self._target_view(
+        lambda t: t.endpoint.url))
+    region_name = property(lambda self: self._view(lambda s: s.region_name))
+    bucket_url_format = property(lambda self: self._view(
+        lambda s: s.addressing_style))
+    cacert = property(lambda self: self._view(lambda s: s.cacert))
+    create_bucket_on_put = property(lambda self: self._view(
+        lambda s: s.create_bucket_on_put))
 
     # configuration --------------------------------------------------------
     def configure(self, re_raise_bsc=False):
@@ -415,24 +425,16 @@ class Store(glance_store.driver.Store):
                     'needed': '.'.join(map(str, MIN_BOTOCORE_VERSION))})
         super().configure(re_raise_bsc=re_raise_bsc)
 
-    def _option_get(self, name):
-        value = getattr(self.store_conf, name)
-        if value is None or value == '':
-            reason = _("option %s is not set.") % name
-            LOG.error(reason)
-            raise exceptions.BadStoreConfiguration(
-                store_name=self.store_name, reason=reason)
-        return value
-
     def configure_add(self):
-        """Read this backend's options and build its client.
+        """Read this backend's options into its settings; build its client.
 
         Values upstream glance_store accepts but that cannot work as
         written (a part size below S3's minimum, no upload thread) are
         raised to the nearest working value with a warning; the store's
         ``s3_store_large_object_size``, ``s3_store_large_object_chunk_size``
-        (bytes) and ``s3_store_thread_pools`` attributes hold the values
-        used.
+        (bytes) and ``s3_store_thread_pools`` attributes show the values
+        used.  With ``s3_store_check_stale_uploads`` the bucket's
+        incomplete uploads are listed once (``s3_leftovers``).
 
         :returns: None.
         :raises glance_store.exceptions.BadStoreConfiguration: when an
@@ -442,106 +444,38 @@ class Store(glance_store.driver.Store):
             caller, ``configure``, then disables this backend's writes.
         """
         conf = self.store_conf
-        self.s3_host = self._option_get('s3_store_host')
-        self.access_key = self._option_get('s3_store_access_key')
-        self.secret_key = self._option_get('s3_store_secret_key')
-        s3_redact.register_keys(self.access_key, self.secret_key)
-        self.bucket = self._option_get('s3_store_bucket')
-        self.use_https, self.s3_netloc = split_host(self.s3_host)
-        self.scheme = 's3+https' if self.use_https else 's3'
-        self.endpoint_url = '%s://%s' % (
-            'https' if self.use_https else 'http', self.s3_netloc)
+        self._settings = None
+        target = s3_settings.read_target(conf, self.store_name)
+        s3_redact.register_keys(target.access_key, target.secret_key)
+        self._target = target
         # Known before anything below can fail: Glance maps this backend's
         # locations by it even when its writes end up disabled.
-        self._url_prefix = "%s://%s/%s/" % (self.scheme, self.s3_netloc,
-                                            self.bucket)
-        self.region_name = (conf.s3_store_region_name or
-                            region_from_host(self.s3_host) or
-                            DEFAULT_REGION)
-        self.bucket_url_format = conf.s3_store_bucket_url_format
-        self.cacert = self._cacert(conf.s3_store_cacert)
-        self.create_bucket_on_put = conf.s3_store_create_bucket_on_put
-        self._read_upload_sizes(conf)
-        self.upload_limits = s3_upload.UploadLimits(
-            threshold=self.s3_store_large_object_size,
-            part_size=self.s3_store_large_object_chunk_size,
-            max_in_flight=self.s3_store_thread_pools)
-
-        # Read outside the try: oslo.config's error for a bad value is a
-        # ValueError too, and must stop the start-up like any other bad
-        # option value, not only disable writes.
-        checksum_options = (conf.s3_store_enable_data_integrity_protection,
-                            conf.s3_store_request_checksum_calculation,
-                            conf.s3_store_response_checksum_validation,
-                            conf.s3_store_checksum_algorithm)
-        try:
-            self.policy = s3_checksums.ChecksumPolicy.from_options(
-                *checksum_options)
-            self.policy.check_supported()
-        except ValueError as e:
-            raise exceptions.BadStoreConfiguration(
-                store_name=self.store_name, reason=str(e))
-        if self.policy.needs_crt and not s3_checksums.crt_available():
-            raise exceptions.BadStoreConfiguration(
-                store_name=self.store_name,
-                reason=_("s3_store_checksum_algorithm %s needs the awscrt "
-                         "package, which is not installed (pip install "
-                         "awscrt, or choose CRC32, SHA1 or SHA256).")
-                % self.policy.algorithm)
-        if self.policy.ignored:
+        self._url_prefix = target.url_prefix
+        transport = s3_transport.TransportSettings.from_conf(
+            conf, self.store_name)
+        settings = s3_settings.from_target(target, conf, self.store_name,
+                                           transport)
+        if settings.policy.ignored:
             LOG.warning(
                 "S3 backend %(store)s: %(settings)s ignored because "
                 "s3_store_enable_data_integrity_protection is False.",
                 {'store': self.store_name,
                  'settings': ', '.join('%s = %s' % kv
-                                       for kv in self.policy.ignored)})
+                                       for kv in settings.policy.ignored)})
         LOG.info("S3 backend %(store)s (%(endpoint)s, bucket %(bucket)s): "
                  "%(policy)s",
-                 {'store': self.store_name, 'endpoint': self.endpoint_url,
-                  'bucket': self.bucket, 'policy': self.policy.describe()})
-
+                 {'store': self.store_name,
+                  'endpoint': settings.endpoint_url,
+                  'bucket': settings.bucket,
+                  'policy': settings.policy.describe()})
+        LOG.info("S3 backend %(store)s network: %(transport)s",
+                 {'store': self.store_name,
+                  'transport': transport.describe()})
+        self._settings = settings
         self._s3_client = self._build_client()
-        s3_leftovers.warn_stale_uploads(self)
-
-    def _raised(self, option, value, used, why):
-        LOG.warning("S3 backend %(store)s: %(option)s = %(value)s %(why)s; "
-                    "using %(used)s.",
-                    {'store': self.store_name, 'option': option,
-                     'value': value, 'why': why, 'used': used})
-        return used
-
-    def _read_upload_sizes(self, conf):
-        """Set the three size attributes Glance reads, clamped."""
-        threshold = conf.s3_store_large_object_size
-        chunk = conf.s3_store_large_object_chunk_size
-        minimum = s3_upload.S3_MIN_PART_SIZE // units.Mi
-        if chunk < minimum:
-            chunk = self._raised(
-                's3_store_large_object_chunk_size', chunk, minimum,
-                _("is below S3's minimum part size (5 MB)"))
-        threads = conf.s3_store_thread_pools
-        if threads < 1:
-            threads = self._raised('s3_store_thread_pools', threads, 1,
-                                   _("leaves no thread to send parts"))
-        self.s3_store_large_object_size = threshold * units.Mi
-        self.s3_store_large_object_chunk_size = chunk * units.Mi
-        self.s3_store_thread_pools = threads
-
-    def _cacert(self, path):
-        """``s3_store_cacert`` checked now, not at the first upload."""
-        if not path:
-            return None
-        if not os.path.isfile(path) or not os.access(path, os.R_OK):
-            problem = (_("is not readable") if os.path.isfile(path)
-                       else _("does not exist"))
-            raise exceptions.BadStoreConfiguration(
-                store_name=self.store_name,
-                reason=_("s3_store_cacert = %(path)s: the file %(problem)s; "
-                         "set it to the CA bundle that signed the "
-                         "endpoint's certificate, or leave it empty to use "
-                         "the system CAs.") % {'path': path,
-                                               'problem': problem})
-        return path
+        if settings.check_stale_uploads:
+            s3_leftovers.warn_stale_uploads(settings, self.store_name,
+                                            self.backend_group)
 
     def _build_client(self):
         """The client, or BadStoreConfiguration saying which option."""
@@ -567,41 +501,25 @@ class Store(glance_store.driver.Store):
 
     def _client_config(self):
         """The botocore ``Config`` of this backend's client."""
-        return boto_config.Config(
-            s3={'addressing_style': self.bucket_url_format},
-            # The client is shared by the uploads of the process: room for
-            # CONCURRENT_UPLOADS of them with all their parts in flight.
-            max_pool_connections=max(
-                MIN_POOL_CONNECTIONS,
-                self.s3_store_thread_pools * CONCURRENT_UPLOADS),
-            # Explicit, so that behaviour does not change with botocore's
-            # default: 3 attempts; BadDigest (corruption) is not retried.
-            retries={'mode': 'standard'},
-            **self.policy.client_config_kwargs())
+        return s3_client.client_config(self._settings)
 
     def _create_s3_client(self):
-        """Build this backend's boto3 client.
+        """Build this backend's boto3 client with ``s3_client``.
 
-        The checksum settings go in the client's own ``Config``: they
-        override the AWS_*_CHECKSUM_* environment variables for this
-        backend only, and other boto3 users of the process are left as
-        they are. The configured credentials are always the ones used
-        (never those of a legacy location URI).
+        The checksum settings go in the client's own ``Config``
+        (``_client_config``): they override the AWS_*_CHECKSUM_*
+        environment variables for this backend only, and other boto3
+        users of the process are left as they are. The configured
+        credentials are always the ones used (never those of a legacy
+        location URI).
 
         :returns: a boto3 S3 client.
         :raises botocore.exceptions.InvalidRegionError: for a region name
             botocore refuses; ``configure_add`` turns this and any other
             error into ``BadStoreConfiguration``.
         """
-        session = boto3.session.Session(
-            aws_access_key_id=self.access_key,
-            aws_secret_access_key=self.secret_key,
-            region_name=self.region_name)
-        return session.client(
-            's3', endpoint_url=self.endpoint_url,
-            region_name=self.region_name, use_ssl=self.use_https,
-            verify=self.cacert if self.cacert else True,
-            config=self._client_config())
+        return s3_client.make_client(self._settings,
+                                     config=self._client_config())
 
     def _client(self):
         if self._s3_client is not None:
@@ -620,17 +538,12 @@ class Store(glance_store.driver.Store):
     def settings(self):
         """The settings configure_add read, as a frozen ``S3Settings``.
 
-        :returns: an ``S3Settings``.
+        :returns: an ``s3_settings.S3Settings``.
         :raises: ``RemoteServiceUnavailable`` when the store's
             configuration is not usable.
         """
         self._client()
-        return S3Settings(
-            endpoint_url=self.endpoint_url, region_name=self.region_name,
-            use_https=self.use_https, cacert=self.cacert,
-            bucket=self.bucket, addressing_style=self.bucket_url_format,
-            create_bucket_on_put=self.create_bucket_on_put,
-            policy=self.policy)
+        return self._settings
 
     @property
     def client(self):
@@ -641,6 +554,24 @@ class Store(glance_store.driver.Store):
             configuration is not usable.
         """
         return self._client()
+
+    def derive(self, **changes):
+        """A copy of this configured store with other settings.
+
+        The copy shares the client (build one with ``s3_client`` when
+        the changes need another); this store is left as it is.
+
+        :param changes: ``S3Settings`` fields to replace, as
+            ``dataclasses.replace`` takes them (for example ``limits``).
+        :returns: a new ``Store``.
+        :raises: ``RemoteServiceUnavailable`` when the store's
+            configuration is not usable.
+        """
+        settings = dataclasses.replace(self.settings, **changes)
+        twin = copy.copy(self)
+        # The copy is this store's own kind: its settings set directly.
+        twin.__dict__.update(_settings=settings)
+        return twin
 
     def _location(self, key):
         return StoreLocation({'scheme': self.scheme,

@@ -340,6 +340,20 @@ def composite_b64(algorithm, part_digests):
     return '%s-%d' % (c.b64digest(), len(part_digests))
 
 
+def parts_without_checksums(parts):
+    """The ``Parts`` of a CompleteMultipartUpload without checksum elements.
+
+    For servers whose schema refuses them (OpenStack Swift's s3api before
+    2.31 answers MalformedXML): the part checksums were already sent with
+    each UploadPart, the completion then names only ETags and numbers.
+
+    :param parts: ``[{'ETag': ..., 'PartNumber': ..., 'Checksum...': ...}]``
+    :returns: a new list of ``{'ETag': ..., 'PartNumber': ...}``.
+    """
+    return [{'ETag': p['ETag'], 'PartNumber': p['PartNumber']}
+            for p in parts]
+
+
 # --- the policy ----------------------------------------------------------
 
 @dataclasses.dataclass(frozen=True)
@@ -545,6 +559,15 @@ class ChecksumPolicy(object):
             return {param_name(self.algorithm): value,
                     'ChecksumType': 'FULL_OBJECT'}
         return {}
+
+    def sends_complete_checksums(self, parts):
+        """Whether a CompleteMultipartUpload carries ``Checksum*`` elements.
+
+        :param parts: the ``Parts`` list of the completion.
+        :returns: True when the parts or the whole object name a checksum.
+        """
+        return self.precompute and any(
+            name.startswith('Checksum') for part in parts for name in part)
 
     def get_params(self, ranged=False):
         """GetObject parameters: ask for the stored checksum."""

@@ -44,6 +44,15 @@ DENIED_CODES = ('AccessDenied', '403', 'AllAccessDisabled')
 CORRUPTION_CODES = ('BadDigest', 'InvalidDigest', 'XAmzContentSHA256Mismatch',
                     'InvalidChecksum')
 NO_CONTENT_LENGTH_CODES = ('MissingContentLength', '411')
+# How servers that do not implement aws-chunked say so (OpenStack Swift's
+# s3api before 2.31 answers 501 NotImplemented "Transfering payloads in
+# multiple chunks using aws-chunked is not supported."); matched together
+# with a word of _CHUNKED_WORDS in the message, since NotImplemented alone
+# also answers other unsupported requests.
+NOT_IMPLEMENTED_CODES = ('NotImplemented', '501')
+_CHUNKED_WORDS = ('aws-chunked', 'chunked', 'streaming-',
+                  'x-amz-content-sha256', 'x-amz-trailer',
+                  'x-amz-decoded-content-length')
 # Actions on an existing image, whose bucket comes from its location.
 READ_ACTIONS = ('reading', 'looking up', 'deleting')
 
@@ -153,6 +162,13 @@ def expected_region(error):
     return match.group(1) if match else None
 
 
+def _refuses_chunked(ctx):
+    """A NotImplemented answer about aws-chunked uploads."""
+    text = (ctx.values['message'] or '').lower()
+    return ctx.has_code(NOT_IMPLEMENTED_CODES) and any(
+        word in text for word in _CHUNKED_WORDS)
+
+
 def _tls_kind(error):
     text = str(error).lower()
     for kind, words in (('tampered', _TAMPERED_TLS), ('not_tls', _NOT_TLS),
@@ -210,6 +226,17 @@ class Context(object):
     def has_code(self, codes):
         return self.client_error and self.code in codes
 
+
+# The answer to a server that refuses boto3's aws-chunked uploads, whatever
+# its way of saying so (RGW 16: 411; Swift 2.30: 501).
+CHUNKED_REFUSED = _(
+    "S3 backend %(store)s refused the upload of %(target)s with "
+    "%(code)s: it does not accept the streaming (aws-chunked) "
+    "checksum uploads of boto3 >= 1.36. Set "
+    "s3_store_request_checksum_calculation = always (checksum sent "
+    "as a header) or when_required, or turn "
+    "s3_store_enable_data_integrity_protection off, for this "
+    "backend.")
 
 # One rule: a name (for tests and logs), a predicate over a Context, the
 # glance_store exception class and its message template (filled from
@@ -271,13 +298,10 @@ RULES = (
     Rule('missing-content-length',
          lambda c: c.has_code(NO_CONTENT_LENGTH_CODES),
          exceptions.BackendException,
-         _("S3 backend %(store)s refused the upload of %(target)s with "
-           "%(code)s: it does not accept the streaming (aws-chunked) "
-           "checksum uploads of boto3 >= 1.36. Set "
-           "s3_store_request_checksum_calculation = always (checksum sent "
-           "as a header) or when_required, or turn "
-           "s3_store_enable_data_integrity_protection off, for this "
-           "backend.")),
+         CHUNKED_REFUSED),
+    Rule('aws-chunked-not-implemented', _refuses_chunked,
+         exceptions.BackendException,
+         CHUNKED_REFUSED),
     Rule('wrong-region',
          lambda c: c.has_code(REGION_CODES),
          exceptions.BadStoreConfiguration,

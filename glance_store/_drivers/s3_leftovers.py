@@ -10,116 +10,40 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Incomplete multipart uploads the store left behind, and their cure.
+"""The store's start-up check for incomplete multipart uploads.
 
-The store aborts its multipart upload on every failure it sees, but a
-process killed mid-upload (OOM killer, reboot, ``kill -9``) cannot: the
-upload stays open on the backend and keeps its parts' bytes until it is
-aborted.  This module finds such leftovers (only uploads whose key is an
-image id, which is what the store writes: a bucket may be shared), aborts
-them, and manages the bucket lifecycle rule
-(``AbortIncompleteMultipartUpload``) that makes the backend abort them by
-itself.
-
-It also holds the store's start-up check (``warn_stale_uploads``): one
-bounded listing call that logs a WARNING naming the command to run.
+A process killed mid-upload cannot abort its multipart upload, which
+keeps its parts' storage until someone aborts it.  When a backend is
+configured (``s3_store_check_stale_uploads``, default on) the store
+makes one bounded listing call and logs a WARNING naming the command
+that cleans up.  Finding, aborting and the lifecycle rule are the check
+tool's (``glance_store.cmd.s3_check.leftovers``).
 """
 
-import base64
-import dataclasses
 import datetime
-import hashlib
 import logging
 import re
-import threading
 
-from botocore import exceptions as boto_exc
-
-from glance_store._drivers import s3_errors
+from glance_store._drivers import s3_client
 
 LOG = logging.getLogger(__name__)
 
 # An image id as Glance makes it (a UUID, any case, with dashes).
 _IMAGE_KEY = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-'
                         r'[0-9a-f]{4}-[0-9a-f]{12}$', re.IGNORECASE)
-_AGE = re.compile(r'^\s*(\d+)\s*([smhdw]?)\s*$', re.IGNORECASE)
-_AGE_UNITS = {'s': 'seconds', 'm': 'minutes', 'h': 'hours', 'd': 'days',
-              'w': 'weeks'}
 
-DEFAULT_AGE = '24h'
-LIFECYCLE_RULE_ID = 'glance-store-abort-incomplete-multipart-uploads'
 CLEAN_COMMAND = ('glance-store-s3-check --config-file /etc/glance/'
                  'glance-api.conf%(backend)s --stale-uploads --abort')
 
-# The start-up check: uploads older than this are reported, and start-up
-# waits at most STARTUP_WAIT seconds for the one listing call (which goes
-# on in a daemon thread on a slow backend).  Tests turn it off with
-# STARTUP_CHECK_ENABLED.
-STARTUP_CHECK_ENABLED = True
+# Uploads older than this are reported.  The one listing call gets one
+# attempt with these timeouts, so a slow or unreachable backend holds
+# start-up a few seconds at most.
 STARTUP_STALE_AGE = datetime.timedelta(days=1)
-STARTUP_WAIT = 3.0
+STARTUP_TIMEOUT = 2.0
 STARTUP_MAX_UPLOADS = 1000
-
-# Error codes of a backend that has no lifecycle configuration support.
-_LIFECYCLE_UNSUPPORTED = frozenset(('NotImplemented', 'MethodNotAllowed',
-                                    '501', '405'))
-_NO_LIFECYCLE = frozenset(('NoSuchLifecycleConfiguration',))
-_GONE = frozenset(('NoSuchUpload', 'NoSuchKey', '404'))
-
-
-class LifecycleUnsupported(Exception):
-    """The backend does not support bucket lifecycle configuration."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Leftover(object):
-    """One incomplete multipart upload of an image."""
-
-    key: str
-    upload_id: str
-    initiated: datetime.datetime
-    parts: int = 0
-    bytes: int = 0
-
-    def as_dict(self):
-        """A JSON-ready dict of this upload.
-
-        :returns: dict with key, upload_id, initiated (ISO 8601), parts
-            and bytes
-        """
-        return {'key': self.key, 'upload_id': self.upload_id,
-                'initiated': self.initiated.isoformat(),
-                'parts': self.parts, 'bytes': self.bytes}
-
-
-@dataclasses.dataclass(frozen=True)
-class AbortOutcome(object):
-    """What aborting one leftover did."""
-
-    leftover: Leftover
-    aborted: bool
-    error: str = None
-
-
-@dataclasses.dataclass(frozen=True)
-class LifecycleStatus(object):
-    """The abort-incomplete-uploads rules of a bucket's lifecycle."""
-
-    supported: bool
-    rules: tuple = ()
-    abort_rules: tuple = ()
-    error: str = None
-
-    @property
-    def whole_bucket_days(self):
-        """Days after which the whole bucket's uploads are aborted.
-
-        :returns: the smallest DaysAfterInitiation of an enabled rule
-            that covers every key, or None when no rule does
-        """
-        days = [r['AbortIncompleteMultipartUpload']['DaysAfterInitiation']
-                for r in self.abort_rules if _covers_bucket(r)]
-        return min(days) if days else None
+STARTUP_CLIENT_CONFIG = {
+    'connect_timeout': STARTUP_TIMEOUT, 'read_timeout': STARTUP_TIMEOUT,
+    'retries': {'total_max_attempts': 1}, 'max_pool_connections': 1}
 
 
 def is_image_key(key):
@@ -131,243 +55,38 @@ def is_image_key(key):
     return bool(_IMAGE_KEY.match(key or ''))
 
 
-def parse_age(text):
-    """The age given as ``0``, ``90m``, ``24h``, ``7d`` or ``2w``.
+def aware(when):
+    """``when`` as an aware datetime (naive ones are UTC).
 
-    :param text: a number followed by s, m, h, d or w (a bare number is
-        only accepted for 0)
-    :returns: a ``datetime.timedelta``
-    :raises ValueError: when ``text`` is not such an age
+    :param when: a ``datetime.datetime``
+    :returns: the same instant, with a time zone
     """
-    match = _AGE.match(text or '')
-    if not match or (not match.group(2) and int(match.group(1))):
-        raise ValueError("invalid age %r: use a number with a unit, such "
-                         "as 0, 90m, 24h or 7d" % (text,))
-    unit = _AGE_UNITS[(match.group(2) or 's').lower()]
-    return datetime.timedelta(**{unit: int(match.group(1))})
-
-
-def _now():
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
-def _aware(when):
     if when.tzinfo is None:
         return when.replace(tzinfo=datetime.timezone.utc)
     return when
 
 
-def _image_uploads(pages, cutoff):
+def now():
+    """The current time, aware, in UTC.
+
+    :returns: a ``datetime.datetime``
+    """
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def image_uploads(pages, cutoff):
+    """The uploads of images initiated at or before a cut-off.
+
+    :param pages: ``ListMultipartUploads`` answers
+    :param cutoff: an aware ``datetime.datetime``
+    :returns: an iterator of the upload dicts whose key is an image id
+    """
     for page in pages:
         for upload in page.get('Uploads') or ():
             if (is_image_key(upload.get('Key')) and
-                    _aware(upload['Initiated']) <= cutoff):
+                    aware(upload['Initiated']) <= cutoff):
                 yield upload
 
-
-def held_by(client, bucket, key, upload_id):
-    """Parts and bytes an incomplete multipart upload holds.
-
-    :param client: a boto3 S3 client
-    :param bucket: the bucket name
-    :param key: the upload's key
-    :param upload_id: the upload's id
-    :returns: ``(parts, bytes)``
-    :raises botocore.exceptions.ClientError: when the backend refuses
-    """
-    parts = size = 0
-    paginator = client.get_paginator('list_parts')
-    for page in paginator.paginate(Bucket=bucket, Key=key,
-                                   UploadId=upload_id):
-        for part in page.get('Parts') or ():
-            parts += 1
-            size += part.get('Size', 0)
-    return parts, size
-
-
-def find_leftovers(client, bucket, older_than, now=None):
-    """Incomplete multipart uploads of images started before a cut-off.
-
-    Only uploads whose key is an image id are returned; uploads of any
-    other key are never looked at further.
-
-    :param client: a boto3 S3 client
-    :param bucket: the bucket name
-    :param older_than: a ``datetime.timedelta``: uploads initiated more
-        than this long ago are returned
-    :param now: the current time (aware datetime); default: now
-    :returns: a list of ``Leftover``, oldest first
-    :raises botocore.exceptions.ClientError: when listing is refused
-    :raises botocore.exceptions.BotoCoreError: when the backend cannot
-        be reached
-    """
-    cutoff = (now or _now()) - older_than
-    paginator = client.get_paginator('list_multipart_uploads')
-    found = []
-    for upload in _image_uploads(paginator.paginate(Bucket=bucket), cutoff):
-        try:
-            parts, size = held_by(client, bucket, upload['Key'],
-                                  upload['UploadId'])
-        except boto_exc.ClientError as e:
-            if s3_errors.error_code(e) not in _GONE:
-                raise
-            continue  # finished or aborted since it was listed
-        found.append(Leftover(upload['Key'], upload['UploadId'],
-                              _aware(upload['Initiated']), parts, size))
-    found.sort(key=lambda leftover: leftover.initiated)
-    return found
-
-
-def _reason(error):
-    code = (s3_errors.error_code(error)
-            if isinstance(error, boto_exc.ClientError) else None)
-    text = str(error)
-    return '%s: %s' % (code, text) if code and code not in text else text
-
-
-def abort(client, bucket, leftovers):
-    """Abort incomplete multipart uploads.
-
-    An upload that is already gone (``NoSuchUpload``) counts as aborted.
-
-    :param client: a boto3 S3 client
-    :param bucket: the bucket name
-    :param leftovers: the ``Leftover`` objects to abort
-    :returns: a list of ``AbortOutcome``, one per leftover, saying
-        whether it was aborted or why not
-    """
-    outcomes = []
-    for leftover in leftovers:
-        try:
-            client.abort_multipart_upload(Bucket=bucket, Key=leftover.key,
-                                          UploadId=leftover.upload_id)
-        except boto_exc.ClientError as e:
-            if s3_errors.error_code(e) in _GONE:
-                outcomes.append(AbortOutcome(leftover, True))
-            else:
-                outcomes.append(AbortOutcome(leftover, False, _reason(e)))
-            continue
-        except boto_exc.BotoCoreError as e:
-            outcomes.append(AbortOutcome(leftover, False, _reason(e)))
-            continue
-        LOG.info("Aborted leftover multipart upload %(id)s of "
-                 "%(bucket)s/%(key)s (%(parts)d parts, %(bytes)d bytes)",
-                 {'id': leftover.upload_id, 'bucket': bucket,
-                  'key': leftover.key, 'parts': leftover.parts,
-                  'bytes': leftover.bytes})
-        outcomes.append(AbortOutcome(leftover, True))
-    return outcomes
-
-
-# --- lifecycle -------------------------------------------------------------
-
-def _covers_bucket(rule):
-    flt = rule.get('Filter')
-    if flt is None:
-        return not rule.get('Prefix')
-    return set(flt) <= {'Prefix'} and not flt.get('Prefix')
-
-
-def _unsupported(error, bucket):
-    return LifecycleUnsupported(
-        "the backend does not support bucket lifecycle configuration "
-        "(%s on bucket %s): abort leftover uploads with --stale-uploads "
-        "--abort instead, for example from cron" % (_reason(error), bucket))
-
-
-def _lifecycle_rules(client, bucket):
-    try:
-        resp = client.get_bucket_lifecycle_configuration(Bucket=bucket)
-    except boto_exc.ClientError as e:
-        code = s3_errors.error_code(e)
-        if code in _NO_LIFECYCLE:
-            return []
-        if code in _LIFECYCLE_UNSUPPORTED:
-            raise _unsupported(e, bucket)
-        raise
-    return list(resp.get('Rules') or ())
-
-
-def lifecycle_status(client, bucket):
-    """Whether the bucket's lifecycle aborts incomplete uploads.
-
-    :param client: a boto3 S3 client
-    :param bucket: the bucket name
-    :returns: a ``LifecycleStatus``; ``supported`` is False (with the
-        reason in ``error``) when the backend has no lifecycle support
-    :raises botocore.exceptions.ClientError: on any other refusal
-    """
-    try:
-        rules = _lifecycle_rules(client, bucket)
-    except LifecycleUnsupported as e:
-        return LifecycleStatus(False, error=str(e))
-    aborting = tuple(r for r in rules
-                     if r.get('Status') == 'Enabled' and
-                     'AbortIncompleteMultipartUpload' in r)
-    return LifecycleStatus(True, tuple(rules), aborting)
-
-
-def abort_rule(days):
-    """The lifecycle rule that aborts the bucket's incomplete uploads.
-
-    :param days: days after initiation (at least 1)
-    :returns: the rule, as ``PutBucketLifecycleConfiguration`` takes it
-    :raises ValueError: when ``days`` is below 1
-    """
-    if int(days) < 1:
-        raise ValueError("the lifecycle rule needs at least 1 day, got %s"
-                         % days)
-    return {'ID': LIFECYCLE_RULE_ID, 'Status': 'Enabled',
-            'Filter': {'Prefix': ''},
-            'AbortIncompleteMultipartUpload': {
-                'DaysAfterInitiation': int(days)}}
-
-
-def _add_content_md5(request, **kwargs):
-    # S3's API long required Content-MD5 on this call and servers built
-    # to that API may still; boto3 >= 1.36 sends a CRC32 instead.  Both
-    # cost nothing on a body this small (Ceph RGW 16.2 accepts either).
-    body = request.body or b''
-    if isinstance(body, str):
-        body = body.encode('utf-8')
-    if 'Content-MD5' not in request.headers:
-        request.headers['Content-MD5'] = base64.b64encode(
-            hashlib.md5(body, usedforsecurity=False).digest()).decode()
-
-
-def apply_abort_rule(client, bucket, days):
-    """Add the abort rule to the bucket's lifecycle, keeping the others.
-
-    Reads the lifecycle, replaces a previous rule of ours (same ID) or
-    appends ours, and writes the whole configuration back.
-
-    :param client: a boto3 S3 client
-    :param bucket: the bucket name
-    :param days: days after initiation (at least 1)
-    :returns: the rules written
-    :raises LifecycleUnsupported: when the backend has no lifecycle
-        configuration support
-    :raises ValueError: when ``days`` is below 1
-    :raises botocore.exceptions.ClientError: on any other refusal
-    """
-    rule = abort_rule(days)
-    rules = [r for r in _lifecycle_rules(client, bucket)
-             if r.get('ID') != LIFECYCLE_RULE_ID] + [rule]
-    event = 'before-sign.s3.PutBucketLifecycleConfiguration'
-    client.meta.events.register(event, _add_content_md5)
-    try:
-        client.put_bucket_lifecycle_configuration(
-            Bucket=bucket, LifecycleConfiguration={'Rules': rules})
-    except boto_exc.ClientError as e:
-        if s3_errors.error_code(e) in _LIFECYCLE_UNSUPPORTED:
-            raise _unsupported(e, bucket)
-        raise
-    finally:
-        client.meta.events.unregister(event, _add_content_md5)
-    return rules
-
-
-# --- the store's start-up check ---------------------------------------------
 
 def clean_command(backend=None):
     """The command that aborts a backend's leftover uploads.
@@ -379,14 +98,14 @@ def clean_command(backend=None):
         'backend': ' --backend %s' % backend if backend else ''}
 
 
-def check_stale(client, bucket, store_name, backend=None, now=None):
+def check_stale(client, bucket, store_name, backend=None, when=None):
     """One listing call; log a WARNING when stale image uploads exist.
 
-    :param client: the store's boto3 S3 client
+    :param client: a boto3 S3 client
     :param bucket: the store's bucket
     :param store_name: the backend name used in log messages
     :param backend: the multi-store backend name, or None
-    :param now: the current time (aware datetime); default: now
+    :param when: the current time (aware datetime); default: now
     :returns: the number of stale image uploads seen (in the first
         ``STARTUP_MAX_UPLOADS`` uploads of the bucket), or None when the
         listing failed (logged at DEBUG: the check is advisory)
@@ -399,8 +118,8 @@ def check_stale(client, bucket, store_name, backend=None, now=None):
                   "uploads of bucket %(bucket)s: %(err)s",
                   {'store': store_name, 'bucket': bucket, 'err': e})
         return None
-    cutoff = (now or _now()) - STARTUP_STALE_AGE
-    count = sum(1 for _ in _image_uploads([page], cutoff))
+    cutoff = (when or now()) - STARTUP_STALE_AGE
+    count = sum(1 for _ in image_uploads([page], cutoff))
     if count:
         LOG.warning(
             "S3 backend %(store)s: bucket %(bucket)s holds %(more)s%(n)d "
@@ -415,54 +134,27 @@ def check_stale(client, bucket, store_name, backend=None, now=None):
     return count
 
 
-def warn_stale_uploads(store):
+def warn_stale_uploads(settings, store_name, backend=None):
     """The store's start-up check for stale image uploads.
 
-    Runs ``check_stale`` in a daemon thread, on a client of its own
-    built like the store's, and waits for it at most ``STARTUP_WAIT``
-    seconds, so a slow backend never holds start-up longer; the warning
-    is logged whenever the answer comes.
+    Runs ``check_stale`` in the calling thread on a client of its own
+    from ``s3_client.make_client`` with ``STARTUP_CLIENT_CONFIG`` (one
+    attempt, short timeouts, one connection), closed at once, so the
+    store's pool keeps no connection of it and start-up waits a few
+    seconds at most.
 
-    :param store: a configured S3 ``Store``
-    :returns: the thread, or None when the check is turned off
+    :param settings: the backend's ``s3_settings.S3Settings``
+    :param store_name: the backend name used in log messages
+    :param backend: the multi-store backend name, or None
+    :returns: what ``check_stale`` returns
     """
-    if not STARTUP_CHECK_ENABLED:
-        return None
-    # A client of its own: the listing must not leave a connection in
-    # the store's pool, nor hold one of its slots on a slow backend.
-    client = store._create_s3_client()
-    thread = threading.Thread(
-        target=_check_and_close, name='s3-stale-uploads-%s' %
-        store.store_name, args=(client, store.bucket, store.store_name,
-                                store.backend_group), daemon=True)
-    thread.start()
-    thread.join(STARTUP_WAIT)
-    return thread
-
-
-def _check_and_close(client, bucket, store_name, backend):
     try:
-        check_stale(client, bucket, store_name, backend)
+        client = s3_client.make_client(settings, **STARTUP_CLIENT_CONFIG)
+    except Exception as e:
+        LOG.debug("S3 backend %(store)s: no client for the start-up "
+                  "listing: %(err)s", {'store': store_name, 'err': e})
+        return None
+    try:
+        return check_stale(client, settings.bucket, store_name, backend)
     finally:
         client.close()
-
-
-@dataclasses.dataclass(frozen=True)
-class BucketRef(object):
-    """What the tools need to reach a store's bucket."""
-
-    client: object
-    bucket: str
-    endpoint: str
-    store_name: str
-
-
-def bucket_of(store):
-    """The client, bucket and endpoint of a configured S3 store.
-
-    :param store: a configured S3 ``Store``
-    :returns: a ``BucketRef``
-    """
-    client = getattr(store, 'client', None) or store._client()
-    return BucketRef(client, store.bucket, store.endpoint_url,
-                     store.store_name)

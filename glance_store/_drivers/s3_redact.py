@@ -123,3 +123,70 @@ def install():
             return
         _previous_factory = current
         logging.setLogRecordFactory(_factory)
+
+
+def redact_uri(uri):
+    """``uri`` with any credentials before the host removed.
+
+    For S3 location URIs in messages and logs: legacy locations hold
+    ``ACCESS:SECRET@`` (a secret may itself hold ``/`` or ``@``, so
+    everything before the last ``@`` goes).
+
+    :param uri: a URI, as text.
+    :returns: the URI with ``***@`` in place of the credentials.
+    """
+    if '@' not in uri:
+        return uri
+    if '://' not in uri:
+        # Malformed (s3:/KEY:SECRET@host/...): hide what precedes '@'.
+        return MASK + '@' + uri.rsplit('@', 1)[1]
+    scheme, rest = uri.split('://', 1)
+    return '%s://%s@%s' % (scheme, MASK, rest.rsplit('@', 1)[1])
+
+
+# Characters of a key: a secret next to one of them is part of some other
+# word, not the key itself.
+_KEY_CHARS = r'A-Za-z0-9/+=_.\-'
+# Where a credential is printed: an access key is only hidden there, so
+# that a short one ("glance") leaves "glance-images" alone.
+_ACCESS_KEY_CONTEXT = (r'(Credential=|AWSAccessKeyId[>=:"\' ]*|'
+                       r'access_key(?:_id)?\s*[=:]\s*|://)')
+
+
+class Redactor(object):
+    """Hides given keys in printed text.
+
+    For the check tool's table, JSON and stale-uploads report.
+
+    The secret key is replaced wherever it stands as a value of its own;
+    the access key only where a credential is printed (``Credential=``,
+    ``access_key = ``, ``ACCESS:SECRET@`` in a URI); neither is replaced
+    inside other words.
+    """
+
+    MASK = MASK
+
+    def __init__(self, secret_key=None, access_key=None):
+        self.patterns = []
+        if secret_key:
+            self.patterns.append(re.compile(
+                r'()(?<![%s])%s(?![%s])' % (_KEY_CHARS, re.escape(secret_key),
+                                            _KEY_CHARS)))
+        if access_key:
+            self.patterns.append(re.compile(
+                r'%s%s(?![A-Za-z0-9])' % (_ACCESS_KEY_CONTEXT,
+                                          re.escape(access_key))))
+
+    def __call__(self, text):
+        """``text`` with the keys hidden.
+
+        :param text: any object (printed as ``str``), or None.
+        :returns: the text with the keys replaced by ``***``; None for
+            None.
+        """
+        if text is None:
+            return None
+        text = str(text)
+        for pattern in self.patterns:
+            text = pattern.sub(lambda m: m.group(1) + self.MASK, text)
+        return text

@@ -49,13 +49,16 @@ import base64
 import collections
 import concurrent.futures
 import dataclasses
+import io
 import logging
 import threading
 
+from botocore import exceptions as boto_exc
 from oslo_utils import units
 
 from glance_store._drivers import s3_checksums
 from glance_store._drivers import s3_digests
+from glance_store._drivers import s3_errors
 from glance_store.common import utils
 from glance_store import exceptions
 from glance_store.i18n import _
@@ -70,6 +73,16 @@ S3_MAX_PARTS = 10000
 S3_MAX_OBJECT_SIZE = 5 * units.Ti
 # With an unknown size the part size doubles every this many parts.
 PARTS_PER_SIZE_STEP = 1000
+# The most bytes asked of the image's reader in one call.  Asking for a
+# whole part at once is what some readers cannot do cheaply: Glance's
+# uWSGI chunked input joins its HTTP chunks with ``+=`` up to the size
+# asked, which costs CPU growing with that size (15 s per GiB for 10 MiB
+# reads of 64 KiB chunks), while every call through Glance's wrappers has
+# a fixed cost that small pieces multiply.  256 KiB is the cheapest for
+# chunked input (64 KiB and 16 KiB chunks) and within 0.2 s per GiB of
+# the best for the other readers: measured by tools/bench_readers.py
+# (see the performance page of the contributor guide).
+READ_PIECE = 256 * units.Ki
 
 
 def _ceil_div(a, b):
@@ -171,10 +184,14 @@ class ImageReader(object):
     :param hashes: the ``utils.ImageHashes`` to feed.
     :param threaded: digests on worker threads; None decides (see
         ``s3_digests``).
+    :param piece_size: the most bytes asked of ``image_file`` in one call
+        (``READ_PIECE`` when None).
     """
 
-    def __init__(self, image_file, image_size, hashes, threaded=None):
+    def __init__(self, image_file, image_size, hashes, threaded=None,
+                 piece_size=None):
         self.image_file = image_file
+        self.piece_size = piece_size or READ_PIECE
         self.image_size = image_size or 0
         self.hashes = hashes
         if threaded is None and not s3_digests.worth_threads(
@@ -190,6 +207,12 @@ class ImageReader(object):
         self._read = getattr(image_file, 'read', None)
         if self._read is None:
             self._read = utils.CooperativeReader(image_file).read
+        # Files and sockets (io objects) read straight into the part
+        # buffer; anything else (Glance's wrappers, uWSGI's input) is read
+        # and copied once.
+        self._readinto = None
+        if isinstance(image_file, io.IOBase):
+            self._readinto = getattr(image_file, 'readinto', None)
 
     def __enter__(self):
         return self
@@ -229,17 +252,25 @@ class ImageReader(object):
             data = memoryview(data)[:size]
         return data
 
+    def _piece_into(self, view, pos, size):
+        # Put up to ``size`` bytes at ``view[pos:]``; 0 at the end.
+        if self._readinto is not None and not self._pending:
+            return self._readinto(view[pos:pos + size]) or 0
+        data = self._next_chunk(size)
+        n = len(data)
+        view[pos:pos + n] = data
+        return n
+
     def _fill(self, view, want):
-        # Copy up to ``want`` bytes into ``view``, handing the digests a
-        # slice each time about SLICE_SIZE more bytes are in.
+        # Read up to ``want`` bytes into ``view`` in pieces of at most
+        # ``piece_size``, handing the digests a slice each time about
+        # SLICE_SIZE more bytes are in.
         got = fed = 0
         while got < want:
-            data = self._next_chunk(want - got)
-            if not data:
+            n = self._piece_into(view, got, min(self.piece_size, want - got))
+            if not n:
                 self.eof = True
                 break
-            n = len(data)
-            view[got:got + n] = data
             got += n
             if got - fed >= s3_digests.SLICE_SIZE:
                 self._feed(view[fed:got])
@@ -449,10 +480,28 @@ class MultipartUpload(object):
         if not results:
             raise exceptions.BackendException(
                 _("A multipart upload needs at least one part."))
+        parts = [p for p, _c in results]
+        params = t.policy.complete_params([c for _p, c in results])
+        if _refuses_complete_checksums(t):
+            return self._complete_plain(parts)
+        try:
+            return t.client.complete_multipart_upload(
+                Bucket=t.bucket, Key=t.key, UploadId=self.upload_id,
+                MultipartUpload={'Parts': parts}, **params)
+        except boto_exc.ClientError as e:
+            if not (t.policy.sends_complete_checksums(parts) or params) or \
+                    s3_errors.error_code(e) != 'MalformedXML':
+                raise
+            _note_complete_checksums_refused(t)
+            return self._complete_plain(parts)
+
+    def _complete_plain(self, parts):
+        """CompleteMultipartUpload naming only the parts' ETags."""
+        t = self.target
         return t.client.complete_multipart_upload(
             Bucket=t.bucket, Key=t.key, UploadId=self.upload_id,
-            MultipartUpload={'Parts': [p for p, _c in results]},
-            **t.policy.complete_params([c for _p, c in results]))
+            MultipartUpload={
+                'Parts': s3_checksums.parts_without_checksums(parts)})
 
     def run(self, parts):
         """Upload ``parts`` (``Part`` objects, read lazily) and complete.
@@ -506,6 +555,56 @@ class MultipartUpload(object):
                       "abort-multipart-upload --bucket %(bucket)s --key "
                       "%(key)s --upload-id %(id)s') once the backend is "
                       "reachable.", args)
+
+
+# Backends (store name, endpoint) whose CompleteMultipartUpload refuses
+# checksum elements (MalformedXML): later uploads complete without them.
+_NO_COMPLETE_CHECKSUMS = set()
+_NO_COMPLETE_CHECKSUMS_LOCK = threading.Lock()
+_MD5_HINT = (" s3_store_checksum_algorithm = MD5 makes every part carry a "
+             "Content-MD5, which such backends verify.")
+
+
+def _backend_id(target):
+    return (target.store_name,
+            getattr(getattr(target.client, 'meta', None), 'endpoint_url',
+                    None))
+
+
+def _refuses_complete_checksums(target):
+    return target.policy.precompute and \
+        _backend_id(target) in _NO_COMPLETE_CHECKSUMS
+
+
+def forget_complete_checksum_refusals():
+    """Forget which backends refused checksum elements (tests, reloads).
+
+    :returns: None.
+    """
+    with _NO_COMPLETE_CHECKSUMS_LOCK:
+        _NO_COMPLETE_CHECKSUMS.clear()
+
+
+def _note_complete_checksums_refused(target):
+    """Remember the refusal; warn once per backend what integrity is left.
+
+    :param target: the upload's ``Target``.
+    """
+    with _NO_COMPLETE_CHECKSUMS_LOCK:
+        first = _backend_id(target) not in _NO_COMPLETE_CHECKSUMS
+        _NO_COMPLETE_CHECKSUMS.add(_backend_id(target))
+    if first:
+        LOG.warning(
+            "S3 backend %(store)s refused the %(alg)s checksum elements of "
+            "CompleteMultipartUpload (MalformedXML): its multipart uploads "
+            "are completed without them from now on. Each part still "
+            "carries its %(alg)s checksum and Content-Length (verified if "
+            "this backend checks part checksums), but the backend keeps "
+            "no whole-object checksum, so multipart images are served "
+            "without checksum validation.%(hint)s",
+            {'store': target.store_name, 'alg': target.policy.algorithm,
+             'hint': _MD5_HINT if 'MD5' in s3_checksums.ALGORITHMS
+             else ''})
 
 
 def _put(target, body, reader):

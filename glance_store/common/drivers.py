@@ -12,6 +12,7 @@
 
 """Driver loading shared by the single-store and multi-store APIs."""
 
+import importlib
 import logging
 
 from stevedore import driver
@@ -34,6 +35,30 @@ NOT_SHIPPED = {
     'glance.store.cinder.Store': 'cinder',
     'glance.store.vmware_datastore.Store': 'vmware',
 }
+
+# The modules standing in for them (importable, declaring upstream's
+# options, refusing every operation).
+STAND_IN_MODULES = {
+    'cinder': 'glance_store._drivers.cinder',
+    'rbd': 'glance_store._drivers.rbd',
+    'swift': 'glance_store._drivers.swift',
+    'vmware': 'glance_store._drivers.vmware_datastore',
+}
+
+
+def stand_in_options(store_entry):
+    """The options upstream's store ``store_entry`` takes.
+
+    :param store_entry: a store type or entry point name (``rbd``,
+        ``glance.store.swift.Store``, ...)
+    :returns: the stand-in's ``cfg.Opt`` list; empty for a name that is
+        not one of the stores not shipped
+    """
+    name = NOT_SHIPPED.get(store_entry)
+    if name is None:
+        return []
+    module = importlib.import_module(STAND_IN_MODULES[name])
+    return list(module.Store.OPTIONS or [])
 
 
 def shipped_drivers():

@@ -46,6 +46,19 @@ class _CleanSchemeMaps(fixtures.Fixture):
         self.addCleanup(restore)
 
 
+STARTUP_LISTING = 's3_store_check_stale_uploads'
+
+
+def no_startup_listing(conf, group, add_cleanup):
+    """Make the S3 start-up listing off by default in ``group``.
+
+    Unit tests configure S3 stores on hosts where nothing listens; a test
+    of the listing sets the option to True.
+    """
+    conf.set_default(STARTUP_LISTING, False, group=group)
+    add_cleanup(conf.clear_default, STARTUP_LISTING, group=group)
+
+
 class StoreBaseTest(base.BaseTestCase):
     """Single-store tests: ``self.conf`` has the [glance_store] options.
 
@@ -60,6 +73,7 @@ class StoreBaseTest(base.BaseTestCase):
         self.addCleanup(self.conf.reset)
         self.test_dir = self.useFixture(fixtures.TempDir()).path
         store.register_opts(self.conf)
+        no_startup_listing(self.conf, 'glance_store', self.addCleanup)
 
     def config(self, **kw):
         """Override options; ``group`` defaults to glance_store."""
@@ -102,6 +116,9 @@ class MultiStoreBaseTest(base.BaseTestCase):
         self.config(enabled_backends=backends)
         store.register_store_opts(self.conf, reserved_stores=reserved)
         self.config(default_backend=default_backend, group='glance_store')
+        for name, kind in backends.items():
+            if kind == 's3':
+                no_startup_listing(self.conf, name, self.addCleanup)
 
     def register_store_backend_schemes(self, store_instance, store_entry,
                                        store_identifier):

@@ -23,6 +23,16 @@ cached virtualenv where this library is installed over the glance-store
 that Glance pulls in (``--store upstream`` keeps upstream 5.7.0 there
 instead: that is the baseline the expectations of part b come from).
 
+Part c: Glance 33.0.0's unit tests (glance/tests/unit), in the same
+virtualenv.
+
+Parts b and c run the tests in the order stestr gives (the state a test
+leaves in the process is the next test's starting point, as in Glance's
+own CI). A failure that is not listed is run again with upstream
+glance_store in the same conditions: the tests its stestr worker ran
+before it, in the same order, then it. It is allowed only when it fails
+with upstream there too; passing when run alone does not excuse it.
+
 Nothing downloaded is kept in the repository: the sdists, the extracted
 trees and the Glance virtualenv live in the cache directory (.tox by
 default). Every test that may fail is listed, with its reason, in
@@ -87,9 +97,13 @@ GLANCE_TEST_REQ_SKIP = ('hacking', 'doc8')
 
 FAILED = ('fail', 'uxsuccess')
 PASSED = ('success', 'xfail')
-# Retry unexpected failures only when they are this few (a broken import
-# fails hundreds of tests: retrying them would only cost time).
-RETRY_MAX = 30
+# Status of a failure that upstream glance_store also has when its
+# worker's tests are run again in the same order.
+UPSTREAM_TOO = 'upstream-too'
+# Compare with upstream only when the unexpected failures are this few (a
+# broken import fails hundreds of tests: the comparison would only cost
+# time, and they all count as failures).
+COMPARE_MAX = 30
 
 
 def log(msg):
@@ -166,8 +180,13 @@ def download_sdist(cache, spec):
     return tree
 
 
-def read_results(subunit_bytes):
-    """Test id -> status ('success', 'fail', 'skip', ...) of one run."""
+def read_results(subunit_bytes, order=None):
+    """Test id -> status ('success', 'fail', 'skip', ...) of one run.
+
+    :param subunit_bytes: a subunit v2 stream
+    :param order: a dict to fill with test id -> (worker tag, start time),
+        the order each stestr worker ran its tests in
+    """
     import subunit
     import testtools
 
@@ -177,6 +196,12 @@ def read_results(subunit_bytes):
         if test['status'] == 'exists':
             return
         results[test['id']] = test['status']
+        if order is not None:
+            workers = sorted(t for t in test['tags']
+                             if t.startswith('worker-'))
+            start = test['timestamps'][0]
+            order[test['id']] = (workers[0] if workers else 'worker-0',
+                                 start.timestamp() if start else 0.0)
 
     stream = subunit.ByteStreamToStreamResult(
         _BytesReader(subunit_bytes), non_subunit_name='stdout')
@@ -207,43 +232,61 @@ class _BytesReader(object):
 
 
 def stestr(python_bin_dir, cwd, test_path, env, concurrency, filters,
-           expected):
+           order=None):
     """Run stestr in cwd; return its results (id -> status).
 
-    Unexpected failures, when there are few, are run once more, one at a
-    time: Glance's functional tests wait for imports with deadlines of a
-    few seconds, which a loaded machine can miss. A test that passes then
-    gets the status 'flaky' (counted and named in the summary); one that
-    fails again stays a failure.
+    :param order: a dict to fill with each test's worker and start time
     """
     exe = os.path.join(python_bin_dir, 'stestr')
-    base = [exe, '--test-path', test_path, '--top-dir', './']
-    cmd = base + ['run', '--concurrency', str(concurrency)] + list(filters)
+    cmd = [exe, '--test-path', test_path, '--top-dir', './', 'run',
+           '--concurrency', str(concurrency)] + list(filters)
     log('$ (cd %s) %s' % (cwd, ' '.join(cmd)))
     # stestr exits 1 when a test fails: the expectations decide.
     subprocess.run(cmd, cwd=cwd, env=env)
-    results = _last_results(exe, cwd, env)
-    retry = sorted(t for t, status in results.items()
-                   if status in FAILED and t not in expected)
-    if not retry or len(retry) > RETRY_MAX:
-        return results
+    return _last_results(exe, cwd, env, order)
+
+
+def stestr_in_order(python_bin_dir, cwd, test_path, env, test_ids):
+    """Run ``test_ids`` in one process, in stestr's order; return results.
+
+    The tests of one stestr worker run in discovery order, filtered by
+    the worker's list: a serial run of the same list repeats it.
+    """
+    exe = os.path.join(python_bin_dir, 'stestr')
     with tempfile.NamedTemporaryFile('w', suffix='.txt') as load_list:
-        load_list.write('\n'.join(retry) + '\n')
+        load_list.write('\n'.join(test_ids) + '\n')
         load_list.flush()
-        cmd = base + ['run', '--serial', '--load-list', load_list.name]
-        log('retrying %d unexpected failure(s) one at a time' % len(retry))
-        log('$ (cd %s) %s' % (cwd, ' '.join(cmd)))
+        cmd = [exe, '--test-path', test_path, '--top-dir', './', 'run',
+               '--serial', '--load-list', load_list.name]
+        log('$ (cd %s) %s  (%d tests)' % (cwd, ' '.join(cmd), len(test_ids)))
         subprocess.run(cmd, cwd=cwd, env=env)
-    for test_id, status in _last_results(exe, cwd, env).items():
-        if test_id in retry and status in PASSED:
-            results[test_id] = 'flaky'
-    return results
+    return _last_results(exe, cwd, env)
 
 
-def _last_results(exe, cwd, env):
+def _last_results(exe, cwd, env, order=None):
     last = subprocess.run([exe, 'last', '--subunit'], cwd=cwd, env=env,
                           stdout=subprocess.PIPE)
-    return read_results(last.stdout)
+    return read_results(last.stdout, order)
+
+
+def same_order_prefixes(order, failures):
+    """For each worker with a failure: its tests up to its last failure.
+
+    :param order: test id -> (worker, start time)
+    :param failures: the failed test ids
+    :returns: a list of test id lists, each in the order it ran
+    """
+    by_worker = collections.defaultdict(list)
+    for test_id, (worker, start) in order.items():
+        by_worker[worker].append((start, test_id))
+    prefixes = []
+    for worker in sorted(by_worker):
+        ran = [t for _start, t in sorted(by_worker[worker])]
+        last = max((i for i, t in enumerate(ran) if t in failures),
+                   default=None)
+        if last is not None:
+            prefixes.append(ran[:last + 1])
+    return prefixes
 
 
 # --------------------------------------------------------------- part a
@@ -317,7 +360,7 @@ def part_a(args, expected):
         check_unit_imports(tree, env)
         return stestr(os.path.dirname(sys.executable), tree,
                       './glance_store/tests/unit', env, args.concurrency,
-                      args.filter_a, expected)
+                      args.filter_a)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -372,7 +415,7 @@ def install_store(bindir, which):
     pip = os.path.join(bindir, 'pip')
     if which == 'local':
         target = REPO
-        env = clean_env(PBR_VERSION=os.environ.get('PBR_VERSION', '5.7.1'))
+        env = clean_env()
     else:
         target = '%s==%s' % GLANCE_STORE[:2]
         env = clean_env()
@@ -404,7 +447,20 @@ def install_store(bindir, which):
             % (version, pkg_dir))
 
 
-def part_b(args, expected):
+GLANCE_PARTS = {
+    'b': ('./glance/tests/functional', 'filter_b'),
+    'c': ('./glance/tests/unit', 'filter_c'),
+}
+
+
+def glance_parts(args, expected, parts):
+    """Parts b and c: Glance's tests against the store chosen.
+
+    :param args: the command line
+    :param expected: {'b': {id: reason}, 'c': {...}}
+    :param parts: the parts to run ('b', 'c' or both)
+    :returns: {part: results}
+    """
     glance_src = download_sdist(args.cache, GLANCE)
     bindir = glance_venv(args.cache, glance_src)
     install_store(bindir, args.store)
@@ -413,8 +469,48 @@ def part_b(args, expected):
         OS_TEST_DBAPI_ADMIN_CONNECTION=(
             'sqlite:////tmp/placeholder-never-created-nor-used.db'),
         PATH=bindir + os.pathsep + os.environ.get('PATH', ''))
-    return stestr(bindir, glance_src, './glance/tests/functional', env,
-                  args.concurrency, args.filter_b, expected)
+    results, to_compare = {}, {}
+    for part in parts:
+        test_path, filter_name = GLANCE_PARTS[part]
+        order = {}
+        results[part] = stestr(bindir, glance_src, test_path, env,
+                               args.concurrency, getattr(args, filter_name),
+                               order)
+        failed = {t for t, status in results[part].items()
+                  if status in FAILED and t not in expected[part]}
+        if failed:
+            to_compare[part] = (test_path, failed,
+                                same_order_prefixes(order, failed))
+    if args.store == 'local' and to_compare:
+        compare_with_upstream(bindir, glance_src, env, results, to_compare)
+    return results
+
+
+def compare_with_upstream(bindir, glance_src, env, results, to_compare):
+    """Run each failure again with upstream, after the same tests.
+
+    A failure that upstream has too gets the status UPSTREAM_TOO; the
+    others stay failures. Many failures (a broken import) are not
+    compared.
+    """
+    total = sum(len(failed) for _p, failed, _o in to_compare.values())
+    if total > COMPARE_MAX:
+        log('%d unexpected failures: not compared with upstream' % total)
+        return
+    install_store(bindir, 'upstream')
+    try:
+        for part, (test_path, failed, prefixes) in sorted(
+                to_compare.items()):
+            log('part %s: %d unexpected failure(s), run again with upstream '
+                'after the same tests in the same order' % (part, len(failed)))
+            for prefix in prefixes:
+                upstream = stestr_in_order(bindir, glance_src, test_path,
+                                           env, prefix)
+                for test_id in failed.intersection(prefix):
+                    if upstream.get(test_id) in FAILED:
+                        results[part][test_id] = UPSTREAM_TOO
+    finally:
+        install_store(bindir, 'local')
 
 
 # --------------------------------------------------------- expectations
@@ -423,13 +519,13 @@ def load_expectations(path):
     """Parse the expectations file.
 
     Format: a ``[reasons]`` section of ``key: description`` lines, then
-    ``[a]`` and ``[b]`` sections of ``test.id  reason-key  explanation``
-    lines; ``#`` starts a comment line.
+    ``[a]``, ``[b]`` and ``[c]`` sections of ``test.id  reason-key
+    explanation`` lines; ``#`` starts a comment line.
 
-    :returns: (reasons, {'a': {id: key}, 'b': {id: key}})
+    :returns: (reasons, {'a': {id: key}, 'b': {id: key}, 'c': ...})
     """
     reasons = {}
-    parts = {'a': {}, 'b': {}}
+    parts = {'a': {}, 'b': {}, 'c': {}}
     section = None
     with open(path) as f:
         for lineno, raw in enumerate(f, 1):
@@ -459,57 +555,90 @@ def load_expectations(path):
     return reasons, parts
 
 
-def judge(name, results, expected, reasons, filtered):
-    """Print the counts of one part; return True when it passes."""
-    counts = collections.Counter()
-    by_reason = collections.Counter()
-    unexpected_fail, unexpected_pass, missing, flaky = [], [], [], []
+def classify(results, expected):
+    """Sort the results of one part.
+
+    :param results: test id -> status
+    :param expected: test id -> reason key of the listed failures
+    :returns: a dict of counts ('run', 'passed', 'skipped') and lists
+        ('expected', 'upstream_too', 'unexpected_fail', 'unexpected_pass')
+    """
+    sorted_ = {'run': 0, 'passed': 0, 'skipped': 0, 'expected': [],
+               'upstream_too': [], 'unexpected_fail': [],
+               'unexpected_pass': []}
     for test_id, status in sorted(results.items()):
-        counts['run'] += 1
+        sorted_['run'] += 1
         if status == 'skip':
-            counts['skipped'] += 1
-        elif status == 'flaky':
-            counts['passed'] += 1
-            flaky.append(test_id)
+            sorted_['skipped'] += 1
         elif status in PASSED:
-            counts['passed'] += 1
+            sorted_['passed'] += 1
             if test_id in expected:
-                unexpected_pass.append(test_id)
+                sorted_['unexpected_pass'].append(test_id)
         elif test_id in expected:
-            by_reason[expected[test_id]] += 1
+            sorted_['expected'].append(test_id)
+        elif status == UPSTREAM_TOO:
+            sorted_['upstream_too'].append(test_id)
         else:
-            unexpected_fail.append(test_id)
-    if not filtered:
-        missing = sorted(set(expected) - set(results))
-    print('compat part %s: run %d, passed %d (%d on retry), skipped %d, '
-          'expected failures %d, unexpected failures %d, unexpected '
-          'passes %d'
-          % (name, counts['run'], counts['passed'], len(flaky),
-             counts['skipped'], sum(by_reason.values()),
-             len(unexpected_fail), len(unexpected_pass)))
+            sorted_['unexpected_fail'].append(test_id)
+    return sorted_
+
+
+# The tests named under a part's counts, by kind.
+DETAIL_LINES = (
+    ('upstream_too', '  fails with upstream too, in the same order: %s'),
+    ('unexpected_fail', '  UNEXPECTED FAILURE: %s'),
+    ('unexpected_pass', '  UNEXPECTED PASS (remove it from %s): %%s'
+     % os.path.relpath(EXPECTATIONS, REPO)),
+    ('missing', '  LISTED BUT NOT RUN (renamed or removed?): %s'),
+)
+
+
+def judge(name, results, expected, reasons, filtered):
+    """Print the counts of one part; return True when it passes.
+
+    :param name: the part's title
+    :param results: test id -> status
+    :param expected: test id -> reason key of the listed failures
+    :param reasons: reason key -> description
+    :param filtered: whether a test filter was given (then listed tests
+        that did not run are not reported)
+    :returns: whether the part passes
+    """
+    got = classify(results, expected)
+    not_run = set(expected) - set(results)
+    got['missing'] = [] if filtered else sorted(not_run)
+    by_reason = collections.Counter(expected[t] for t in got['expected'])
+    print('compat part %s: run %d, passed %d, skipped %d, expected '
+          'failures %d, failures upstream has too in the same order %d, '
+          'unexpected failures %d, unexpected passes %d'
+          % (name, got['run'], got['passed'], got['skipped'],
+             len(got['expected']), len(got['upstream_too']),
+             len(got['unexpected_fail']), len(got['unexpected_pass'])))
     for key, number in sorted(by_reason.items()):
-        print('  expected failure, %s: %d (%s)'
-              % (key, number, reasons[key]))
-    for test_id in flaky:
-        print('  passed on retry (flaky here): %s' % test_id)
-    for test_id in unexpected_fail:
-        print('  UNEXPECTED FAILURE: %s' % test_id)
-    for test_id in unexpected_pass:
-        print('  UNEXPECTED PASS (remove it from %s): %s'
-              % (os.path.relpath(EXPECTATIONS, REPO), test_id))
-    for test_id in missing:
-        print('  LISTED BUT NOT RUN (renamed or removed?): %s' % test_id)
-    return (counts['run'] > 0 and not unexpected_fail and
-            not unexpected_pass and not missing)
+        print('  expected failure, %s: %d (%s)' % (key, number, reasons[key]))
+    for key, fmt in DETAIL_LINES:
+        for test_id in got[key]:
+            print(fmt % test_id)
+    return (got['run'] > 0 and not got['unexpected_fail'] and
+            not got['unexpected_pass'] and not got['missing'])
 
 
-def main(argv=None):
+PART_TITLES = {
+    'a': 'a (upstream glance_store 5.7.0 unit tests)',
+    'b': 'b (Glance 33.0.0 functional tests, store=%s)',
+    'c': 'c (Glance 33.0.0 unit tests, store=%s)',
+}
+
+
+def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--part', choices=('a', 'b', 'all'), default='all')
+    parser.add_argument('--part', choices=('a', 'b', 'c', 'all'),
+                        default=[], action='append',
+                        help='the part to run (repeatable; default all)')
     parser.add_argument('--store', choices=('local', 'upstream'),
                         default='local',
-                        help='part b: the glance_store Glance runs on '
-                             '(upstream = the 5.7.0 baseline)')
+                        help='parts b and c: the glance_store Glance runs '
+                             'on (upstream = the 5.7.0 baseline)')
     parser.add_argument('--cache', default=os.path.join(REPO, '.tox',
                                                         'compat-cache'),
                         help='where the sdists and the Glance venv are kept')
@@ -517,26 +646,32 @@ def main(argv=None):
     parser.add_argument('--keep-tree', metavar='DIR',
                         help='part a: build the test tree in DIR and keep '
                              'it (to rerun or debug a test there)')
-    parser.add_argument('--filter-a', action='append', default=[],
-                        help='a test regex for part a (repeatable)')
-    parser.add_argument('--filter-b', action='append', default=[],
-                        help='a test regex for part b (repeatable)')
+    for part in 'abc':
+        parser.add_argument('--filter-%s' % part, action='append',
+                            default=[],
+                            help='a test regex for part %s (repeatable)'
+                                 % part)
     args = parser.parse_args(argv)
     args.cache = os.path.abspath(args.cache)
+    chosen = args.part or ['all']
+    args.parts = 'abc' if 'all' in chosen else ''.join(sorted(set(chosen)))
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
     reasons, expected = load_expectations(EXPECTATIONS)
+    results = {}
+    if 'a' in args.parts:
+        results['a'] = part_a(args, expected['a'])
+    glance = ''.join(p for p in args.parts if p in GLANCE_PARTS)
+    if glance:
+        results.update(glance_parts(args, expected, glance))
     ok = True
-    summaries = []
-    if args.part in ('a', 'all'):
-        results = part_a(args, expected['a'])
-        summaries.append(('a (upstream glance_store 5.7.0 unit tests)',
-                          results, expected['a'], bool(args.filter_a)))
-    if args.part in ('b', 'all'):
-        results = part_b(args, expected['b'])
-        summaries.append(('b (Glance 33.0.0 functional tests, store=%s)'
-                          % args.store, results, expected['b'],
-                          bool(args.filter_b)))
-    for name, results, exp, filtered in summaries:
-        ok = judge(name, results, exp, reasons, filtered) and ok
+    for part in sorted(results):
+        title = PART_TITLES[part].replace('%s', args.store)
+        ok = judge(title, results[part], expected[part], reasons,
+                   bool(getattr(args, 'filter_' + part))) and ok
     print('compat: %s' % ('ok' if ok else 'FAILED'))
     return 0 if ok else 1
 

@@ -14,11 +14,18 @@
 
 Layers, each importing only those above it:
 
-* ``model``: configurations, results, exit codes, redaction;
+* ``model``: configurations, results (``StaleResult`` too), the exit
+  codes; the redactor is the driver's ``s3_redact.Redactor``;
 * ``backends``: the S3 backends of a Glance configuration;
+* ``leftovers``: incomplete multipart uploads (find, abort) and the
+  bucket lifecycle rule, on a store's ``client`` and ``settings``;
 * ``probe``: the checks of one backend, through the S3 store's public
-  surface (``Store.settings``, ``Store.client``, ``Store.ensure_bucket``);
-* ``report``: ranking, recommendation, table and JSON;
-* ``embedded``: the ``--embedded`` mode (a local S3 server);
+  surface (``Store.settings``, ``Store.client``, ``Store.ensure_bucket``,
+  ``Store.derive``) and ``s3_client``;
+* ``report``: ranking, recommendation, table and JSON, and the
+  stale-uploads report;
+* ``stale``: the ``--stale-uploads`` mode (returns data);
+* ``embedded``: the ``--embedded`` mode and ``EmbeddedServer`` (moto in
+  this process, also the unit tests' S3 server);
 * ``cli``: arguments, exit codes; the only module that prints.
 """

@@ -29,14 +29,17 @@ import logging
 import os
 import signal
 import sys
+import traceback
 
 from oslo_config import cfg
 
+from glance_store._drivers import s3_redact
 from glance_store.cmd.s3_check import backends as s3_backends
 from glance_store.cmd.s3_check import embedded
 from glance_store.cmd.s3_check import model
 from glance_store.cmd.s3_check import probe
 from glance_store.cmd.s3_check import report
+from glance_store.cmd.s3_check import rollback
 from glance_store.cmd.s3_check import stale
 from glance_store.i18n import _
 
@@ -58,6 +61,17 @@ CLI_OPTS = [
     cfg.StrOpt('image', metavar='FILE',
                help=_("With --embedded: the image file to store "
                       "(default: 12 MiB of generated data).")),
+    cfg.BoolOpt('upstream-compatible', default=False,
+                help=_("List the option values of the configuration that "
+                       "upstream glance_store 5.7.0 refuses or ignores, "
+                       "with what to write instead before rolling back "
+                       "to it. Contacts no backend. Exit code 0 when the "
+                       "configuration is safe to roll back with, 1 when "
+                       "not.")),
+    cfg.BoolOpt('debug', default=False,
+                help=_("On an unexpected error, print its traceback "
+                       "(with the S3 keys hidden) after the one-line "
+                       "message.")),
 ]
 
 
@@ -184,7 +198,28 @@ def check_mode(conf, progress):
     """The default mode: check the backends of the configuration."""
     _require_configuration(conf)
     names = s3_backends.find_s3_backends(conf, conf.backend)
-    return emit(run_checks(conf, names, progress), conf.format)
+    code = emit(run_checks(conf, names, progress), conf.format)
+    if conf.format != 'json':
+        sys.stdout.write(rollback.summary_line(_rollback_findings(conf)))
+    return code
+
+
+def _rollback_findings(conf):
+    try:
+        return rollback.check(conf)
+    except (cfg.Error, OSError) as e:
+        raise model.ConfigError(str(e).strip().splitlines()[0])
+
+
+def upstream_compatible_mode(conf, progress):
+    """--upstream-compatible: can the files go back to upstream 5.7.0?
+
+    :returns: 0 when they can, 1 when a value must change first.
+    """
+    _require_configuration(conf)
+    findings = _rollback_findings(conf)
+    sys.stdout.write(rollback.render(findings))
+    return rollback.exit_code(findings)
 
 
 def embedded_mode(conf, progress):
@@ -219,20 +254,21 @@ def stale_mode(conf, progress):
                                    conf.apply_lifecycle)
                for name in s3_backends.find_s3_backends(conf, conf.backend)]
     if conf.format == 'json':
-        sys.stdout.write(stale.to_json(results) + '\n')
+        sys.stdout.write(report.stale_json(results) + '\n')
     for result in results:
         if result.error:
             sys.stderr.write('%s: backend %s: %s\n' % (
                 PROG, result.backend, result.error))
         elif conf.format != 'json':
-            sys.stdout.write(stale.render_text(result))
-    return stale.exit_code(results)
+            sys.stdout.write(report.render_stale(result))
+    return report.stale_exit_code(results)
 
 
 # (option, mode): the first mode whose option is set runs.
 MODES = (
     ('embedded', embedded_mode),
     ('stale_uploads', stale_mode),
+    ('upstream_compatible', upstream_compatible_mode),
 )
 
 
@@ -255,7 +291,17 @@ def _fail(message, code=model.EXIT_USAGE):
     return code
 
 
+def _unexpected(error, debug):
+    if debug:
+        sys.stderr.write(s3_redact.redact(traceback.format_exc()))
+    return _fail(_("unexpected error: %(type)s: %(error)s%(hint)s") % {
+        'type': type(error).__name__, 'error': s3_redact.redact(str(error)),
+        'hint': '' if debug else _(" (--debug prints the traceback)")},
+        model.EXIT_NOT_WORKING)
+
+
 def _run(argv):
+    conf = None
     try:
         conf = parse_args(argv)
         try:
@@ -271,10 +317,9 @@ def _run(argv):
         return _fail(_("interrupted; the objects written by the check "
                        "were removed"), model.EXIT_INTERRUPTED)
     except Exception as e:
-        # A bug or an unforeseen error: one line, no traceback.
-        return _fail(_("unexpected error: %(type)s: %(error)s") % {
-            'type': type(e).__name__, 'error': e},
-            model.EXIT_NOT_WORKING)
+        # A bug or an unforeseen error: one line; the traceback with
+        # --debug.
+        return _unexpected(e, conf is not None and conf.debug)
 
 
 def main(argv=None):

@@ -28,6 +28,7 @@ import os
 import secrets
 import shutil
 import tempfile
+import urllib.request
 import uuid
 
 from oslo_config import cfg
@@ -65,7 +66,10 @@ s3_store_large_object_chunk_size = 5
 
 
 class EmbeddedServer(object):
-    """moto's S3 server in a thread of this process, on 127.0.0.1."""
+    """moto's S3 server in a thread of this process, on 127.0.0.1.
+
+    Also the in-process S3 server of the unit tests.
+    """
 
     def __init__(self):
         from moto import server as moto_server  # noqa: H306
@@ -73,16 +77,42 @@ class EmbeddedServer(object):
         logging.getLogger('werkzeug').setLevel(logging.ERROR)
         self.server = moto_server.ThreadedMotoServer(
             ip_address='127.0.0.1', port=0, verbose=False)
-        self.endpoint = None
+        self.endpoint = self.netloc = None
 
-    def __enter__(self):
+    def start(self):
+        """Start the server on a free port.
+
+        :returns: self, with ``endpoint`` (``http://127.0.0.1:PORT``) and
+            ``netloc`` set.
+        """
         self.server.start()
         host, port = self.server.get_host_and_port()
-        self.endpoint = 'http://%s:%d' % (host, port)
+        self.netloc = '%s:%d' % (host, port)
+        self.endpoint = 'http://' + self.netloc
         return self
 
-    def __exit__(self, *exc):
+    def reset(self):
+        """Remove every bucket and object (moto's reset call).
+
+        :returns: None.
+        """
+        req = urllib.request.Request(self.endpoint + '/moto-api/reset',
+                                     method='POST')
+        with urllib.request.urlopen(req) as resp:
+            resp.read()
+
+    def stop(self):
+        """Stop the server.
+
+        :returns: None.
+        """
         self.server.stop()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
 
 
 def write_config(directory, endpoint):

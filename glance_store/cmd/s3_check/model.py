@@ -16,9 +16,9 @@ Nothing here talks to a backend or prints.
 """
 
 import dataclasses
-import re
 
 from glance_store._drivers import s3_checksums
+from glance_store._drivers import s3_redact
 
 PROG = 'glance-store-s3-check'
 # Every object the check writes is under KEY_PREFIX<run id>/.
@@ -33,9 +33,41 @@ EXIT_NOT_WORKING = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
-# Strongest first: the order of the recommendation.
+# Strongest first (kept for rank(): it names the standard configurations).
 ALGORITHM_STRENGTH = ('SHA512', 'SHA256', 'SHA1', 'MD5', 'XXHASH128',
                       'CRC64NVME', 'XXHASH3', 'XXHASH64', 'CRC32C', 'CRC32')
+
+# The image shapes whose downloads the check reads back: (shape, the
+# operation that wrote it).
+SHAPES = (('small', 'put'), ('multipart', 'multipart'))
+VALIDATED = 'validated'
+UNVALIDATED = 'unvalidated'
+NOT_READ = '-'
+
+# CPU seconds per GiB of one pass of each algorithm (the store computes
+# it on upload, and again on download when it validates), measured on one
+# core of the CI machine (Python 3.11, zlib for CRC32, awscrt 0.38 for
+# CRC32C / CRC64NVME, hashlib for the rest). The recommendation is the
+# cheapest configuration that validates the most; an algorithm missing
+# here costs UNKNOWN_CPU (ranked after every measured one). A new
+# algorithm needs only a line here.
+ALGORITHM_CPU = {
+    'CRC32': 0.5,
+    'CRC32C': 0.2,
+    'CRC64NVME': 0.15,
+    'SHA1': 0.7,
+    'SHA256': 0.8,
+    'MD5': 1.8,
+    'SHA512': 1.9,
+    # awscrt's XXHash (0.06-0.14 s measured) plus the copy of each slice
+    # it needs (it takes bytes only).
+    'XXHASH64': 0.25,
+    'XXHASH3': 0.15,
+    'XXHASH128': 0.2,
+}
+UNKNOWN_CPU = 10.0
+# boto3's own checksum under when_supported (CRC32 by default).
+WHEN_SUPPORTED_ALGORITHM = 'CRC32'
 
 
 class ConfigError(Exception):
@@ -91,6 +123,22 @@ class Configuration(object):
         """Whether the store computes or checks checksums itself."""
         policy = self.policy()
         return policy.precompute or policy.validate_always
+
+    def cpu_per_gib(self):
+        """CPU seconds per GiB the checksums of this configuration cost.
+
+        :returns: 0 with protection off (Content-MD5 reuses Glance's md5),
+            boto3's CRC32 under when_supported, else the algorithm's
+            figure of ``ALGORITHM_CPU``.
+        """
+        policy = self.policy()
+        if not policy.enabled:
+            return 0.0
+        if self.uses_algorithm:
+            return ALGORITHM_CPU.get(self.algorithm, UNKNOWN_CPU)
+        if s3_checksums.WHEN_SUPPORTED in (policy.request, policy.response):
+            return ALGORITHM_CPU[WHEN_SUPPORTED_ALGORITHM]
+        return 0.0
 
     @property
     def slug(self):
@@ -163,6 +211,17 @@ class ConfigResult(object):
     # small object ('none' when it returns none), None when not known.
     stored_checksum: str = None
     current: bool = False
+    # Per shape of SHAPES: the algorithm of the stored checksum ('none')
+    # and whether the full download was checked (VALIDATED / UNVALIDATED).
+    stored_checksums: dict = dataclasses.field(default_factory=dict)
+    validation: dict = dataclasses.field(default_factory=dict)
+
+    def validation_of(self, shape):
+        """``validated``, ``unvalidated`` or ``-`` (not read back)."""
+        return self.validation.get(shape, NOT_READ)
+
+    def validates(self, shape):
+        return self.validation_of(shape) == VALIDATED
 
     @property
     def works(self):
@@ -192,6 +251,8 @@ class BackendResult(object):
     multi_store: bool = False
     endpoint: str = None
     bucket: str = None
+    # The backend's proxies, timeouts and retries, passwords masked.
+    network: str = None
     steps: list = dataclasses.field(default_factory=list)
     configurations: list = dataclasses.field(default_factory=list)
     current: Configuration = None
@@ -226,42 +287,33 @@ class BackendResult(object):
                     current.works)
 
 
-# Characters of a key: a secret next to one of them is part of some other
-# word, not the key itself.
-_KEY_CHARS = r'A-Za-z0-9/+=_.\-'
-# Where a credential is printed: an access key is only hidden there, so
-# that a short one ("glance") leaves "glance-images" alone.
-_ACCESS_KEY_CONTEXT = (r'(Credential=|AWSAccessKeyId[>=:"\' ]*|'
-                       r'access_key(?:_id)?\s*[=:]\s*|://)')
+# The tool's text and JSON hide the keys with the driver's redactor.
+Redactor = s3_redact.Redactor
 
 
-class Redactor(object):
-    """Hides the configured keys in text that is printed.
+@dataclasses.dataclass
+class StaleResult(object):
+    """What the stale-uploads mode found and did on one backend."""
 
-    The secret key is replaced wherever it stands as a value of its own;
-    the access key only where a credential is printed (``Credential=``,
-    ``access_key = ``, ``ACCESS:SECRET@`` in a URI); neither is replaced
-    inside other words.
-    """
+    backend: str
+    older_than: str
+    bucket: str = None
+    endpoint: str = None
+    uploads: list = dataclasses.field(default_factory=list)
+    outcomes: list = None
+    # a leftovers.LifecycleStatus
+    lifecycle: object = None
+    applied_days: int = None
+    lifecycle_error: str = None
+    error: str = None
+    error_kind: str = None
 
-    MASK = '***'
+    @property
+    def remaining(self):
+        """Leftovers still open after this run.
 
-    def __init__(self, secret_key=None, access_key=None):
-        self.patterns = []
-        if secret_key:
-            self.patterns.append(re.compile(
-                r'()(?<![%s])%s(?![%s])' % (_KEY_CHARS, re.escape(secret_key),
-                                            _KEY_CHARS)))
-        if access_key:
-            self.patterns.append(re.compile(
-                r'%s%s(?![A-Za-z0-9])' % (_ACCESS_KEY_CONTEXT,
-                                          re.escape(access_key))))
-
-    def __call__(self, text):
-        """``text`` with the keys hidden; None stays None."""
-        if text is None:
-            return None
-        text = str(text)
-        for pattern in self.patterns:
-            text = pattern.sub(lambda m: m.group(1) + self.MASK, text)
-        return text
+        :returns: the ``Leftover`` objects not aborted
+        """
+        if self.outcomes is None:
+            return list(self.uploads)
+        return [o.leftover for o in self.outcomes if not o.aborted]

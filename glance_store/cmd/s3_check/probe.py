@@ -51,15 +51,14 @@ import signal
 import threading
 import uuid
 
-import boto3
 import botocore
-from botocore import config as boto_config
 from botocore import exceptions as boto_exc
 from oslo_config import cfg
 from oslo_utils import units
 
 from glance_store._drivers import s3
 from glance_store._drivers import s3_checksums
+from glance_store._drivers import s3_client
 from glance_store._drivers import s3_download
 from glance_store._drivers import s3_errors
 from glance_store.cmd.s3_check import model
@@ -79,6 +78,12 @@ ENDPOINT_READ_TIMEOUT = 30
 BOTO_ERRORS = (boto_exc.ClientError, boto_exc.BotoCoreError)
 # The loggers whose warnings Glance would show for this backend.
 STORE_LOGGER = 'glance_store'
+DRIVER_LOGGER = 'glance_store._drivers'
+# The words of every notice the store logs (at WARNING, or DEBUG once
+# said) when it serves a download it could not check.
+UNVALIDATED_NOTICE = 'without validation'
+# How backends without ListMultipartUploads answer it.
+NOT_IMPLEMENTED_CODES = ('NotImplemented', '501')
 
 
 class DataMismatch(exceptions.GlanceStoreException):
@@ -181,6 +186,48 @@ def captured_warnings():
         logger.setLevel(level)
 
 
+class _Count(logging.Handler):
+    def __init__(self, words):
+        super().__init__(logging.DEBUG)
+        self.words = words
+        self.count = 0
+
+    def emit(self, record):
+        if self.words in record.getMessage():
+            self.count += 1
+
+
+@contextlib.contextmanager
+def unvalidated_notices():
+    """Counts the store's "served without validation" notices meanwhile.
+
+    The driver's logger is lowered to DEBUG for the while (the store says
+    it at DEBUG after the first WARNING of a backend).
+
+    :returns: (as the context's value) a handler whose ``count`` grows.
+    """
+    logger = logging.getLogger(DRIVER_LOGGER)
+    handler = _Count(UNVALIDATED_NOTICE)
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def botocore_checks(stored_value):
+    """Whether boto3 itself validates a download (when_supported).
+
+    :param stored_value: the stored checksum HEAD returned, or None.
+    :returns: True for a full-object checksum (a composite ``...-N`` one
+        is skipped by botocore).
+    """
+    return bool(stored_value) and '-' not in stored_value
+
+
 def upload_limits(store):
     """What the store's uploads use, in bytes (for the report).
 
@@ -198,16 +245,20 @@ def upload_limits(store):
 
 
 def use_small_parts(store):
-    """Make the store's multipart uploads use parts of the minimum size.
+    """The store with multipart uploads in parts of the minimum size.
 
     Only the threshold and the part size change, to the smallest part
     the store's limits allow (S3's minimum), which S3 accepts as it
-    accepts a larger one; everything else stays as configured.
+    accepts a larger one; everything else stays as configured, and
+    ``store`` itself is left as it is.
+
+    :param store: a configured S3 ``Store``.
+    :returns: a ``Store`` derived from it (``Store.derive``).
     """
-    limits = store.upload_limits
-    store.upload_limits = dataclasses.replace(
+    limits = store.settings.limits
+    return store.derive(limits=dataclasses.replace(
         limits, threshold=limits.min_part_size,
-        part_size=limits.min_part_size)
+        part_size=limits.min_part_size))
 
 
 class _Fatal(Exception):
@@ -273,6 +324,9 @@ class Prober(object):
         """
         store = s3.Store(self.conf, backend=self.backend)
         values = configuration.overrides() if configuration else {}
+        # The start-up listing ran once, when the file was read as Glance
+        # reads it (``_as_glance``); the check's stores skip it.
+        values['s3_store_check_stale_uploads'] = False
         with _overridden(self.conf, self.group, values):
             store.configure(re_raise_bsc=True)
         return store
@@ -339,22 +393,19 @@ class Prober(object):
         settings = self.base.settings
         self.result.endpoint = settings.endpoint_url
         self.result.bucket = settings.bucket
+        if settings.transport is not None:
+            self.result.network = settings.transport.describe()
         # Name the current configuration as the standard one it equals.
         for configuration in model.standard_configurations():
             if configuration.key() == self.result.current.key():
                 self.result.current.label = configuration.label
 
     def _endpoint_client(self, settings):
-        config = boto_config.Config(
-            signature_version=botocore.UNSIGNED,
+        return s3_client.make_client(
+            settings, signature_version=botocore.UNSIGNED,
             retries={'total_max_attempts': 1},
             connect_timeout=ENDPOINT_CONNECT_TIMEOUT,
-            read_timeout=ENDPOINT_READ_TIMEOUT,
-            s3={'addressing_style': settings.addressing_style})
-        return boto3.session.Session().client(
-            's3', endpoint_url=settings.endpoint_url,
-            region_name=settings.region_name, use_ssl=settings.use_https,
-            verify=settings.verify, config=config)
+            read_timeout=ENDPOINT_READ_TIMEOUT)
 
     def _endpoint(self):
         settings = self.base.settings
@@ -445,14 +496,33 @@ class Prober(object):
         if error is not None:
             res.fail_all(failure_code(error), self.scrub(error_text(error)))
             return res
-        use_small_parts(store)
+        store = use_small_parts(store)
         stored = self._uploads(store, configuration, res)
+        values = {}
+        for _uri, key, _data in stored:
+            shape = self._shape(key)
+            res.stored_checksums[shape], values[key] = \
+                self._stored_checksum(store, key)
         if res.results['put'] == model.OK:
-            res.stored_checksum = self._stored_checksum(store, stored[0][1])
-        for op, action in (('get', self._read_back),
-                           ('delete', self._delete)):
+            res.stored_checksum = res.stored_checksums.get('small')
+
+        def read_back(store, uri, key, data):
+            validated = self._read_back(store, uri, key, data,
+                                        values.get(key))
+            res.validation[self._shape(key)] = (
+                model.VALIDATED if validated else model.UNVALIDATED)
+
+        for op, action in (('get', read_back), ('delete', self._delete)):
             self._run_on_stored(res, op, action, store, stored)
         return res
+
+    @staticmethod
+    def _shape(key):
+        """The shape of ``model.SHAPES`` a key of the check holds."""
+        for shape, op in model.SHAPES:
+            if key.endswith('-' + op):
+                return shape
+        return None
 
     def _uploads(self, store, configuration, res):
         """The put and multipart operations; ``[(uri, key, data)]``."""
@@ -494,32 +564,48 @@ class Prober(object):
                 _("the store reported %d bytes or a wrong md5") % written)
         return uri
 
-    def _read_back(self, store, uri, key, data):
-        iterator, size = store.get(self._location(store, key))
-        digest = hashlib.sha256()
-        got = 0
-        for chunk in iterator:
-            digest.update(chunk)
-            got += len(chunk)
+    def _read_back(self, store, uri, key, data, stored_value=None):
+        """Read ``key`` back, compare; whether the store validated it.
+
+        :returns: True when the download was checked against a checksum:
+            under ``always`` response validation, unless the store said it
+            served it without validation; under ``when_supported``, when
+            the backend returns a full-object checksum (boto3 checks it).
+        """
+        policy = store.settings.policy
+        with unvalidated_notices() as notices:
+            iterator, size = store.get(self._location(store, key))
+            digest = hashlib.sha256()
+            got = 0
+            for chunk in iterator:
+                digest.update(chunk)
+                got += len(chunk)
         if got != len(data) or digest.digest() != \
                 hashlib.sha256(data).digest():
             raise DataMismatch(
                 _("object %(key)s read back differs from what was "
                   "written (%(got)d of %(size)d bytes)") % {
                     'key': key, 'got': got, 'size': len(data)})
+        if policy.validate_always:
+            return notices.count == 0
+        if policy.response == s3_checksums.WHEN_SUPPORTED:
+            return botocore_checks(stored_value)
+        return False
 
     def _delete(self, store, uri, key, data):
         store.delete(self._location(store, key))
 
     @staticmethod
     def _stored_checksum(store, key):
+        """``(algorithm or 'none', value)`` HEAD shows; (None, None)."""
         try:
             head = store.client.head_object(
                 Bucket=store.settings.bucket, Key=key,
                 ChecksumMode='ENABLED')
         except BOTO_ERRORS:
-            return None
-        return s3_download.stored_checksum(head)[0] or 'none'
+            return None, None
+        algorithm, value = s3_download.stored_checksum(head)
+        return algorithm or 'none', value
 
     def _not_tried(self):
         """The standard configurations this machine cannot try, and why.
@@ -547,9 +633,20 @@ class Prober(object):
         return removed
 
     def _abort_uploads(self, client, bucket):
+        """Abort this run's open uploads; None without ListMultipartUploads.
+
+        A backend that does not implement ListMultipartUploads (s3rver)
+        has no multipart upload to list: nothing to abort, not a failure.
+        """
         aborted = 0
         pages = client.get_paginator('list_multipart_uploads').paginate(
             Bucket=bucket, Prefix=self.run_prefix)
+        try:
+            pages = list(pages)
+        except boto_exc.ClientError as e:
+            if s3_errors.error_code(e) in NOT_IMPLEMENTED_CODES:
+                return None
+            raise
         for page in pages:
             for upload in page.get('Uploads') or []:
                 client.abort_multipart_upload(
@@ -583,10 +680,18 @@ class Prober(object):
             except Exception as e:
                 counts.append(0)
                 errors.append('%s: %s' % (what, failure_code(e)))
-        detail = _("%(objects)d leftover objects removed, %(uploads)d open "
-                   "multipart uploads aborted under %(prefix)s") % {
-            'objects': counts[0], 'uploads': counts[1],
-            'prefix': self.run_prefix}
+        if counts[1] is None:
+            detail = _("%(objects)d leftover objects removed under "
+                       "%(prefix)s; aborting multipart uploads: not "
+                       "supported by this backend; nothing to abort (it "
+                       "has no ListMultipartUploads)") % {
+                'objects': counts[0], 'prefix': self.run_prefix}
+        else:
+            detail = _("%(objects)d leftover objects removed, %(uploads)d "
+                       "open multipart uploads aborted under "
+                       "%(prefix)s") % {
+                'objects': counts[0], 'uploads': counts[1],
+                'prefix': self.run_prefix}
         if self.created_bucket:
             detail += self._remove_bucket(client, bucket)
         if errors:

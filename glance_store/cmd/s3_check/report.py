@@ -12,10 +12,14 @@
 
 """What glance-store-s3-check reports: ranking, recommendation, table, JSON.
 
-The recommendation is the configuration with the strongest protection
-among those whose every operation passed: ``always`` with the strongest
-algorithm (SHA256 > SHA1 > CRC64NVME > CRC32C > CRC32), then
-``when_supported``, then the switch off.  Functions here build text and
+The recommendation is, among the standard configurations whose every
+operation passed, the one whose downloads were validated for the
+multipart object, then for the small object, and among equals the
+cheapest in CPU (``model.ALGORITHM_CPU``): a backend that keeps full-object
+CRCs gets the cheapest CRC, one that keeps no checksum at all (Ceph RGW
+16, Swift) the switch-off mode, and a configuration that leaves multipart
+images unvalidated (SeaweedFS's composite SHA checksums) is never chosen
+while another one validates them.  Functions here build text and
 documents; they print nothing.
 """
 
@@ -23,17 +27,26 @@ import json
 
 from oslo_utils import units
 
+from glance_store.cmd.s3_check import leftovers
 from glance_store.cmd.s3_check import model
 from glance_store.i18n import _
 
 
+def _strength(configuration):
+    if not configuration.enabled:
+        return -2
+    if not configuration.uses_algorithm:
+        return -1
+    order = model.ALGORITHM_STRENGTH
+    if configuration.algorithm in order:
+        return len(order) - order.index(configuration.algorithm)
+    return 0  # an algorithm without a place: the weakest always one
+
+
 def _ranked():
     """The standard configurations, weakest first."""
-    by_label = {c.label: c for c in
-                model.standard_configurations(only_available=False)}
-    strongest = ['always/%s' % a for a in model.ALGORITHM_STRENGTH] + [
-        'when_supported', 'off']
-    return [by_label[label] for label in reversed(strongest)]
+    return sorted(model.standard_configurations(only_available=False),
+                  key=_strength)
 
 
 def rank(configuration):
@@ -63,25 +76,34 @@ def stores_no_checksum(configurations):
                                    for r in protected)
 
 
+def preference(result):
+    """How much a working configuration is worth: compare with ``max``.
+
+    :param result: a ``model.ConfigResult``.
+    :returns: a tuple: multipart download validated, small download
+        validated, minus the CPU cost per GiB, then the protection rank
+        (the stronger of two equally cheap ones).
+    """
+    return tuple([result.validates(shape) for shape, _op in
+                  reversed(model.SHAPES)] +
+                 [-result.configuration.cpu_per_gib(),
+                  rank(result.configuration)])
+
+
 def recommend(configurations):
     """The ``ConfigResult`` to recommend among ``configurations``.
 
-    The strongest protection that works, except on a backend that stores
-    no checksum, where the switch-off mode is recommended (see
-    stores_no_checksum).
+    The standard configuration that works and validates the most shapes
+    (multipart first), the cheapest among those (see ``preference``).
 
     :param configurations: a list of ``model.ConfigResult``.
     :returns: one of them, or None when no standard one works.
     """
     candidates = [r for r in configurations
                   if r.works and rank(r.configuration) is not None]
-    if stores_no_checksum(configurations):
-        off = [r for r in candidates if not r.configuration.enabled]
-        if off:
-            return off[0]
     if not candidates:
         return None
-    return max(candidates, key=lambda r: rank(r.configuration))
+    return max(candidates, key=preference)
 
 
 def snippet(section, configuration):
@@ -147,6 +169,11 @@ def _config_dict(res):
         'results': dict(res.results),
         'messages': dict(res.messages),
         'stored_checksum': res.stored_checksum,
+        'stored_checksums': {shape: res.stored_checksums.get(shape)
+                             for shape, _op in model.SHAPES},
+        'validation': {shape: res.validation_of(shape)
+                       for shape, _op in model.SHAPES},
+        'cpu_seconds_per_gib': res.configuration.cpu_per_gib(),
         'works': res.works,
         'current': res.current,
     }
@@ -174,6 +201,8 @@ def _recommendation_dict(result):
     return {'label': rec.configuration.label,
             'backend_stores_no_checksum': stores_no_checksum(
                 result.configurations),
+            'validation': {shape: rec.validation_of(shape)
+                           for shape, _op in model.SHAPES},
             'options': rec.configuration.options(),
             'snippet': snippet(result.section, rec.configuration)}
 
@@ -186,6 +215,7 @@ def backend_dict(result):
         'multi_store': result.multi_store,
         'endpoint': result.endpoint,
         'bucket': result.bucket,
+        'network': result.network,
         'error': result.error,
         'error_kind': result.error_kind,
         'warnings': list(result.warnings),
@@ -245,7 +275,13 @@ def _header(result):
               "endpoint %(endpoint)s, bucket %(bucket)s") % {
         'backend': result.backend, 'mode': mode,
         'section': result.section, 'endpoint': result.endpoint,
-        'bucket': result.bucket}, '']
+        'bucket': result.bucket}] + _network(result) + ['']
+
+
+def _network(result):
+    if not result.network:
+        return []
+    return ['  ' + _("network: %s") % result.network]
 
 
 def _warnings(result):
@@ -256,19 +292,29 @@ def _warnings(result):
     return lines + ['']
 
 
+def _stored(res):
+    values = [res.stored_checksums.get(shape) or '-'
+              for shape, _op in model.SHAPES]
+    return values[0] if len(set(values)) == 1 else ' / '.join(values)
+
+
 def _matrix(result):
+    shapes = [shape for shape, _op in model.SHAPES]
     header = [_('configuration')] + list(model.OPERATIONS) + \
+        [_('download %s') % shape for shape in shapes] + \
         [_('stored checksum')]
     rows = [header]
     for res in result.configurations:
         mark = '* ' if res.current else '  '
         rows.append([mark + describe(res.configuration)] +
                     [res.results.get(op, '-') for op in model.OPERATIONS] +
-                    [res.stored_checksum or '-'])
+                    [res.validation_of(shape) for shape in shapes] +
+                    [_stored(res)])
     lines = [''] + _columns(rows)
-    lines.append('  ' + _("(* = the backend's current settings; "
-                          "stored checksum = what the backend returns "
-                          "for the small object)"))
+    lines.append('  ' + _("(* = the backend's current settings; download "
+                          "= whether reading the object back was checked "
+                          "against a checksum; stored checksum = what the "
+                          "backend returns, %s)") % ' / '.join(shapes))
     return lines
 
 
@@ -312,6 +358,13 @@ def _recommendation(result):
         lines.append(_("The backend stores no checksum whatever the "
                        "settings: turning protection on would check "
                        "nothing more and only cost CPU."))
+    unvalidated = [shape for shape, _op in model.SHAPES
+                   if not rec.validates(shape)]
+    if unvalidated and not stores_no_checksum(result.configurations):
+        lines.append(_("No working configuration validates the download "
+                       "of every shape here (%s unvalidated): the "
+                       "cheapest of those that validate the most is "
+                       "recommended.") % ', '.join(unvalidated))
     lines.append(_("Recommended settings (%s), to paste in the "
                    "backend's section:") % rec.configuration.label)
     lines.append('')
@@ -368,4 +421,150 @@ def render_round_trip(embedded):
     lines.append('')
     lines.append(_("Round trip: %s") % (_('verified') if embedded['ok']
                                         else _('FAILED')))
+    return '\n'.join(lines) + '\n'
+
+
+# --- the --stale-uploads mode ----------------------------------------------
+
+# The days of the lifecycle rule shown as an example.
+STALE_EXAMPLE_DAYS = 7
+
+
+def stale_exit_code(results):
+    """The command's exit code for these results.
+
+    :param results: the ``model.StaleResult`` of every backend
+    :returns: 2 on a configuration error, 1 when a backend failed, an
+        upload is still open or the lifecycle rule could not be added,
+        else 0
+    """
+    if any(r.error_kind == 'config' for r in results):
+        return model.EXIT_USAGE
+    if any(r.error or r.remaining or r.lifecycle_error for r in results):
+        return model.EXIT_NOT_WORKING
+    return model.EXIT_OK
+
+
+def _stale_totals(uploads):
+    return {'uploads': len(uploads),
+            'parts': sum(x.parts for x in uploads),
+            'bytes': sum(x.bytes for x in uploads)}
+
+
+def _lifecycle_dict(result):
+    status = result.lifecycle
+    if status is None:
+        return None
+    return {'supported': status.supported,
+            'abort_rules': list(status.abort_rules),
+            'whole_bucket_days': status.whole_bucket_days,
+            'rule_to_add': leftovers.abort_rule(
+                result.applied_days or STALE_EXAMPLE_DAYS),
+            'applied_days': result.applied_days,
+            'error': status.error or result.lifecycle_error}
+
+
+def _outcomes_dict(result):
+    if result.outcomes is None:
+        return None
+    freed = [o.leftover for o in result.outcomes if o.aborted]
+    return {'freed': _stale_totals(freed),
+            'aborted': [x.as_dict() for x in freed],
+            'failed': [dict(o.leftover.as_dict(), error=o.error)
+                       for o in result.outcomes if not o.aborted]}
+
+
+def stale_dict(result):
+    """A JSON-ready dict of one backend's result.
+
+    :param result: a ``model.StaleResult``
+    :returns: a dict
+    """
+    return {'backend': result.backend, 'endpoint': result.endpoint,
+            'bucket': result.bucket, 'older_than': result.older_than,
+            'uploads': [x.as_dict() for x in result.uploads],
+            'totals': _stale_totals(result.uploads),
+            'abort': _outcomes_dict(result),
+            'lifecycle': _lifecycle_dict(result),
+            'remaining': len(result.remaining),
+            'error': result.error}
+
+
+def stale_json(results):
+    """The JSON document of ``--stale-uploads --format json``.
+
+    :param results: the ``model.StaleResult`` of every backend
+    :returns: the document, as text
+    """
+    return json.dumps({'mode': 'stale-uploads',
+                       'exit_code': stale_exit_code(results),
+                       'backends': [stale_dict(r) for r in results]},
+                      indent=2, sort_keys=True)
+
+
+def _upload_lines(result):
+    totals = _stale_totals(result.uploads)
+    lines = ['  incomplete multipart uploads of images initiated more than '
+             '%s ago: %d (%d parts, %s held)'
+             % (result.older_than, totals['uploads'], totals['parts'],
+                '%.1f MiB' % (totals['bytes'] / units.Mi))]
+    for x in result.uploads:
+        lines.append('    %s  upload %s  initiated %s  %d parts  %d bytes'
+                     % (x.key, x.upload_id, x.initiated.isoformat(),
+                        x.parts, x.bytes))
+    return lines
+
+
+def _abort_lines(result):
+    if result.outcomes is None:
+        return ['  (--abort removes them)'] if result.uploads else []
+    freed = _stale_totals([o.leftover for o in result.outcomes
+                           if o.aborted])
+    lines = ['  aborted: %d uploads, %d parts, %d bytes freed'
+             % (freed['uploads'], freed['parts'], freed['bytes'])]
+    for o in result.outcomes:
+        if not o.aborted:
+            lines.append('  could not abort %s (upload %s): %s'
+                         % (o.leftover.key, o.leftover.upload_id, o.error))
+    return lines
+
+
+def _lifecycle_lines(result):
+    status = result.lifecycle
+    lines = []
+    if result.lifecycle_error:
+        lines.append('  lifecycle: --apply-lifecycle refused: %s'
+                     % result.lifecycle_error)
+    elif result.applied_days is not None:
+        lines.append('  lifecycle: rule %s added (abort after %d days), '
+                     'existing rules kept'
+                     % (leftovers.LIFECYCLE_RULE_ID, result.applied_days))
+    if status is None:
+        return lines
+    if not status.supported:
+        lines.append('  lifecycle: %s' % status.error)
+    elif status.whole_bucket_days is not None:
+        lines.append('  lifecycle: the backend aborts incomplete multipart '
+                     'uploads after %d days' % status.whole_bucket_days)
+    else:
+        lines.append('  lifecycle: no rule aborts incomplete multipart '
+                     'uploads of the whole bucket; the rule to add '
+                     '(--apply-lifecycle DAYS), here with %d days:'
+                     % STALE_EXAMPLE_DAYS)
+        lines.append('    ' + json.dumps(
+            {'Rules': [leftovers.abort_rule(STALE_EXAMPLE_DAYS)]}))
+    return lines
+
+
+def render_stale(result):
+    """The text report of one backend.
+
+    :param result: a ``model.StaleResult`` without error
+    :returns: the report, as text ending in a newline
+    """
+    lines = ['Backend %s: endpoint %s, bucket %s'
+             % (result.backend, result.endpoint, result.bucket)]
+    lines += _upload_lines(result)
+    lines += _abort_lines(result)
+    lines += _lifecycle_lines(result)
     return '\n'.join(lines) + '\n'

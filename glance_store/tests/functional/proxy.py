@@ -258,39 +258,54 @@ class _Connection(object):
         while readers and not self.proxy._stopping.is_set():
             if self.proxy.mode == 'blackhole':
                 self.blackholed = True
-            ready = [s for s in readers
-                     if isinstance(s, ssl.SSLSocket) and s.pending()]
-            if not ready:
-                if self.closed:
-                    return
-                ready, _, _ = select.select(readers, [], [], 0.2)
+            ready = self._ready(readers)
+            if ready is None:
+                return
             for sock in ready:
-                try:
-                    data = sock.recv(_CHUNK)
-                except ssl.SSLWantReadError:
-                    continue
-                except (OSError, ssl.SSLError):
-                    # A reset on one side is passed on as a reset.
-                    self.close(abort=True)
+                if not self._relay(sock, readers):
                     return
-                if sock is self.client:
-                    if not data:
-                        readers.remove(self.client)
-                        if self.upstream is None:
-                            return
-                        try:
-                            self.upstream.shutdown(socket.SHUT_WR)
-                        except OSError:
-                            pass
-                    elif not self.blackholed and not self._up(data):
-                        return
-                else:
-                    if not data:
-                        # The server is done: so is this connection.
-                        self.close()
-                        return
-                    if not self.blackholed:
-                        self._down(data)
+
+    def _ready(self, readers):
+        """The sockets with bytes to read; None when the proxy closed."""
+        ready = [s for s in readers
+                 if isinstance(s, ssl.SSLSocket) and s.pending()]
+        if ready:
+            return ready
+        if self.closed:
+            return None
+        return select.select(readers, [], [], 0.2)[0]
+
+    def _relay(self, sock, readers):
+        """Pass on what ``sock`` has; False when the connection ends."""
+        try:
+            data = sock.recv(_CHUNK)
+        except ssl.SSLWantReadError:
+            return True
+        except (OSError, ssl.SSLError):
+            # A reset on one side is passed on as a reset.
+            self.close(abort=True)
+            return False
+        if sock is self.client:
+            return self._from_client(data, readers)
+        if not data:
+            # The server is done: so is this connection.
+            self.close()
+            return False
+        if not self.blackholed:
+            self._down(data)
+        return True
+
+    def _from_client(self, data, readers):
+        if data:
+            return self.blackholed or self._up(data)
+        readers.remove(self.client)
+        if self.upstream is None:
+            return False
+        try:
+            self.upstream.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        return True
 
     # -- client to server --
 
@@ -324,28 +339,7 @@ class _Connection(object):
     def _down(self, data):
         proxy = self.proxy
         if not self.down_in_body:
-            self.down_head += data
-            out = b''
-            while not self.down_in_body and _HEAD_END in self.down_head:
-                end = self.down_head.index(_HEAD_END) + len(_HEAD_END)
-                head, self.down_head = (self.down_head[:end],
-                                        self.down_head[end:])
-                status = head.split(b' ', 2)[1:2]
-                if status and status[0].startswith(b'1'):
-                    out += head  # 100 Continue: a final head follows
-                else:
-                    out += _connection_close(head)
-                    self.down_in_body = True
-            if not self.down_in_body and len(self.down_head) > _MAX_HEAD:
-                self.down_in_body = True  # not HTTP: give up parsing
-                out += self.down_head
-                self.down_head = b''
-            if out:
-                proxy._count('bytes_down', len(out))
-                self.client.sendall(out)
-            if not self.down_in_body:
-                return
-            data, self.down_head = self.down_head, b''
+            data = self._down_head(data)
             if not data:
                 return
         start = self.body_down
@@ -358,6 +352,36 @@ class _Connection(object):
             proxy._count('response_flips')
         proxy._count('bytes_down', len(data))
         self.client.sendall(data)
+
+    def _down_head(self, data):
+        """Pass on the answer's head (with ``Connection: close``).
+
+        :returns: the body bytes that followed it, or b'' while the head
+            is not complete.
+        """
+        self.down_head += data
+        out = b''
+        while not self.down_in_body and _HEAD_END in self.down_head:
+            end = self.down_head.index(_HEAD_END) + len(_HEAD_END)
+            head, self.down_head = (self.down_head[:end],
+                                    self.down_head[end:])
+            status = head.split(b' ', 2)[1:2]
+            if status and status[0].startswith(b'1'):
+                out += head  # 100 Continue: a final head follows
+            else:
+                out += _connection_close(head)
+                self.down_in_body = True
+        if not self.down_in_body and len(self.down_head) > _MAX_HEAD:
+            self.down_in_body = True  # not HTTP: give up parsing
+            out += self.down_head
+            self.down_head = b''
+        if out:
+            self.proxy._count('bytes_down', len(out))
+            self.client.sendall(out)
+        if not self.down_in_body:
+            return b''
+        data, self.down_head = self.down_head, b''
+        return data
 
     # -- canned answers --
 

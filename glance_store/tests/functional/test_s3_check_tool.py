@@ -110,11 +110,17 @@ def configuration(entry, label):
         label, [c['label'] for c in entry['configurations']]))
 
 
-class TestS3CheckToolOnRGW(testtools.TestCase):
+class ToolTestBase(testtools.TestCase):
+    """Runs the tool against the server of ``KIND``, in a bucket of its own.
+
+    (``self.rgw`` holds the server's info, whatever its kind.)
+    """
+
+    KIND = 'rgw'
 
     def setUp(self):
-        super(TestS3CheckToolOnRGW, self).setUp()
-        self.rgw = servers.get_server('rgw')
+        super(ToolTestBase, self).setUp()
+        self.rgw = servers.get_server(self.KIND)
         self.tool = tool_path()
         if self.tool is None:
             msg = ('%s is not installed next to %s (pip install -e .)'
@@ -222,6 +228,27 @@ class TestS3CheckToolOnRGW(testtools.TestCase):
             self.assertIn('%s = %s\n' % (name, value), rec['snippet'])
         return rec
 
+    def assertRecommendationValidatesMost(self, entry):
+        """No working configuration validates a shape the pick does not.
+
+        Multipart first: never a configuration that serves multipart
+        images unvalidated while another working one validates them.
+        """
+        rec = entry['recommendation']
+        self.assertIsNotNone(rec, entry)
+        working = [c for c in entry['configurations'] if c['works']]
+        chosen = configuration(entry, rec['label'])
+        self.assertTrue(chosen['works'], chosen)
+        self.assertEqual(chosen['validation'], rec['validation'])
+        if any(c['validation']['multipart'] == 'validated'
+               for c in working):
+            self.assertEqual('validated', rec['validation']['multipart'],
+                             entry)
+        if any(c['validation'] == rec['validation'] and
+               c['validation']['small'] == 'validated' for c in working):
+            self.assertEqual('validated', rec['validation']['small'])
+        return chosen
+
     def check_report_basics(self, entry, section, scheme='https'):
         self.assertEqual(section, entry['section'])
         self.assertEqual(servers.endpoint(self.rgw, scheme),
@@ -242,7 +269,8 @@ class TestS3CheckToolOnRGW(testtools.TestCase):
                     config['label'].startswith('always/'):
                 self.assertTrue(config['works'], config)
 
-    # tests ----------------------------------------------------------------
+
+class TestS3CheckToolOnRGW(ToolTestBase):
 
     def test_default_options_work_and_when_supported_is_refused(self):
         # The S3 options an operator had before the bug: no checksum
@@ -432,3 +460,62 @@ class TestS3CheckToolOnRGW(testtools.TestCase):
         self.assertNotIn(missing, [b['Name'] for b in
                                    self.admin.list_buckets()['Buckets']])
         self.assertBucketAsBefore()
+
+
+class _EveryServer(object):
+    """The tool with a Glance's default options, on one more server.
+
+    Over HTTPS: the default settings work, ``when_supported`` works or is
+    refused with the message naming the option, the recommendation works
+    and validates every shape some working configuration validates, and
+    the bucket is as before.
+    """
+
+    # The code of the when_supported refusal; None when it works.
+    REFUSAL = None
+
+    def test_default_options_and_recommendation(self):
+        conf = self.write_conf(self.single_store_conf())
+        run = self.run_tool(conf, '--format', 'json')
+        self.assertEqual(0, run.returncode, run)
+        entry = run.backend('glance_store')
+        self.assertIsNone(entry['error'], entry)
+        self.assertTrue(entry['cleanup']['ok'], entry['cleanup'])
+        for label in ['off'] + [c['label'] for c in entry['configurations']
+                                if c['label'].startswith('always/')]:
+            self.assertTrue(configuration(entry, label)['works'],
+                            configuration(entry, label))
+        supported = configuration(entry, 'when_supported')
+        if self.REFUSAL is None:
+            self.assertTrue(supported['works'], supported)
+        else:
+            self.assertEqual(self.REFUSAL, supported['results']['put'])
+            self.assertIn(REQUEST, supported['messages']['put'])
+        self.assertRecommendationValidatesMost(entry)
+        self.assertBucketAsBefore()
+        return entry
+
+
+class TestS3CheckToolOnLocalStack(_EveryServer, ToolTestBase):
+    KIND = 'localstack'
+
+
+class TestS3CheckToolOnSeaweedFS(_EveryServer, ToolTestBase):
+    KIND = 'seaweedfs'
+
+    def test_default_options_and_recommendation(self):
+        entry = super().test_default_options_and_recommendation()
+        # Full-object CRCs validate every shape; the composite SHA
+        # checksums (no part checksums there) leave multipart images
+        # unvalidated, so SHA is never the pick.
+        crc = configuration(entry, 'always/CRC32')
+        self.assertEqual({'small': 'validated', 'multipart': 'validated'},
+                         crc['validation'])
+        self.assertEqual('unvalidated', configuration(
+            entry, 'always/SHA256')['validation']['multipart'])
+        self.assertNotIn('SHA', entry['recommendation']['label'])
+
+
+class TestS3CheckToolOnSwift(_EveryServer, ToolTestBase):
+    KIND = 'swift'
+    REFUSAL = 'NotImplemented'

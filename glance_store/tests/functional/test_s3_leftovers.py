@@ -31,7 +31,7 @@ import uuid
 import fixtures
 import testtools
 
-from glance_store._drivers import s3_leftovers
+from glance_store.cmd.s3_check import leftovers as s3_leftovers
 from glance_store.tests.functional import leftovers_helpers as lh
 from glance_store.tests.functional import servers
 

@@ -26,9 +26,10 @@ third that delays, jitters and drops frames; tbf limits the rate.
   upload that could not be aborted, and once the link is back
   ``--stale-uploads --abort`` removes it.
 
-The clients of the last two cases use 4 s connect and read timeouts (the
-store's defaults are botocore's 60 s), so that a dead link shows within
-the test's time.  Figures (throughput, botocore attempts, TCP
+The stores of the last two cases are configured with 4 s connect and read
+timeouts (``s3_store_connect_timeout``, ``s3_store_read_timeout``; the
+defaults are botocore's 60 s), so that a dead link shows within the
+test's time.  Figures (throughput, botocore attempts, TCP
 retransmissions, time to fail) go to the figures file of
 ``leftovers_helpers``.
 
@@ -52,7 +53,7 @@ from glance_store.tests.functional import servers
 
 MiB = 1024 * 1024
 PART_MARKER = 'Started multipart upload'
-SHORT_TIMEOUTS = {'connect_timeout': 4, 'read_timeout': 4}
+SHORT_TIMEOUTS = {'s3_store_connect_timeout': 4, 's3_store_read_timeout': 4}
 
 
 class _Stderr(object):
@@ -166,11 +167,11 @@ class TestNetworkPath(testtools.TestCase):
         lh.record('netpath shaped: forwarder %s' % stats)
         self.assertGreater(stats['dropped'], 0, stats)
 
-    def start_and_cut(self, size, **extra):
+    def start_and_cut(self, size, **options):
         child = self.client_child(self.job(
             size, True, download=True, overrides={
                 's3_store_create_bucket_on_put': True,
-                's3_store_thread_pools': 2}, **SHORT_TIMEOUTS, **extra))
+                's3_store_thread_pools': 2, **SHORT_TIMEOUTS, **options}))
         stderr = _Stderr(child, PART_MARKER)
         if not stderr.seen.wait(120):
             child.kill()
@@ -185,9 +186,10 @@ class TestNetworkPath(testtools.TestCase):
         before = self.path.tcp_counters()
         # botocore's standard mode allows 3 attempts; when the peer closes
         # the connection at once they can all fall inside the 5 s outage
-        # (seen once in CI), so this client allows 5, as an operator can
-        # with AWS_MAX_ATTEMPTS.
-        child, stderr = self.start_and_cut(12 * MiB, max_attempts=5)
+        # (seen once in CI), so this backend allows 5, as an operator
+        # does with the option.
+        child, stderr = self.start_and_cut(12 * MiB,
+                                           s3_store_retry_max_attempts=5)
         time.sleep(5)
         self.path.link_up()
         result, rest = lh.child_result(child)

@@ -17,10 +17,10 @@ JOB is a JSON object: ``server`` (an entry of servers.json, or one made
 by ``netpath``), ``bucket``, ``key``, ``size``, ``known_size`` (pass the
 size to ``add`` or 0), ``stall_after`` (bytes after which the image
 source stops sending until the process is killed; null for none),
-``read_timeout``/``connect_timeout`` (seconds, to bound the client on a
-dead link), ``overrides`` (store options) and ``download`` (read the
-image back).  The store's log goes to stderr (DEBUG: it names the
-multipart upload when it starts).
+``overrides`` (store options, e.g. ``s3_store_read_timeout`` to bound the
+client on a dead link) and ``download`` (read the image back).  The
+store's log goes to stderr (DEBUG: it names the multipart upload when it
+starts).
 
 It prints one JSON line: the store's answer, md5 and sha512 of what was
 sent and read back, the elapsed seconds, the request attempts botocore
@@ -35,11 +35,7 @@ import logging
 import sys
 import threading
 import time
-from unittest import mock
 
-from botocore import config as boto_config
-
-from glance_store._drivers import s3
 from glance_store.tests.functional import s3_store_helpers as helpers
 
 
@@ -76,27 +72,12 @@ def _count_attempts(client, counts):
     client.meta.events.register('before-call.s3', before_call)
 
 
-def _timeouts(job):
-    original = s3.Store._client_config
-    extra = {k: job[k] for k in ('connect_timeout', 'read_timeout')
-             if job.get(k)}
-    if job.get('max_attempts'):
-        extra['retries'] = {'mode': 'standard',
-                            'total_max_attempts': job['max_attempts']}
-
-    def client_config(self):
-        return original(self).merge(boto_config.Config(**extra))
-    return mock.patch.object(s3.Store, '_client_config', client_config)
-
-
 def run(job):
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format='%(levelname)s %(name)s %(message)s')
     logging.getLogger('glance_store').setLevel(logging.DEBUG)
-    with _timeouts(job):
-        store = helpers.make_store(job['server'], job.get('scheme', 'http'),
-                                   job['bucket'],
-                                   **job.get('overrides', {}))
+    store = helpers.make_store(job['server'], job.get('scheme', 'http'),
+                               job['bucket'], **job.get('overrides', {}))
     counts = {}
     _count_attempts(store._s3_client, counts)
     reader = StallingReader(job['size'], job.get('stall_after'))

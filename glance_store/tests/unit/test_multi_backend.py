@@ -66,6 +66,9 @@ class TestRegisterStoreOpts(_MultiStoreTest):
             self.assertEqual('/var/lib/glance/%s' % name,
                              self.conf[name].filesystem_store_datadir)
             self.assertEqual(0, self.conf[name].weight)
+        # As upstream, creating the stores records the reserved ones.
+        self.assertEqual({}, multi_backend._RESERVED_STORES)
+        multi_backend.create_multi_stores(self.conf, reserved_stores=RESERVED)
         self.assertEqual(RESERVED, multi_backend._RESERVED_STORES)
 
     def test_twice_is_harmless(self):
@@ -87,7 +90,9 @@ class TestRegisterStoreOpts(_MultiStoreTest):
                       self.log.output)
         self.assertIn('not available in this distribution', self.log.output)
         self.assertNotIn('Traceback', self.log.output)
-        self.assertNotIn('objects', self.conf)
+        # The group holds upstream's swift options (accepted, ignored).
+        self.assertEqual(0, self.conf.objects.weight)
+        self.assertEqual('glance', self.conf.objects.swift_store_container)
 
     def test_registers_enabled_backends_when_missing(self):
         conf = mock.MagicMock()
@@ -393,9 +398,11 @@ class TestListConfigOpts(_MultiStoreTest):
         self.assertEqual('backend_defaults', names[-1])
         self.assertEqual(sorted(names[1:-1]), names[1:-1])
         # Every loadable driver by its name, no legacy alias, no broken one.
-        self.assertEqual(['fake', 'fake2', 'fake_badmeta', 'fake_fresh',
-                          'fake_initfail', 'fake_noacl', 'fake_noscheme',
-                          'fake_ro', 'fake_schemeless', 'file'],
+        # The stand-ins of the stores not shipped too.
+        self.assertEqual(['cinder', 'fake', 'fake2', 'fake_badmeta',
+                          'fake_fresh', 'fake_initfail', 'fake_noacl',
+                          'fake_noscheme', 'fake_ro', 'fake_schemeless',
+                          'file', 'rbd', 'swift', 'vmware'],
                          names[1:-1])
         opts = {g: [o.name for o in group_opts] for g, group_opts in groups}
         self.assertEqual(['default_backend',
@@ -406,8 +413,12 @@ class TestListConfigOpts(_MultiStoreTest):
         self.assertEqual(['store_description', 'weight', 'fake_store_mode',
                           'fake_store_chunk_size', 'fake_file_label'],
                          opts['file'])
+        stand_ins = set(opts['cinder'] + opts['rbd'] + opts['swift'] +
+                        opts['vmware']) - {'store_description', 'weight'}
         self.assertEqual(['fake_store_mode', 'fake_store_chunk_size',
-                          'fake_file_label'], opts['backend_defaults'])
+                          'fake_file_label'],
+                         [o for o in opts['backend_defaults']
+                          if o not in stand_ins])
 
 
 class TestWithTheFileStore(base.MultiStoreBaseTest):
@@ -476,3 +487,137 @@ class TestWithTheFileStore(base.MultiStoreBaseTest):
             self.conf, 'file', backend='images')
         self.assertEqual(self.images,
                          images.store_conf.filesystem_store_datadir)
+
+
+class TestStoresCreatedAgain(base.MultiStoreBaseTest):
+    """Single-store and multi-store stores created again in one process.
+
+    What Glance's own tests do, one test after the other: each test
+    registers and creates its stores, single-store or multi-store, with
+    new directories and sometimes the same backend names for other
+    store types. The scheme maps keep every entry of every earlier
+    configuration (as upstream's do: Glance reads them); the API answers
+    with the stores of the configuration in force.
+    """
+
+    def _single(self, stores, datadir):
+        self.conf.clear_override('enabled_backends')
+        single_backend.register_opts(self.conf)
+        self.config(stores=stores, default_store=stores[0],
+                    filesystem_store_datadir=datadir, group='glance_store')
+        return single_backend.create_stores(self.conf)
+
+    def _multi(self, backends, datadir, reserved=RESERVED):
+        self.set_backends(backends, sorted(backends)[0], reserved=reserved)
+        for name, store_type in dict(backends, **(reserved or {})).items():
+            if store_type == 'file':
+                self.config(filesystem_store_datadir='%s/%s' % (datadir,
+                                                                name),
+                            group=name)
+        return multi_backend.create_multi_stores(self.conf,
+                                                 reserved_stores=reserved)
+
+    @staticmethod
+    def _maps():
+        single = {scheme: info['store_entry']
+                  for scheme, info in location.SCHEME_TO_CLS_MAP.items()}
+        multi = {scheme: {name: info['store_entry']
+                          for name, info in backends.items()}
+                 for scheme, backends in
+                 location.SCHEME_TO_CLS_BACKEND_MAP.items()}
+        return single, multi
+
+    def _assert_backend(self, name, store_type, datadir=None):
+        store = multi_backend.get_store_from_store_identifier(name)
+        schemes = {'file': ('file', 'filesystem'),
+                   'http': ('http', 'https')}[store_type]
+        self.assertEqual(schemes, tuple(store.get_schemes()), name)
+        if datadir:
+            self.assertEqual('%s/%s' % (datadir, name), store.datadir)
+
+    def _cycle(self, n, first):
+        """single (file, http), multi (file), multi (http), in an order."""
+        d = '%s/%s-%d' % (self.test_dir, first, n)
+        steps = {
+            'single': lambda: self._single(['file', 'http'], d + '/single'),
+            'multi-file': lambda: self._multi(
+                {'store1': 'file', 'store2': 'file'}, d),
+            'multi-http': lambda: self._multi(
+                {'store1': 'http', 'store2': 'http'}, d),
+        }
+        order = {'single': ['single', 'multi-file', 'multi-http'],
+                 'multi': ['multi-file', 'multi-http', 'single']}[first]
+        for step in order:
+            steps[step]()
+            if step == 'multi-file':
+                self._assert_backend('store1', 'file', d)
+                self._assert_backend('os_glance_tasks_store', 'file', d)
+            elif step == 'multi-http':
+                self._assert_backend('store1', 'http')
+                self._assert_backend('store2', 'http')
+                # Glance's location import: an http location of store1.
+                loc = location.get_location_from_uri_and_backend(
+                    'http://127.0.0.1/img', 'store1', conf=self.conf)
+                self.assertEqual('http://127.0.0.1/img', loc.get_store_uri())
+            else:
+                store = single_backend.get_store_from_scheme('file')
+                self.assertEqual(d + '/single', store.datadir)
+        return d
+
+    # Every entry ever registered stays; each backend name maps, per
+    # scheme, to the store type it had last for that scheme.
+    EXPECTED_SINGLE = {'file': 'file', 'filesystem': 'file',
+                       'http': 'http', 'https': 'http'}
+    EXPECTED_MULTI = {
+        'file': {'store1': 'file', 'store2': 'file',
+                 'os_glance_staging_store': 'file',
+                 'os_glance_tasks_store': 'file'},
+        'filesystem': {'store1': 'file', 'store2': 'file',
+                       'os_glance_staging_store': 'file',
+                       'os_glance_tasks_store': 'file'},
+        'http': {'store1': 'http', 'store2': 'http'},
+        'https': {'store1': 'http', 'store2': 'http'},
+    }
+
+    def test_single_then_multi_repeatedly(self):
+        for n in range(3):
+            self._cycle(n, 'single')
+            self.assertEqual((self.EXPECTED_SINGLE, self.EXPECTED_MULTI),
+                             self._maps())
+            self.assertEqual(RESERVED, multi_backend._RESERVED_STORES)
+
+    def test_multi_then_single_repeatedly(self):
+        for n in range(3):
+            d = self._cycle(n, 'multi')
+            self.assertEqual((self.EXPECTED_SINGLE, self.EXPECTED_MULTI),
+                             self._maps())
+            # enabled_backends is unset in single-store mode: the entries
+            # kept in the map do not make store1 a backend (upstream: the
+            # same UnknownScheme).
+            self.assertRaises(exceptions.UnknownScheme,
+                              multi_backend.get_store_from_store_identifier,
+                              'store1')
+            self.assertEqual(d + '/single', single_backend
+                             .get_store_from_scheme('file').datadir)
+
+    def test_backend_gone_or_retyped(self):
+        d = self.test_dir
+        self._multi({'store1': 'file', 'store2': 'file'}, d + '/a')
+        self._multi({'store1': 'http'}, d + '/b', reserved=None)
+        self._assert_backend('store1', 'http')
+        # store2 is no longer configured: its old entry does not answer.
+        e = self.assertRaises(exceptions.UnknownScheme,
+                              multi_backend.get_store_from_store_identifier,
+                              'store2')
+        self.assertIn("No backend named 'store2'", e.msg)
+        # The reserved stores of the first call stay known, as upstream.
+        self._assert_backend('os_glance_staging_store', 'file', d + '/a')
+        self._multi({'store1': 'file'}, d + '/c', reserved=None)
+        self._assert_backend('store1', 'file', d + '/c')
+        # A location without a backend is looked for in the backends of
+        # the current configuration only.
+        self.assertEqual([], list(
+            multi_backend._candidate_backends('http://127.0.0.1/x')))
+        self.assertEqual(
+            ['store1', 'os_glance_staging_store', 'os_glance_tasks_store'],
+            list(multi_backend._candidate_backends('file:///x')))

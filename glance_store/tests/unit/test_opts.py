@@ -16,6 +16,7 @@ Entry points come from the project's setup.cfg (not from whatever is
 installed), so the tests check what this tree declares.
 """
 
+import importlib
 import io
 
 from oslo_config import cfg
@@ -45,6 +46,16 @@ S3_CHECKSUM_OPTS = ['s3_store_enable_data_integrity_protection',
                     's3_store_response_checksum_validation',
                     's3_store_checksum_algorithm']
 
+# The stand-ins of the stores not shipped list upstream's options (their
+# names are checked in test_unavailable_drivers).
+STAND_INS = ('cinder', 'rbd', 'swift', 'vmware')
+
+
+def stand_in_opts(store_type):
+    module = {'vmware': 'vmware_datastore'}.get(store_type, store_type)
+    store = importlib.import_module('glance_store._drivers.' + module).Store
+    return [opt.name for opt in store.OPTIONS]
+
 
 class TestOptsEntryPoints(base.BaseTestCase):
 
@@ -72,26 +83,46 @@ class TestOptsEntryPoints(base.BaseTestCase):
             self.assertEqual(value, drivers[name])
             self.assertEqual(value, drivers['glance.store.%s.Store' % module])
 
+    def test_every_choice_has_a_description(self):
+        # oslo-config-generator prints "<No description provided>" for a
+        # choice given without one (default_store's had none).
+        for namespace in ('glance.store', 'glance.multi_store'):
+            _names, groups = self._list(namespace)
+            for group, opts in groups:
+                for opt in opts:
+                    choices = getattr(opt.type, 'choices', None) or {}
+                    for value, description in choices.items():
+                        self.assertTrue(description, '%s %s %s' % (
+                            group, opt.name, value))
+
     def test_single_store(self):
         names, _groups = self._list('glance.store')
         [(group, opts)] = names
         self.assertEqual('glance_store', group)
         self.assertEqual(CORE_SINGLE, opts[:3])
         self.assertEqual(len(opts), len(set(opts)), opts)
+        stand_ins = sum((stand_in_opts(t) for t in STAND_INS), [])
         self.assertEqual(sorted(CORE_SINGLE + FILE_OPTS + HTTP_OPTS +
-                                S3_OPTS + S3_CHECKSUM_OPTS), sorted(opts))
+                                S3_OPTS + S3_CHECKSUM_OPTS + stand_ins),
+                         sorted(opts))
 
     def test_multi_store(self):
         names, _groups = self._list('glance.multi_store')
         groups = dict(names)
-        self.assertEqual(['glance_store', 'file', 'http', 's3',
-                          'backend_defaults'], [g for g, _o in names])
+        self.assertEqual(['glance_store', 'cinder', 'file', 'http', 'rbd',
+                          's3', 'swift', 'vmware', 'backend_defaults'],
+                         [g for g, _o in names])
         self.assertEqual(CORE_MULTI, groups['glance_store'])
         self.assertEqual(COMMON_BACKEND + FILE_OPTS, groups['file'])
         self.assertEqual(COMMON_BACKEND + HTTP_OPTS, groups['http'])
         self.assertEqual(COMMON_BACKEND + S3_OPTS + S3_CHECKSUM_OPTS,
                          groups['s3'])
-        self.assertEqual(FILE_OPTS + HTTP_OPTS + S3_OPTS + S3_CHECKSUM_OPTS,
+        for store_type in STAND_INS:
+            self.assertEqual(COMMON_BACKEND + stand_in_opts(store_type),
+                             groups[store_type])
+        self.assertEqual(stand_in_opts('cinder') + FILE_OPTS + HTTP_OPTS +
+                         stand_in_opts('rbd') + S3_OPTS + S3_CHECKSUM_OPTS +
+                         stand_in_opts('swift') + stand_in_opts('vmware'),
                          groups['backend_defaults'])
 
     def test_every_option_has_help(self):
@@ -110,6 +141,7 @@ class TestOptsEntryPoints(base.BaseTestCase):
         generator.generate(conf, output_file=out)
         sample = out.getvalue()
         for section in ('[glance_store]', '[file]', '[http]', '[s3]',
+                        '[rbd]', '[swift]', '[cinder]', '[vmware]',
                         '[backend_defaults]'):
             self.assertIn(section, sample)
         self.assertIn('#filesystem_store_datadir = /var/lib/glance/images',

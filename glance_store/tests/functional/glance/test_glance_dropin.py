@@ -29,8 +29,7 @@ import threading
 import testtools
 
 from glance_store.tests.functional.glance import harness
-from glance_store.tests.functional.glance import test_glance_api
-from glance_store.tests.functional.glance import test_glance_s3
+from glance_store.tests.functional.glance import mixins
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -92,7 +91,7 @@ def _data(size, seed):
     return bytes(out[:size])
 
 
-class TestGlanceHttpLocations(test_glance_api.GlanceServerMixin,
+class TestGlanceHttpLocations(mixins.GlanceServerMixin,
                               testtools.TestCase):
     """Locations on http URLs, in a file + http multi-store deployment."""
 
@@ -218,14 +217,14 @@ class TestGlanceHttpLocations(test_glance_api.GlanceServerMixin,
             self.assertEqual(400, resp.status_code, resp.text)
 
 
-class TestGlanceStoresDetail(test_glance_s3.RGWGlanceMixin,
-                             test_glance_api.GlanceServerMixin,
+class TestGlanceStoresDetail(mixins.RGWGlanceMixin,
+                             mixins.GlanceServerMixin,
                              testtools.TestCase):
     """GET /v2/info/stores/detail with file, http and S3 backends."""
 
     @classmethod
     def store_config(cls, workdir):
-        s3_options = test_glance_s3.rgw_store_options(cls.rgw, cls.bucket)
+        s3_options = mixins.rgw_store_options(cls.rgw, cls.bucket)
         s3_options['s3_store_thread_pools'] = 3
         return harness.multi_store(
             {'cheap': ('file', {'filesystem_store_datadir':
@@ -238,7 +237,7 @@ class TestGlanceStoresDetail(test_glance_s3.RGWGlanceMixin,
              'web': ('http', {'store_description': 'Web servers'})},
             default_backend='cheap',
             reserved_dir=os.path.join(workdir, 'reserved'),
-            extra_sections=test_glance_s3.LOG_SECTIONS)
+            extra_sections=mixins.LOG_SECTIONS)
 
     def test_stores_detail(self):
         resp = self.client.stores_detail()
@@ -257,9 +256,9 @@ class TestGlanceStoresDetail(test_glance_s3.RGWGlanceMixin,
         self.assertEqual('s3', fast['type'])
         self.assertEqual(
             {'s3_store_large_object_size':
-                test_glance_s3.THRESHOLD_MB * MiB,
+                mixins.THRESHOLD_MB * MiB,
              's3_store_large_object_chunk_size':
-                test_glance_s3.CHUNK_MB * MiB,
+                mixins.CHUNK_MB * MiB,
              's3_store_thread_pools': 3}, fast['properties'])
         web = stores['web']
         self.assertEqual('http', web['type'])
@@ -268,8 +267,8 @@ class TestGlanceStoresDetail(test_glance_s3.RGWGlanceMixin,
         self.assertEqual('Web servers', web['description'])
 
 
-class TestGlanceBrokenS3Region(test_glance_api.FileBackendMixin,
-                               test_glance_api.GlanceServerMixin,
+class TestGlanceBrokenS3Region(mixins.FileBackendMixin,
+                               mixins.GlanceServerMixin,
                                testtools.TestCase):
     """One S3 backend botocore cannot use: the file backend still serves.
 
@@ -290,7 +289,7 @@ class TestGlanceBrokenS3Region(test_glance_api.FileBackendMixin,
                  's3_store_region_name': 'custom_region_name'})},
             default_backend='cheap',
             reserved_dir=os.path.join(workdir, 'reserved'),
-            extra_sections=test_glance_s3.LOG_SECTIONS)
+            extra_sections=mixins.LOG_SECTIONS)
 
     def test_file_backend_serves(self):
         resp = self.client.stores_info()

@@ -26,7 +26,7 @@ on this library with an ``s3`` store on RGW's HTTPS endpoint:
   the log says which options to change, nothing is left in the bucket.
 
 The multipart threshold is lowered to 5 MB, so the image sizes of the
-shared tests (see test_glance_api.GlanceImageTests) are multipart uploads,
+shared tests (see mixins.GlanceImageTests) are multipart uploads,
 of known size (Content-Length) and of unknown size (chunked request, which
 Glance passes to the store as size 0).
 
@@ -34,183 +34,20 @@ RGW comes from ``tools/s3_servers.py`` (``tox -e functional-glance``
 starts it); without it the tests skip, or fail when CI is set.
 """
 
-import contextlib
 import hashlib
 import os
-import tempfile
 
-from oslo_log import _options as log_options
 import testtools
 
-from glance_store._drivers import s3_checksums
 from glance_store.tests.functional.glance import harness
-from glance_store.tests.functional.glance import test_glance_api
-from glance_store.tests.functional import servers
+from glance_store.tests.functional.glance import mixins
 
 KiB = 1024
 MiB = 1024 * KiB
-
-# s3_store_large_object_size and s3_store_large_object_chunk_size, in MB
-# (the chunk size cannot go below S3's 5 MB minimum part size).
-THRESHOLD_MB = 5
-CHUNK_MB = 5
-PART_SIZE = CHUNK_MB * MiB
-
-# Settings of the process environment or of ~/.aws/config that would
-# change boto3's checksum behaviour behind the configuration's back.
-AWS_ENV_VARS = ('AWS_REQUEST_CHECKSUM_CALCULATION',
-                'AWS_RESPONSE_CHECKSUM_VALIDATION', 'AWS_PROFILE',
-                'AWS_DEFAULT_PROFILE', 'AWS_ACCESS_KEY_ID',
-                'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN',
-                'AWS_CA_BUNDLE')
-
-# With debug on, botocore logs every request's parameters, image bytes
-# included (tens of MB per part): keep the S3 client libraries at INFO.
-LOG_LEVELS = list(log_options.DEFAULT_LOG_LEVELS) + [
-    'botocore=INFO', 'boto3=INFO', 's3transfer=INFO', 'urllib3=INFO']
-LOG_SECTIONS = {'DEFAULT': {'default_log_levels': LOG_LEVELS}}
-# Everything at DEBUG, the S3 client libraries included: for the check
-# that no key is logged (small images only: botocore logs request bodies).
-DEBUG_LOG_LEVELS = list(log_options.DEFAULT_LOG_LEVELS) + [
-    'botocore=DEBUG', 'boto3=DEBUG', 's3transfer=DEBUG', 'urllib3=DEBUG']
-DEBUG_LOG_SECTIONS = {'DEFAULT': {'default_log_levels': DEBUG_LOG_LEVELS}}
+PART_SIZE = mixins.PART_SIZE
 
 
-@contextlib.contextmanager
-def clean_aws_environment():
-    """Start the Glance server with boto3's own defaults, then restore."""
-    missing = os.path.join(tempfile.gettempdir(), 'gs-func-no-aws-config')
-    changes = dict.fromkeys(AWS_ENV_VARS)
-    changes['AWS_CONFIG_FILE'] = missing
-    changes['AWS_SHARED_CREDENTIALS_FILE'] = missing
-    saved = {name: os.environ.get(name) for name in changes}
-    try:
-        for name, value in changes.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-def rgw_store_options(rgw, bucket, checksum_options=None):
-    """``s3_store_*`` options for RGW's HTTPS endpoint."""
-    options = {
-        's3_store_host': servers.endpoint(rgw, 'https'),
-        's3_store_cacert': rgw['ca_bundle'],
-        's3_store_access_key': rgw['access_key'],
-        's3_store_secret_key': rgw['secret_key'],
-        's3_store_region_name': rgw.get('region') or 'us-east-1',
-        's3_store_bucket': bucket,
-        's3_store_bucket_url_format': 'path',
-        's3_store_create_bucket_on_put': False,
-        's3_store_large_object_size': THRESHOLD_MB,
-        's3_store_large_object_chunk_size': CHUNK_MB,
-    }
-    options.update(checksum_options or {})
-    return options
-
-
-def expected_policy(checksum_options):
-    """The start-up policy line the driver logs for these options."""
-    opts = checksum_options or {}
-    return s3_checksums.ChecksumPolicy.from_options(
-        opts.get('s3_store_enable_data_integrity_protection', False),
-        opts.get('s3_store_request_checksum_calculation'),
-        opts.get('s3_store_response_checksum_validation'),
-        opts.get('s3_store_checksum_algorithm')).describe()
-
-
-class RGWBucketMixin(object):
-    """An RGW bucket for one test class, and the backend hooks on it.
-
-    ``stored_names`` lists the bucket's objects and also its open
-    multipart uploads (as ``multipart-upload:KEY``), so every assertion of
-    the shared tests on what the backend holds also covers orphaned
-    uploads.
-    """
-
-    rgw = None
-    bucket = None
-    admin = None
-
-    @classmethod
-    def setup_bucket(cls):
-        cls.rgw = servers.get_server('rgw')
-        cls.admin = servers.client(
-            cls.rgw, 'https', request_checksum_calculation='when_required',
-            response_checksum_validation='when_required')
-        cls.bucket = servers.unique_bucket('gs-glance')
-        cls.admin.create_bucket(Bucket=cls.bucket)
-
-    @classmethod
-    def remove_bucket(cls):
-        if cls.bucket is not None:
-            servers.delete_bucket(cls.admin, cls.bucket)
-            cls.bucket = None
-
-    def open_uploads(self):
-        return servers.list_open_uploads(self.admin, self.bucket)
-
-    def stored_names(self):
-        names = set(servers.list_keys(self.admin, self.bucket))
-        names.update('multipart-upload:%s' % key
-                     for key, _id in self.open_uploads())
-        return names
-
-    def stored_bytes(self, image_id):
-        try:
-            resp = self.admin.get_object(Bucket=self.bucket, Key=image_id)
-        except self.admin.exceptions.NoSuchKey:
-            return None
-        return resp['Body'].read()
-
-    def server_log(self):
-        with open(self.server.log_path, 'rb') as f:
-            return f.read().decode('utf-8', 'replace')
-
-    def assertLogged(self, text, log):
-        # Not assertIn: a failure message must not carry the whole log.
-        if text not in log:
-            self.fail('not in the Glance API log: %s' % text)
-
-    def assertNotLogged(self, text, log):
-        if text in log:
-            self.fail('in the Glance API log: %s' % text)
-
-    def etag(self, image_id):
-        head = self.admin.head_object(Bucket=self.bucket, Key=image_id)
-        return head['ETag'].strip('"')
-
-
-class RGWGlanceMixin(RGWBucketMixin):
-    """A Glance server test class whose backend is a fresh RGW bucket."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.setup_bucket()
-        try:
-            with clean_aws_environment():
-                super(RGWGlanceMixin, cls).setUpClass()
-        except BaseException:
-            cls.remove_bucket()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super(RGWGlanceMixin, cls).tearDownClass()
-        finally:
-            cls.remove_bucket()
-
-
-class GlanceOnRGWTests(RGWGlanceMixin, test_glance_api.GlanceImageTests):
+class GlanceOnRGWTests(mixins.RGWGlanceMixin, mixins.GlanceImageTests):
     """The shared Glance image tests with multipart-sized images."""
 
     # Above the 5 MB threshold: multipart uploads of 3 parts, of known
@@ -271,17 +108,17 @@ class GlanceOnRGWTests(RGWGlanceMixin, test_glance_api.GlanceImageTests):
     def test_driver_logs_configured_policy(self):
         # The options reached the driver in the server process.
         log = self.server_log()
-        self.assertLogged(expected_policy(self.CHECKSUM_OPTIONS), log)
+        self.assertLogged(mixins.expected_policy(self.CHECKSUM_OPTIONS), log)
         self.assertNotLogged(self.rgw['secret_key'], log)
 
     def test_multipart_upload_with_content_length(self):
-        data = test_glance_api._pattern(self.KNOWN_SIZE, 11)
+        data = mixins.pattern(self.KNOWN_SIZE, 11)
         image_id = self._upload_and_check(data, chunked=False)
         self._check_multipart(image_id, len(data))
         self._check_delete(image_id)
 
     def test_multipart_upload_of_unknown_size(self):
-        data = test_glance_api._pattern(self.CHUNKED_SIZE, 12)
+        data = mixins.pattern(self.CHUNKED_SIZE, 12)
         image_id = self._upload_and_check(data, chunked=True)
         self._check_multipart(image_id, len(data))
         self._check_delete(image_id)
@@ -289,13 +126,13 @@ class GlanceOnRGWTests(RGWGlanceMixin, test_glance_api.GlanceImageTests):
     def test_small_upload_of_unknown_size(self):
         # Below the threshold: the store buffers it and sends one
         # PutObject (an ETag without part count).
-        data = test_glance_api._pattern(self.SMALL_SIZE, 13)
+        data = mixins.pattern(self.SMALL_SIZE, 13)
         image_id = self._upload_and_check(data, chunked=True)
         self.assertEqual(hashlib.md5(data).hexdigest(), self.etag(image_id))
         self._check_delete(image_id)
 
     def test_small_upload_with_content_length(self):
-        data = test_glance_api._pattern(self.SMALL_SIZE, 14)
+        data = mixins.pattern(self.SMALL_SIZE, 14)
         image_id = self._upload_and_check(data, chunked=False)
         self.assertEqual(hashlib.md5(data).hexdigest(), self.etag(image_id))
         self._check_delete(image_id)
@@ -319,9 +156,9 @@ class TestGlanceS3DefaultOptions(GlanceOnRGWTests, testtools.TestCase):
     def store_config(cls, workdir):
         return harness.single_store(
             None, stores=('s3', 'http'), default_store='s3',
-            options=rgw_store_options(cls.rgw, cls.bucket,
-                                      cls.CHECKSUM_OPTIONS),
-            extra_sections=LOG_SECTIONS)
+            options=mixins.rgw_store_options(cls.rgw, cls.bucket,
+                                             cls.CHECKSUM_OPTIONS),
+            extra_sections=mixins.LOG_SECTIONS)
 
     def check_image_store(self, image):
         self.assertNotIn('stores', image)
@@ -339,8 +176,8 @@ class TestGlanceS3AlwaysMultiStore(GlanceOnRGWTests, testtools.TestCase):
 
     @classmethod
     def store_config(cls, workdir):
-        options = rgw_store_options(cls.rgw, cls.bucket,
-                                    cls.CHECKSUM_OPTIONS)
+        options = mixins.rgw_store_options(cls.rgw, cls.bucket,
+                                           cls.CHECKSUM_OPTIONS)
         options['store_description'] = 'Ceph RGW'
         return harness.multi_store(
             {cls.BACKEND: ('s3', options),
@@ -348,7 +185,7 @@ class TestGlanceS3AlwaysMultiStore(GlanceOnRGWTests, testtools.TestCase):
                                 os.path.join(workdir, 'local')})},
             default_backend=cls.BACKEND,
             reserved_dir=os.path.join(workdir, 'reserved'),
-            extra_sections=LOG_SECTIONS)
+            extra_sections=mixins.LOG_SECTIONS)
 
     def check_image_store(self, image):
         self.assertEqual(self.BACKEND, image.get('stores'))
@@ -364,7 +201,7 @@ class TestGlanceS3AlwaysMultiStore(GlanceOnRGWTests, testtools.TestCase):
     def test_download_of_object_without_stored_checksum_is_logged(self):
         # RGW 16 stores no checksum: ``always`` serves the image and says
         # in the log that it could not be checked.
-        data = test_glance_api._pattern(self.SMALL_SIZE, 15)
+        data = mixins.pattern(self.SMALL_SIZE, 15)
         image_id = self._upload_and_check(data, chunked=False)
         self.assertLogged('%s/%s has no stored checksum' % (self.bucket,
                                                             image_id),
@@ -373,7 +210,7 @@ class TestGlanceS3AlwaysMultiStore(GlanceOnRGWTests, testtools.TestCase):
 
 
 class TestGlanceS3WhenSupportedReproducesBug(
-        RGWGlanceMixin, test_glance_api.GlanceServerMixin,
+        mixins.RGWGlanceMixin, mixins.GlanceServerMixin,
         testtools.TestCase):
     """Control: ``when_supported`` uploads hit bug 2121144 on RGW HTTPS.
 
@@ -392,9 +229,9 @@ class TestGlanceS3WhenSupportedReproducesBug(
     def store_config(cls, workdir):
         return harness.single_store(
             None, stores=('s3',), default_store='s3',
-            options=rgw_store_options(cls.rgw, cls.bucket,
-                                      cls.CHECKSUM_OPTIONS),
-            extra_sections=LOG_SECTIONS)
+            options=mixins.rgw_store_options(cls.rgw, cls.bucket,
+                                             cls.CHECKSUM_OPTIONS),
+            extra_sections=mixins.LOG_SECTIONS)
 
     def _failed_upload(self, data, chunked):
         resp = self.client.create_image(name=self.id())
@@ -422,15 +259,15 @@ class TestGlanceS3WhenSupportedReproducesBug(
 
     def test_single_part_upload_fails_cleanly(self):
         self._failed_upload(
-            test_glance_api._pattern(1 * MiB + 3, 21), chunked=False)
+            mixins.pattern(1 * MiB + 3, 21), chunked=False)
 
     def test_multipart_upload_of_unknown_size_fails_cleanly(self):
         self._failed_upload(
-            test_glance_api._pattern(2 * PART_SIZE + 9, 22), chunked=True)
+            mixins.pattern(2 * PART_SIZE + 9, 22), chunked=True)
 
 
 class TestGlanceS3DebugLogsHoldNoKey(
-        RGWGlanceMixin, test_glance_api.GlanceServerMixin,
+        mixins.RGWGlanceMixin, mixins.GlanceServerMixin,
         testtools.TestCase):
     """A DEBUG capture of add, get and delete through Glance's API.
 
@@ -443,11 +280,11 @@ class TestGlanceS3DebugLogsHoldNoKey(
     def store_config(cls, workdir):
         return harness.single_store(
             None, stores=('s3',), default_store='s3',
-            options=rgw_store_options(cls.rgw, cls.bucket),
-            extra_sections=DEBUG_LOG_SECTIONS)
+            options=mixins.rgw_store_options(cls.rgw, cls.bucket),
+            extra_sections=mixins.DEBUG_LOG_SECTIONS)
 
     def test_add_get_delete_log_no_key(self):
-        data = test_glance_api._pattern(64 * KiB + 5, 31)
+        data = mixins.pattern(64 * KiB + 5, 31)
         resp = self.client.create_image(name=self.id())
         self.assertEqual(201, resp.status_code, resp.text)
         image_id = resp.json()['id']

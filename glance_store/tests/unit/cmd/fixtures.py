@@ -306,13 +306,17 @@ def glance_verdict(test, path, backend='objects', size=64 * 1024):
     return True, None
 
 
-def matrix(**failing):
+def matrix(validated=None, **failing):
     """ConfigResults of the standard configurations (CRT ones included).
 
     ``failing`` maps a label (with '/' written '_') to the error code of
-    its put.
+    its put. ``validated`` maps a label to the shapes whose downloads
+    were validated (the others are unvalidated); without it, every
+    ``always`` configuration validated every shape (a backend that keeps
+    every checksum) and the others none.
     """
     results = []
+    shapes = [shape for shape, _op in model.SHAPES]
     for configuration in model.standard_configurations(
             only_available=False):
         res = model.ConfigResult(configuration)
@@ -321,5 +325,13 @@ def matrix(**failing):
             res.results[op] = model.OK
         if code:
             res.results['put'] = code
+        if validated is None:
+            good = shapes if configuration.label.startswith('always/') \
+                else ()
+        else:
+            good = validated.get(configuration.label, ())
+        for shape in shapes:
+            res.validation[shape] = model.VALIDATED if shape in good \
+                else model.UNVALIDATED
         results.append(res)
     return results

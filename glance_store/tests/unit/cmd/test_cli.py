@@ -19,6 +19,7 @@ import os
 import fixtures as test_fixtures
 from oslotest import base
 
+from glance_store._drivers import s3_redact
 from glance_store.cmd.s3_check import cli
 from glance_store.cmd.s3_check import model
 from glance_store.tests.unit.cmd import fixtures
@@ -62,7 +63,26 @@ class TestModes(base.BaseTestCase):
         self.useFixture(test_fixtures.MonkeyPatch('sys.stderr', err))
         self.assertEqual(model.EXIT_NOT_WORKING, cli.main([]))
         self.assertEqual('glance-store-s3-check: unexpected error: '
-                         'RuntimeError: bug\n', err.getvalue())
+                         'RuntimeError: bug (--debug prints the '
+                         'traceback)\n', err.getvalue())
+
+    def test_debug_prints_the_traceback_without_keys(self):
+        s3_redact.register_keys('AKIADEBUGTRACE000001', 'debug/Secret+1')
+
+        def broken(conf, progress):
+            raise RuntimeError('bug near debug/Secret+1')
+        self.useFixture(test_fixtures.MonkeyPatch(
+            'glance_store.cmd.s3_check.cli.select_mode',
+            lambda conf: broken))
+        err = io.StringIO()
+        self.useFixture(test_fixtures.MonkeyPatch('sys.stderr', err))
+        self.assertEqual(model.EXIT_NOT_WORKING, cli.main(['--debug']))
+        text = err.getvalue()
+        self.assertIn('Traceback (most recent call last)', text)
+        self.assertIn('in broken', text)
+        self.assertTrue(text.endswith('unexpected error: RuntimeError: '
+                                      'bug near ***\n'), text)
+        self.assertNotIn('debug/Secret+1', text)
 
 
 class TestBadInput(fixtures.CheckTestCase):
@@ -99,6 +119,28 @@ class TestBadInput(fixtures.CheckTestCase):
                                        '--backend', 'local')
         self.assertEqual(2, code)
         self.assertIn('not an S3 one', self.assertOneLine(err))
+
+    def test_credentials_in_the_host_are_refused_unseen(self):
+        host = self.endpoint.replace('://', '://AKIAHOSTINURL:%s@' %
+                                     'host-Secret-in-url')
+        path = self.write_conf("""
+            [DEFAULT]
+            enabled_backends = objects:s3
+
+            [objects]
+            s3_store_host = %(host)s
+            s3_store_access_key = %(access)s
+            s3_store_secret_key = %(secret)s
+            s3_store_bucket = %(bucket)s
+            """, host=host)
+        for fmt in ('table', 'json'):
+            code, out, err = self.run_main('--config-file', path,
+                                           '--format', fmt)
+            self.assertEqual(2, code)
+            self.assertIn('s3_store_host holds credentials', out + err)
+            for text in (out, err):
+                self.assertNotIn('host-Secret-in-url', text)
+                self.assertNotIn('AKIAHOSTINURL', text)
 
     def test_missing_required_option(self):
         path = self.write_conf("""

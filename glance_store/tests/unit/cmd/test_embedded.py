@@ -61,7 +61,7 @@ class TestEmbedded(fixtures.CheckTestCase):
         self.assertEqual(0, doc['exit_code'])
         body = doc['embedded']
         self.assertTrue(body['ok'])
-        self.assertEqual('always/SHA256', body['settings'])
+        self.assertEqual('always/CRC32', body['settings'])
         self.assertEqual(['image', 'store', 'read back', 'delete',
                           'verify gone'],
                          [s['name'] for s in body['steps']])

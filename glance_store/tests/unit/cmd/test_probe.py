@@ -14,7 +14,9 @@
 
 import os
 import signal
+import socket
 
+import botocore.awsrequest
 from moto.core import authorization as moto_auth
 
 from glance_store._drivers import s3_checksums
@@ -24,6 +26,12 @@ from glance_store.cmd.s3_check import probe
 from glance_store.tests.unit.cmd import fixtures
 
 ABORT = 'before-call.s3.AbortMultipartUpload'
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
 
 
 def _refuse_abort(**kwargs):
@@ -47,12 +55,12 @@ class TestChecks(fixtures.CheckTestCase):
             self.assertRegex(out, r'\n  [ *] %s +ok +ok +ok +ok ' % label)
         self.assertRegex(out, r'\n  \* off ')
         self.assertIn('Current settings (off): work', out)
-        self.assertIn('Recommended settings (always/SHA256)', out)
+        self.assertIn('Recommended settings (always/CRC32)', out)
         self.assertIn('    [objects]\n'
                       '    s3_store_enable_data_integrity_protection = True\n'
                       '    s3_store_request_checksum_calculation = always\n'
                       '    s3_store_response_checksum_validation = always\n'
-                      '    s3_store_checksum_algorithm = SHA256\n', out)
+                      '    s3_store_checksum_algorithm = CRC32\n', out)
         self.assertNoSecret(out, err)
         self.assertBucketClean()
 
@@ -80,11 +88,23 @@ class TestChecks(fixtures.CheckTestCase):
         stored = {c['label']: c['stored_checksum']
                   for c in backend['configurations']}
         self.assertEqual('SHA1', stored['always/SHA1'])
+        # moto keeps CRC32 as a full-object checksum (every download
+        # validated) and SHA ones as composite checksums without part
+        # checksums (a multipart download is served unvalidated).
+        validation = {c['label']: c['validation']
+                      for c in backend['configurations']}
+        both = {'small': 'validated', 'multipart': 'validated'}
+        self.assertEqual(both, validation['always/CRC32'])
+        self.assertEqual({'small': 'validated', 'multipart': 'unvalidated'},
+                         validation['always/SHA256'])
+        self.assertEqual({'small': 'unvalidated',
+                          'multipart': 'unvalidated'}, validation['off'])
+        self.assertEqual(both, backend['recommendation']['validation'])
         self.assertEqual({'label': 'off', 'works': True, 'options': {
             's3_store_enable_data_integrity_protection': False}},
             backend['current'])
-        self.assertEqual('always/SHA256', backend['recommendation']['label'])
-        self.assertIn('s3_store_checksum_algorithm = SHA256\n',
+        self.assertEqual('always/CRC32', backend['recommendation']['label'])
+        self.assertIn('s3_store_checksum_algorithm = CRC32\n',
                       backend['recommendation']['snippet'])
         self.assertTrue(backend['cleanup']['ok'])
         # The file's own upload settings (the defaults here).
@@ -122,6 +142,50 @@ class TestChecks(fixtures.CheckTestCase):
         self.assertEqual(['always/SHA1'], current)
         self.assertEqual('always/SHA1', backend['current']['label'])
 
+    NETWORK_CONF = """
+        [glance_store]
+        stores = s3
+        default_store = s3
+        s3_store_host = %(endpoint)s
+        s3_store_access_key = %(access)s
+        s3_store_secret_key = %(secret)s
+        s3_store_bucket = %(bucket)s
+        s3_store_bucket_url_format = path
+        s3_store_read_timeout = 30
+        s3_store_retry_max_attempts = 2
+        %(proxy)s
+        """
+
+    def test_network_settings_shown(self):
+        self.no_crt()
+        self.create_bucket()
+        # A proxy for https endpoints only: moto's http endpoint is direct.
+        path = self.write_conf(self.NETWORK_CONF, proxy=(
+            's3_store_https_proxy = http://u:proxy-Passw0rd@127.0.0.1:9'))
+        code, out, err = self.run_main('--config-file', path)
+        self.assertEqual(0, code, err)
+        self.assertIn('  network: https via http://u:***@127.0.0.1:9; '
+                      'connect timeout 60 s, read timeout 30 s; retries '
+                      'standard, attempts 2\n', out)
+        self.assertNotIn('proxy-Passw0rd', out + err)
+        code, doc, err = self.run_json(path)
+        self.assertIn('read timeout 30 s', doc['backends'][0]['network'])
+
+    def test_endpoint_check_goes_through_the_proxy(self):
+        self.no_crt()
+        self.create_bucket()
+        # Nothing listens at the proxy's address: the unsigned endpoint
+        # request fails there, as the store's requests would.
+        path = self.write_conf(self.NETWORK_CONF, proxy=(
+            's3_store_http_proxy = http://127.0.0.1:%d'
+            % _free_port()))
+        code, doc, err = self.run_json(path)
+        self.assertNotEqual(0, code)
+        (backend,) = doc['backends']
+        endpoint = [s for s in backend['steps'] if s['name'] == 'endpoint']
+        self.assertFalse(endpoint[0]['ok'], endpoint)
+        self.assertIn('proxy', str(endpoint[0]).lower())
+
     def test_current_settings_fail_exit_1(self):
         # The configured algorithm needs awscrt, which is "missing": the
         # current settings are tested as their own row and fail with the
@@ -141,7 +205,7 @@ class TestChecks(fixtures.CheckTestCase):
         self.assertIn('needs the awscrt package', out)
         self.assertIn('Current settings (always/when_required CRC32C): '
                       'DO NOT WORK', out)
-        self.assertIn('Recommended settings (always/SHA256)', out)
+        self.assertIn('Recommended settings (always/CRC32)', out)
         self.assertBucketClean()
 
     def test_ignored_values_warned_as_glance_does(self):
@@ -184,7 +248,7 @@ class TestChecks(fixtures.CheckTestCase):
         self.assertTrue(rows['when_supported']['current'])
         self.assertFalse(backend['current']['works'])
         self.assertTrue(rows['always/CRC32']['works'])
-        self.assertEqual('always/SHA256', backend['recommendation']['label'])
+        self.assertEqual('always/CRC32', backend['recommendation']['label'])
         self.assertBucketClean()
 
     def test_several_backends_and_backend_option(self):
@@ -353,6 +417,46 @@ class TestCleanup(fixtures.CheckTestCase):
         self.assertEqual(['other'], [o['Key'] for o in left])
         self.assertEqual([], self.client.list_multipart_uploads(
             Bucket=self.bucket).get('Uploads', []))
+
+    def _cleanup_with_list_uploads(self, answer):
+        self.create_bucket()
+
+        def list_uploads(**kwargs):
+            return answer
+        fixtures.inject(self, lambda store: True,
+                        'before-call.s3.ListMultipartUploads', list_uploads)
+        conf = cli.parse_args(['--config-file', self.multi_conf()])
+        prober = probe.Prober(conf, 'objects', run_id='s3rver')
+        prober.base = prober.make_store(model.Configuration('off', False))
+        prober.bucket_checked = True
+        self.client.put_object(Bucket=self.bucket,
+                               Key=prober.run_prefix + 'left', Body=b'')
+        prober.cleanup()
+        return prober.result.cleanup
+
+    def test_cleanup_without_list_multipart_uploads(self):
+        # s3rver: no ListMultipartUploads; nothing can be open there.
+        cleanup = self._cleanup_with_list_uploads((
+            botocore.awsrequest.AWSResponse('http://x', 501, {}, None),
+            {'Error': {'Code': 'NotImplemented', 'Message': 'A header you '
+                       'provided implies functionality that is not '
+                       'implemented'},
+             'ResponseMetadata': {'HTTPStatusCode': 501}}))
+        self.assertTrue(cleanup.ok, cleanup.detail)
+        self.assertIn('1 leftover objects removed', cleanup.detail)
+        self.assertIn('not supported by this backend; nothing to abort',
+                      cleanup.detail)
+        self.assertNotIn('failed', cleanup.detail)
+        self.assertBucketClean()
+
+    def test_cleanup_other_list_error_is_a_failure(self):
+        cleanup = self._cleanup_with_list_uploads((
+            botocore.awsrequest.AWSResponse('http://x', 500, {}, None),
+            {'Error': {'Code': 'InternalError', 'Message': 'boom'},
+             'ResponseMetadata': {'HTTPStatusCode': 500}}))
+        self.assertFalse(cleanup.ok)
+        self.assertIn('cleanup failed: aborting multipart uploads: '
+                      'InternalError', cleanup.detail)
 
     def test_keys_under_the_run_prefix(self):
         self.no_crt()

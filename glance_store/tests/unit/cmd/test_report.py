@@ -14,6 +14,7 @@
 
 import json
 
+import fixtures as fixtures_lib
 from oslotest import base
 
 from glance_store._drivers import s3_checksums
@@ -26,51 +27,99 @@ ALGORITHMS = s3_checksums.ALGORITHMS
 
 class TestRecommendation(base.BaseTestCase):
 
-    def test_strongest_that_works(self):
+    def test_cheapest_that_validates_every_shape(self):
+        # Every always configuration validates both shapes: the cheapest
+        # in CPU (model.ALGORITHM_CPU) wins.
         rec = report.recommend(fixtures.matrix(
             when_supported='MissingContentLength'))
-        self.assertEqual('always/SHA256', rec.configuration.label)
-
-    def test_order_of_algorithms(self):
-        results = fixtures.matrix(always_SHA256='BadDigest')
-        self.assertEqual('always/SHA1',
-                         report.recommend(results).configuration.label)
-        results = fixtures.matrix(always_SHA256='BadDigest',
-                                  always_SHA1='BadDigest')
-        self.assertEqual('always/CRC64NVME',
-                         report.recommend(results).configuration.label)
-        results = fixtures.matrix(always_SHA256='X', always_SHA1='X',
-                                  always_CRC64NVME='X', always_CRC32C='X')
+        self.assertEqual('always/CRC64NVME', rec.configuration.label)
+        results = fixtures.matrix(always_CRC64NVME='X', always_CRC32C='X')
         self.assertEqual('always/CRC32',
                          report.recommend(results).configuration.label)
+        results = fixtures.matrix(always_CRC64NVME='X', always_CRC32C='X',
+                                  always_CRC32='X')
+        self.assertEqual('always/SHA1',
+                         report.recommend(results).configuration.label)
+
+    def test_multipart_validation_before_cost(self):
+        # SeaweedFS: the CRCs are stored as full-object checksums, the SHA
+        # ones as composite ones without part checksums: a multipart SHA
+        # image is served unvalidated. Never recommend SHA there, even
+        # when it is made the cheapest.
+        both = ('small', 'multipart')
+        validated = {'always/CRC32': both, 'always/CRC32C': both,
+                     'always/CRC64NVME': both, 'always/SHA1': ('small',),
+                     'always/SHA256': ('small',), 'when_supported': both}
+        self.useFixture(fixtures_lib.MockPatchObject(
+            model, 'ALGORITHM_CPU', dict(model.ALGORITHM_CPU, SHA1=0.01,
+                                         SHA256=0.01)))
+        rec = report.recommend(fixtures.matrix(validated))
+        self.assertEqual('always/CRC64NVME', rec.configuration.label)
+        # Without the CRCs, when_supported (boto3's CRC32, validated by
+        # boto3) is next; then a configuration validating only the small
+        # object; a multipart-only validator beats a small-only one.
+        results = fixtures.matrix(validated, always_CRC64NVME='X',
+                                  always_CRC32C='X', always_CRC32='X')
+        self.assertEqual('when_supported',
+                         report.recommend(results).configuration.label)
+        results = fixtures.matrix(dict(validated, when_supported=()),
+                                  always_CRC64NVME='X',
+                                  always_CRC32C='X', always_CRC32='X')
+        self.assertEqual('always/SHA256',
+                         report.recommend(results).configuration.label)
+        results = fixtures.matrix({'always/SHA1': ('small',),
+                                   'always/CRC32': ('multipart',)})
+        self.assertEqual('always/CRC32',
+                         report.recommend(results).configuration.label)
+
+    def test_table_driven_costs(self):
+        # A cost line decides; no logic change for a new figure.
+        self.useFixture(fixtures_lib.MockPatchObject(
+            model, 'ALGORITHM_CPU', dict(model.ALGORITHM_CPU, SHA256=0.01)))
+        self.assertEqual('always/SHA256', report.recommend(
+            fixtures.matrix()).configuration.label)
+        # An algorithm without a figure costs UNKNOWN_CPU.
+        configuration = model.always('CRC32')
+        self.useFixture(fixtures_lib.MockPatchObject(
+            model, 'ALGORITHM_CPU', {}))
+        self.assertEqual(model.UNKNOWN_CPU, configuration.cpu_per_gib())
+        self.assertEqual(0.0, model.Configuration('off', False)
+                         .cpu_per_gib())
 
     def test_ranks(self):
         labels = ['off', 'when_supported', 'always/CRC32', 'always/CRC32C',
                   'always/CRC64NVME', 'always/SHA1', 'always/SHA256']
         ranks = {c.configuration.label: report.rank(c.configuration)
                  for c in fixtures.matrix()}
-        self.assertEqual(labels, sorted(ranks, key=ranks.get))
+        self.assertEqual(labels, [label for label in
+                                  sorted(ranks, key=ranks.get)
+                                  if label in labels])
 
     def test_off_when_the_backend_stores_no_checksum(self):
-        results = fixtures.matrix(when_supported='MissingContentLength')
+        # Ceph RGW 16, Swift: nothing is validated whatever the settings,
+        # so the one that costs nothing.
+        results = fixtures.matrix({}, when_supported='MissingContentLength')
         for res in results:
             res.stored_checksum = 'none'
         rec = report.recommend(results)
         self.assertEqual('off', rec.configuration.label)
         self.assertTrue(report.stores_no_checksum(results))
-        # One protected setting that the backend keeps is enough to
-        # recommend protection again.
-        results[-1].stored_checksum = 'CRC32'
+        # One protected setting that validates is enough to recommend
+        # protection again.
+        results[-1].stored_checksum = 'SHA256'
+        results[-1].validation = {'small': model.VALIDATED,
+                                  'multipart': model.VALIDATED}
         self.assertFalse(report.stores_no_checksum(results))
         self.assertEqual('always/SHA256',
                          report.recommend(results).configuration.label)
 
     def test_when_supported_before_off(self):
         failing = {'always_%s' % a: 'InvalidRequest' for a in ALGORITHMS}
-        rec = report.recommend(fixtures.matrix(**failing))
+        validated = {'when_supported': ('small', 'multipart')}
+        rec = report.recommend(fixtures.matrix(validated, **failing))
         self.assertEqual('when_supported', rec.configuration.label)
         failing['when_supported'] = 'MissingContentLength'
-        rec = report.recommend(fixtures.matrix(**failing))
+        rec = report.recommend(fixtures.matrix(validated, **failing))
         self.assertEqual('off', rec.configuration.label)
         self.assertEqual(
             '[b]\ns3_store_enable_data_integrity_protection = False\n',
@@ -125,7 +174,34 @@ class TestRendering(base.BaseTestCase):
         self.assertRegex(text, r'when_supported +MissingContentLength')
         self.assertIn('when_supported: refused', text)
         self.assertIn('Current settings (off): DO NOT WORK', text)
+        self.assertIn('Recommended settings (always/CRC64NVME)', text)
+        # Validation per shape, and the stored checksum of each.
+        self.assertRegex(text, r'download small +download multipart')
+        self.assertRegex(text, r'always/SHA1 +ok +ok +ok +ok +validated '
+                               r'+validated')
+        self.assertRegex(text, r'\* off +ok +ok +ChecksumMismatch +ok '
+                               r'+unvalidated +unvalidated')
+
+    def test_unvalidated_shape_is_said(self):
+        res = self._backend()
+        res.configurations = fixtures.matrix({
+            'always/SHA256': ('small',)})
+        res.configurations[-1].stored_checksums = {
+            'small': 'SHA256', 'multipart': 'none'}
+        text = report.render_table([res])
         self.assertIn('Recommended settings (always/SHA256)', text)
+        self.assertIn('(multipart unvalidated)', text)
+        self.assertRegex(text, r'always/SHA256 .* validated +unvalidated '
+                               r'+SHA256 / none')
+        doc = json.loads(report.to_json([res]))
+        (backend,) = doc['backends']
+        self.assertEqual({'small': 'validated', 'multipart': 'unvalidated'},
+                         backend['recommendation']['validation'])
+        row = backend['configurations'][-1]
+        self.assertEqual({'small': 'SHA256', 'multipart': 'none'},
+                         row['stored_checksums'])
+        self.assertEqual(model.ALGORITHM_CPU['SHA256'],
+                         row['cpu_seconds_per_gib'])
 
     def test_warnings_not_tried_and_upload_line(self):
         res = self._backend()

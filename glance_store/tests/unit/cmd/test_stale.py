@@ -21,8 +21,8 @@ import uuid
 
 import fixtures
 
-from glance_store._drivers import s3_leftovers
 from glance_store.cmd.s3_check import cli as s3_check
+from glance_store.cmd.s3_check import leftovers as s3_leftovers
 from glance_store.tests import base
 from glance_store.tests.unit.s3 import fixtures as fx
 

@@ -28,12 +28,16 @@ import io
 import logging
 import os
 import threading
+from unittest import mock
+import urllib.parse
 
+import boto3
 import fixtures
 from oslo_utils import units
 
 import glance_store as store
 from glance_store._drivers import s3
+from glance_store._drivers import s3_checksums
 from glance_store import capabilities
 from glance_store import exceptions
 from glance_store import location
@@ -41,22 +45,7 @@ from glance_store.tests import base
 from glance_store.tests.unit.s3 import fixtures as s3fx
 from glance_store.tests import utils as test_utils
 
-
-class ConfigFileMixin(object):
-
-    def load(self, sections):
-        path = os.path.join(self.test_dir, 'glance-api.conf')
-        s3fx.write_config(path, sections)
-        self.conf(['--config-file', path], project='glance',
-                  default_config_files=[])
-        self.addCleanup(self.conf.clear)
-        return path
-
-    def warnings(self):
-        # oslo.config's deprecation warnings (once per process) aside.
-        return [line for line in self.log.output.splitlines()
-                if line.startswith('WARNING ') and
-                'Deprecated:' not in line]
+SMALL = bytes(range(256)) * 3 + b'tail'           # one PutObject
 
 
 WRITE = capabilities.BitMasks.WRITE_ACCESS
@@ -65,7 +54,7 @@ UPSTREAM_SIZES = {'s3_store_large_object_size': '0',
                   's3_store_thread_pools': '0'}
 
 
-class SingleStoreSizesTest(ConfigFileMixin, s3fx.MotoServerMixin,
+class SingleStoreSizesTest(s3fx.ConfigFileMixin, s3fx.MotoServerMixin,
                            base.StoreBaseTest):
 
     def setUp(self):
@@ -144,7 +133,7 @@ BAD_BACKENDS = {
 }
 
 
-class MultiStoreBadBackendTest(ConfigFileMixin, s3fx.MotoServerMixin,
+class MultiStoreBadBackendTest(s3fx.ConfigFileMixin, s3fx.MotoServerMixin,
                                base.MultiStoreBaseTest):
 
     def setUp(self):
@@ -232,6 +221,230 @@ class MultiStoreBadBackendTest(ConfigFileMixin, s3fx.MotoServerMixin,
             self.assertIn('s3_store_host', line)
 
 
+class StubbedConfigureTest(s3fx.StubbedStoreTest):
+    """Configuration seen through the client and the requests it sends."""
+
+    def test_missing_required_option(self):
+        for option in ('s3_store_host', 's3_store_access_key',
+                       's3_store_secret_key', 's3_store_bucket'):
+            with self.subTest(option=option):
+                e = self.assertRaises(
+                    exceptions.BadStoreConfiguration, self.store,
+                    re_raise_bsc=True, **{option: None})
+                self.assertIn(option, e.msg)
+                self.assertNotIn(s3fx.SECRET_KEY, e.msg)
+                st = self.store(**{option: None})
+                self.assertFalse(st.is_capable(
+                    capabilities.BitMasks.WRITE_ACCESS))
+                self.assertTrue(st.is_capable(
+                    capabilities.BitMasks.READ_ACCESS))
+        st = self.store()
+        self.assertTrue(st.is_capable(capabilities.BitMasks.WRITE_ACCESS))
+
+    def test_host_scheme(self):
+        # Without scheme: plain HTTP and s3:// locations, as upstream.
+        for host, endpoint, prefix in (
+                ('s3.example.test', 'http://s3.example.test',
+                 's3://s3.example.test/%s/'),
+                ('s3.example.test:8443/', 'http://s3.example.test:8443',
+                 's3://s3.example.test:8443/%s/'),
+                ('s3-us-west-2.amazonaws.com',
+                 'http://s3-us-west-2.amazonaws.com',
+                 's3://s3-us-west-2.amazonaws.com/%s/'),
+                ('https://s3.example.test', 'https://s3.example.test',
+                 's3+https://s3.example.test/%s/'),
+                ('http://rgw.local:7480', 'http://rgw.local:7480',
+                 's3://rgw.local:7480/%s/')):
+            with self.subTest(host=host):
+                st = self.store(s3_store_host=host)
+                self.assertEqual(endpoint, st._s3_client.meta.endpoint_url)
+                self.assertEqual(prefix % s3fx.BUCKET, st.url_prefix)
+                stub = s3fx.Stubbed.for_test(self, st._s3_client)
+                self.expect_new_object(stub, 'img')
+                self.expect_put(stub, 'img', SMALL, {})
+                uri = self.add(st, 'img', SMALL)[0]
+                self.assertEqual(prefix % s3fx.BUCKET + 'img', uri)
+                url = urllib.parse.urlsplit(stub.requests[-1][1]['url'])
+                want = urllib.parse.urlsplit(endpoint)
+                self.assertEqual(want.scheme, url.scheme)
+                self.assertTrue(url.netloc.endswith(want.netloc))
+
+    def test_region(self):
+        for opts, region in (
+                ({'s3_store_region_name': 'eu-west-3'}, 'eu-west-3'),
+                ({'s3_store_host': 's3.eu-central-1.amazonaws.com'},
+                 'eu-central-1'),
+                ({'s3_store_host': 'https://s3-ap-south-1.amazonaws.com'},
+                 'ap-south-1'),
+                ({'s3_store_host': 's3.amazonaws.com'}, 'us-east-1'),
+                ({'s3_store_host': 's3.eu-central-1.amazonaws.com',
+                  's3_store_region_name': 'us-west-2'}, 'us-west-2'),
+                ({'s3_store_host': 'rgw.example.test'}, 'us-east-1'),
+                ({}, 'us-east-1')):
+            with self.subTest(opts=opts):
+                opts.setdefault('s3_store_region_name', '')
+                st = self.store(**opts)
+                self.assertEqual(region, st._s3_client.meta.region_name)
+
+    def _capture_client_kwargs(self, **opts):
+        captured = []
+        real_client = boto3.session.Session.client
+
+        def capture(session, *args, **kwargs):
+            captured.append(kwargs)
+            return real_client(session, *args, **kwargs)
+
+        with mock.patch.object(boto3.session.Session, 'client',
+                               autospec=True, side_effect=capture):
+            st = self.store(**opts)
+        self.assertEqual(1, len(captured))
+        return st, captured[0]
+
+    def test_cacert(self):
+        ca = self.useFixture(fixtures.TempDir()).path + '/ca.pem'
+        with open(ca, 'w') as f:
+            f.write('not a real bundle\n')
+        st, kwargs = self._capture_client_kwargs(s3_store_cacert=ca)
+        self.assertEqual(ca, kwargs['verify'])
+        st, kwargs = self._capture_client_kwargs(s3_store_cacert='')
+        self.assertIs(True, kwargs['verify'])
+
+    def test_bucket_url_format(self):
+        for value in ('auto', 'virtual', 'path'):
+            with self.subTest(value=value):
+                st = self.store(s3_store_bucket_url_format=value)
+                self.assertEqual(
+                    value,
+                    st._s3_client.meta.config.s3['addressing_style'])
+                stub = s3fx.Stubbed.for_test(self, st._s3_client)
+                stub.add_response('head_object', s3fx.head_object(1))
+                st.get_size(s3fx.get_location(st, 'k'))
+                url = stub.requests[0][1]['url']
+                if value == 'path':
+                    self.assertEqual('https://%s/%s/k' % (s3fx.HOST,
+                                                          s3fx.BUCKET), url)
+                elif value == 'virtual':
+                    self.assertEqual('https://%s.%s/k' % (s3fx.BUCKET,
+                                                          s3fx.HOST), url)
+
+    def test_unconfigured_store_operations(self):
+        st = self.store(s3_store_host=None)
+        self.assertIsNone(st._s3_client)
+        loc = s3.StoreLocation({'scheme': 's3', 's3serviceurl': 'h',
+                                'bucket': s3fx.BUCKET, 'key': 'k'},
+                               self.conf)
+        # Reads try to configure again and say why they cannot.
+        e = self.assertRaises(exceptions.RemoteServiceUnavailable,
+                              st.get_size,
+                              mock.Mock(store_location=loc))
+        self.assertIn('s3_store_host', str(e))
+
+    def test_old_botocore_refused(self):
+        with mock.patch('botocore.__version__', '1.35.99'):
+            e = self.assertRaises(exceptions.BadStoreConfiguration,
+                                  self.store)
+        self.assertIn('1.36', e.msg)
+        self.assertIn('1.35.99', e.msg)
+
+    def test_crt_algorithms_need_awscrt(self):
+        for algorithm in ('CRC32C', 'CRC64NVME'):
+            for request, response in (('always', 'never'),
+                                      ('when_required', 'always')):
+                with self.subTest(algorithm=algorithm, request=request,
+                                  response=response):
+                    with mock.patch.object(s3_checksums, 'crt_checksums',
+                                           None):
+                        e = self.assertRaises(
+                            exceptions.BadStoreConfiguration,
+                            self.policy_store, True, request, response,
+                            algorithm, re_raise_bsc=True)
+                    self.assertIn('awscrt', e.msg)
+                    self.assertIn(algorithm, e.msg)
+        # Not needed when the store computes nothing.
+        with mock.patch.object(s3_checksums, 'crt_checksums', None):
+            st = self.policy_store(True, 'when_supported', 'when_supported',
+                                   'CRC32C', re_raise_bsc=True)
+            st = self.policy_store(False, 'always', 'always', 'CRC64NVME',
+                                   re_raise_bsc=True)
+        self.assertTrue(st.is_capable(capabilities.BitMasks.WRITE_ACCESS))
+
+    def test_new_algorithms_refused_where_botocore_lacks_them(self):
+        with mock.patch.object(s3_checksums, 'botocore_knows',
+                               return_value=False):
+            for algorithm in ('SHA512', 'XXHASH64', 'XXHASH3', 'XXHASH128'):
+                with self.subTest(algorithm=algorithm):
+                    e = self.assertRaises(
+                        exceptions.BadStoreConfiguration,
+                        self.policy_store, True, 'always', 'always',
+                        algorithm, re_raise_bsc=True)
+                    self.assertIn('s3_store_checksum_algorithm', e.msg)
+                    self.assertIn(algorithm, e.msg)
+                    self.assertIn('botocore >= 1.42', e.msg)
+                    # Not configured: its writes are disabled.
+                    st = self.policy_store(True, 'always', 'always',
+                                           algorithm)
+                    self.assertFalse(st.is_capable(
+                        capabilities.BitMasks.WRITE_ACCESS))
+            # MD5 needs nothing new.
+            st = self.policy_store(True, 'always', 'always', 'MD5',
+                                   re_raise_bsc=True)
+            self.assertTrue(st.policy.content_md5)
+        with mock.patch.object(s3_checksums, 'crt_checksums', None):
+            for algorithm in s3_checksums.XXHASH_ALGORITHMS:
+                e = self.assertRaises(
+                    exceptions.BadStoreConfiguration, self.policy_store,
+                    True, 'always', 'when_required', algorithm,
+                    re_raise_bsc=True)
+                self.assertIn('awscrt', e.msg)
+                self.assertIn(algorithm, e.msg)
+
+    def test_one_client_reused_then_replaced(self):
+        created = []
+        real_client = boto3.session.Session.client
+
+        def capture(session, *args, **kwargs):
+            client = real_client(session, *args, **kwargs)
+            created.append(client)
+            return client
+
+        self.useFixture(fixtures.MockPatchObject(
+            boto3.session.Session, 'client', autospec=True,
+            side_effect=capture))
+        st = self.store()
+        client = st._s3_client
+        self.assertEqual([client], created)
+        with s3fx.Stubbed(client) as stub:
+            self.expect_new_object(stub, 'img')
+            self.expect_put(stub, 'img', SMALL, {})
+            self.add(st, 'img', SMALL)
+            stub.add_response('get_object', s3fx.get_object(SMALL))
+            self.assertEqual(SMALL, self.read_all(st, 'img')[0])
+            stub.add_response('head_object', s3fx.head_object(len(SMALL)))
+            self.assertEqual(len(SMALL),
+                             st.get_size(s3fx.get_location(st, 'img')))
+            stub.add_response('head_object', s3fx.head_object(len(SMALL)))
+            stub.add_response('delete_object', {})
+            st.delete(s3fx.get_location(st, 'img'))
+            stub.assert_no_pending_responses()
+        self.assertIs(client, st._s3_client)
+        self.assertEqual(1, len(created))
+        st.configure()
+        self.assertIsNot(client, st._s3_client)
+        self.assertEqual(2, len(created))
+        self.assertIs(created[1], st._s3_client)
+
+    def test_policy_logged_and_ignored_values_warned(self):
+        logger = self.useFixture(fixtures.FakeLogger(
+            name='glance_store._drivers.s3'))
+        self.policy_store(False, 'always', 'when_supported')
+        self.assertIn('s3_store_request_checksum_calculation = always',
+                      logger.output)
+        self.assertIn('s3_store_response_checksum_validation = '
+                      'when_supported', logger.output)
+        self.assertIn('data integrity protection off', logger.output)
+        self.assertNotIn(s3fx.SECRET_KEY, logger.output)
+
+
 class ClientTest(base.StoreBaseTest):
 
     def test_create_s3_client_takes_no_location(self):
@@ -303,3 +516,51 @@ class OptionDefinitionsTest(base.StoreBaseTest):
         for name in ('s3_store_large_object_chunk_size',
                      's3_store_thread_pools'):
             self.assertIsNone(opts[name].type.min, name)
+
+
+class HostTest(base.StoreBaseTest):
+    """What ``s3_store_host`` may hold: a scheme or none, never keys."""
+
+    def setUp(self):
+        super().setUp()
+        self.log = self.useFixture(fixtures.FakeLogger(level=logging.INFO))
+
+    def test_no_scheme_means_http_with_a_warning(self):
+        # Upstream 5.7.0 reads a scheme-less host as HTTP with s3://
+        # locations: Glance's url_prefix lookup of old locations needs it.
+        for host in ('s3-us-west-2.amazonaws.com', 'rgw.example.test:7480'):
+            with self.subTest(host=host):
+                st = s3fx.configure_store(self, re_raise_bsc=True,
+                                          s3_store_host=host)
+                self.assertEqual('s3', st.scheme)
+                self.assertEqual('http://' + host, st.endpoint_url)
+                self.assertEqual('s3://%s/%s/' % (host, s3fx.BUCKET),
+                                 st.url_prefix)
+                self.assertIn('s3_store_host = %s has no scheme' % host,
+                              self.log.output)
+                self.assertIn('write https://%s' % host, self.log.output)
+
+    def test_explicit_schemes_give_no_warning(self):
+        for host in ('https://s3.example.test', 'http://rgw.local:7480'):
+            st = s3fx.configure_store(self, re_raise_bsc=True,
+                                      s3_store_host=host)
+            self.assertEqual(host, st.endpoint_url)
+        self.assertNotIn('has no scheme', self.log.output)
+
+    def test_credentials_in_the_host_are_refused_unseen(self):
+        secret = 'hostSecret0123456789'
+        for host in ('https://AKIAHOSTKEY:%s@s3.example.test' % secret,
+                     'AKIAHOSTKEY:%s@rgw.local:7480' % secret,
+                     'http://%s@rgw.local' % secret):
+            with self.subTest(host=host):
+                st = s3fx.configure_store(self, s3_store_host=host)
+                self.assertFalse(st.is_capable(
+                    capabilities.BitMasks.WRITE_ACCESS))
+                e = self.assertRaises(exceptions.BadStoreConfiguration,
+                                      st.configure_add)
+                self.assertIn('s3_store_host holds credentials', e.msg)
+                self.assertIn('s3_store_access_key', e.msg)
+                self.assertNotIn(secret, e.msg)
+                self.assertNotIn(secret, str(st.url_prefix))
+        self.assertNotIn(secret, self.log.output)
+        self.assertNotIn('AKIAHOSTKEY', self.log.output)

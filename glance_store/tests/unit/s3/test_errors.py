@@ -26,10 +26,6 @@ plain-HTTP port, http:// to a TLS server).
 import io
 import os
 import shutil
-import socket
-import ssl
-import subprocess
-import threading
 
 from botocore import exceptions as boto_exc
 from botocore import response as boto_response
@@ -61,6 +57,10 @@ CREDENTIAL_OPTIONS = ('s3_store_access_key', 's3_store_secret_key')
 CASES = [
     (client_error('MissingContentLength', 411), exceptions.BackendException,
      CHECKSUM_OPTIONS + ('MissingContentLength',)),
+    (client_error('NotImplemented', 501, message='Transfering payloads '
+                  'in multiple chunks using aws-chunked is not '
+                  'supported.'), exceptions.BackendException,
+     CHECKSUM_OPTIONS + ('NotImplemented', 'always')),
     # A 411 without body (HEAD-like answer): the status is the code.
     (client_error(None, 411), exceptions.BackendException,
      CHECKSUM_OPTIONS),
@@ -430,7 +430,8 @@ ORDER = [
     'checksum-while-reading', 'plain-http-to-tls-port', 'unreachable',
     'https-to-plain-http-port', 'tls-certificate', 'tls-tampered',
     'tls-other', 'other-botocore-error', 'missing-content-length',
-    'wrong-region', 'credentials', 'image-bucket-missing',
+    'aws-chunked-not-implemented', 'wrong-region', 'credentials',
+    'image-bucket-missing',
     'bucket-missing', 'denied', 'corrupted-upload', 'not-found',
     'too-large', 'any-other-answer',
 ]
@@ -465,6 +466,13 @@ WHICH_RULE = [
      'other-botocore-error'),
     (s3_error('MissingContentLength', 411), 'uploading', HTTPS,
      'missing-content-length'),
+    # Swift 2.30's s3api; a NotImplemented about something else is not
+    # a checksum matter.
+    (s3_error('NotImplemented', 501, 'Transfering payloads in multiple '
+              'chunks using aws-chunked is not supported.'), 'uploading',
+     HTTPS, 'aws-chunked-not-implemented'),
+    (s3_error('NotImplemented', 501, 'Object tagging is not supported.'),
+     'uploading', HTTPS, 'any-other-answer'),
     (s3_error('AuthorizationHeaderMalformed', 400), 'uploading', HTTPS,
      'wrong-region'),
     (s3_error('PermanentRedirect', 301), 'reading', HTTPS,
@@ -548,45 +556,6 @@ class RegionTest(base.StoreBaseTest):
             s3_error('PermanentRedirect', 301, 'moved')))
 
 
-def _self_signed(directory):
-    cert = os.path.join(directory, 'cert.pem')
-    key = os.path.join(directory, 'key.pem')
-    subprocess.run(
-        ['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes',
-         '-keyout', key, '-out', cert, '-days', '1', '-subj',
-         '/CN=127.0.0.1'], check=True, capture_output=True)
-    return cert, key
-
-
-class TLSServer(object):
-    """A TLS port on 127.0.0.1 that drops what is not TLS."""
-
-    def __init__(self, cert, key):
-        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.context.load_cert_chain(cert, key)
-        self.sock = socket.socket()
-        self.sock.bind(('127.0.0.1', 0))
-        self.sock.listen(8)
-        self.netloc = '127.0.0.1:%d' % self.sock.getsockname()[1]
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self):
-        while True:
-            try:
-                conn, _addr = self.sock.accept()
-            except OSError:
-                return
-            try:
-                with self.context.wrap_socket(conn, server_side=True):
-                    pass
-            except (ssl.SSLError, OSError):
-                conn.close()
-
-    def stop(self):
-        self.sock.close()
-
-
 class SchemeMistakesTest(s3fx.MotoServerMixin, base.StoreBaseTest):
     """Operator mistakes written in a real glance-api.conf."""
 
@@ -650,7 +619,7 @@ class SchemeMistakesTest(s3fx.MotoServerMixin, base.StoreBaseTest):
     def _tls_server(self):
         if not shutil.which('openssl'):
             self.skipTest('openssl is needed')
-        server = TLSServer(*_self_signed(self.test_dir))
+        server = s3fx.TLSServer(*s3fx.self_signed(self.test_dir))
         self.addCleanup(server.stop)
         return server
 

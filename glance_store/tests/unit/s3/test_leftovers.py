@@ -10,337 +10,79 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Tests of s3_leftovers: finding, aborting and preventing leftovers.
+"""Tests of s3_leftovers: the store's start-up warning.
 
-Against moto's S3 server (real requests, real paginators); a Stubber for
-the answers moto never gives (no lifecycle support, failed aborts).
+The tool's finding, aborting and lifecycle code is tested in
+``tests/unit/cmd/test_leftovers.py``.
 """
 
 import datetime
+import http.server
 import threading
+import time
 from unittest import mock
 import uuid
 
 from botocore import exceptions as boto_exc
-from botocore import stub
 import fixtures
 
 from glance_store._drivers import s3_leftovers as leftovers
 from glance_store.tests import base
 from glance_store.tests.unit.s3 import fixtures as fx
 
-MiB = 1024 * 1024
 LATER = datetime.timedelta(hours=1)
+EMPTY_LISTING = (b'<?xml version="1.0" encoding="UTF-8"?>'
+                 b'<ListMultipartUploadsResult xmlns="http://s3.amazonaws'
+                 b'.com/doc/2006-03-01/"><Bucket>b</Bucket><IsTruncated>'
+                 b'false</IsTruncated></ListMultipartUploadsResult>')
 
 
 def _now_plus(delta):
     return datetime.datetime.now(datetime.timezone.utc) + delta
 
 
-class TestAge(base.StoreBaseTest):
-
-    def test_ages(self):
-        table = {
-            '0': datetime.timedelta(0),
-            '90m': datetime.timedelta(minutes=90),
-            '24h': datetime.timedelta(hours=24),
-            '7d': datetime.timedelta(days=7),
-            '2w': datetime.timedelta(weeks=2),
-            '30s': datetime.timedelta(seconds=30),
-            '12H': datetime.timedelta(hours=12),
-        }
-        for text, expected in table.items():
-            self.assertEqual(expected, leftovers.parse_age(text), text)
-
-    def test_bad_ages(self):
-        for text in ('', '5', '-1h', '1y', 'h', '1.5h', None):
-            self.assertRaises(ValueError, leftovers.parse_age, text)
-
-    def test_image_keys(self):
-        self.assertTrue(leftovers.is_image_key(str(uuid.uuid4())))
-        self.assertTrue(leftovers.is_image_key(str(uuid.uuid4()).upper()))
-        for key in ('notes.txt', 'glance-store-s3-check/abc/small', '',
-                    None, str(uuid.uuid4()) + '.bak',
-                    'dir/' + str(uuid.uuid4())):
-            self.assertFalse(leftovers.is_image_key(key), key)
-
-
-class MotoBucket(fx.MotoServerMixin, base.StoreBaseTest):
+class TestStartupWarning(fx.MotoServerMixin, base.StoreBaseTest):
 
     def setUp(self):
         super().setUp()
         self.client = self.moto.client()
         self.bucket = 'leftovers'
         self.client.create_bucket(Bucket=self.bucket)
-
-    def start_upload(self, key, parts=2):
-        return fx.start_upload(self.client, self.bucket, key, parts)
-
-    def initiated(self):
-        """When moto says the uploads started (it uses a fixed date)."""
-        resp = self.client.list_multipart_uploads(Bucket=self.bucket)
-        return resp['Uploads'][0]['Initiated']
-
-    def open_uploads(self):
-        resp = self.client.list_multipart_uploads(Bucket=self.bucket)
-        return sorted((u['Key'], u['UploadId'])
-                      for u in resp.get('Uploads', []))
-
-
-class TestFindAndAbort(MotoBucket):
-
-    def test_lists_image_uploads_with_parts_and_bytes(self):
-        image = str(uuid.uuid4())
-        upload_id = self.start_upload(image, parts=2)
-        self.start_upload('shared/other-tool-object', parts=1)
-        found = leftovers.find_leftovers(self.client, self.bucket,
-                                         datetime.timedelta(0),
-                                         now=_now_plus(LATER))
-        self.assertEqual([(image, upload_id, 2, 10 * MiB)],
-                         [(f.key, f.upload_id, f.parts, f.bytes)
-                          for f in found])
-        self.assertEqual({'key', 'upload_id', 'initiated', 'parts',
-                          'bytes'}, set(found[0].as_dict()))
-
-    def test_age_cut_off(self):
-        self.start_upload(str(uuid.uuid4()), parts=1)
-        now = self.initiated() + LATER
-        self.assertEqual([], leftovers.find_leftovers(
-            self.client, self.bucket, datetime.timedelta(days=1), now=now))
-        self.assertEqual(1, len(leftovers.find_leftovers(
-            self.client, self.bucket, datetime.timedelta(minutes=59),
-            now=now)))
-
-    def test_paginates_uploads_and_parts(self):
-        a, b = sorted(str(uuid.uuid4()) for _ in range(2))
-        then = _now_plus(-LATER)
-        stubber = stub.Stubber(self.client)
-        stubber.add_response(
-            'list_multipart_uploads',
-            {'IsTruncated': True, 'NextKeyMarker': a,
-             'NextUploadIdMarker': 'ua',
-             'Uploads': [{'Key': a, 'UploadId': 'ua', 'Initiated': then}]},
-            {'Bucket': self.bucket})
-        stubber.add_response(
-            'list_parts',
-            {'IsTruncated': True, 'NextPartNumberMarker': 1,
-             'Parts': [{'PartNumber': 1, 'Size': 5 * MiB}]},
-            {'Bucket': self.bucket, 'Key': a, 'UploadId': 'ua'})
-        stubber.add_response(
-            'list_parts',
-            {'IsTruncated': False,
-             'Parts': [{'PartNumber': 2, 'Size': 3}]},
-            {'Bucket': self.bucket, 'Key': a, 'UploadId': 'ua',
-             'PartNumberMarker': 1})
-        stubber.add_response(
-            'list_multipart_uploads',
-            {'IsTruncated': False,
-             'Uploads': [{'Key': b, 'UploadId': 'ub', 'Initiated': then},
-                         {'Key': 'other', 'UploadId': 'uo',
-                          'Initiated': then}]},
-            {'Bucket': self.bucket, 'KeyMarker': a,
-             'UploadIdMarker': 'ua'})
-        stubber.add_response(
-            'list_parts', {'IsTruncated': False, 'Parts': []},
-            {'Bucket': self.bucket, 'Key': b, 'UploadId': 'ub'})
-        with stubber:
-            found = leftovers.find_leftovers(self.client, self.bucket,
-                                             datetime.timedelta(0))
-            stubber.assert_no_pending_responses()
-        self.assertEqual([(a, 'ua', 2, 5 * MiB + 3), (b, 'ub', 0, 0)],
-                         sorted((f.key, f.upload_id, f.parts, f.bytes)
-                                for f in found))
-
-    def test_abort_frees_image_uploads_only(self):
-        image = str(uuid.uuid4())
-        self.start_upload(image, parts=1)
-        other_id = self.start_upload('backups/db.tar', parts=1)
-        found = leftovers.find_leftovers(self.client, self.bucket,
-                                         datetime.timedelta(0),
-                                         now=_now_plus(LATER))
-        outcomes = leftovers.abort(self.client, self.bucket, found)
-        self.assertEqual([(image, True, None)],
-                         [(o.leftover.key, o.aborted, o.error)
-                          for o in outcomes])
-        self.assertEqual([('backups/db.tar', other_id)],
-                         self.open_uploads())
-        self.assertEqual([], leftovers.find_leftovers(
-            self.client, self.bucket, datetime.timedelta(0),
-            now=_now_plus(LATER)))
-
-    def test_abort_of_a_vanished_upload_counts_as_done(self):
-        gone = leftovers.Leftover(str(uuid.uuid4()), 'no-such-upload',
-                                  _now_plus(-LATER))
-        stubber = stub.Stubber(self.client)
-        stubber.add_client_error('abort_multipart_upload', 'NoSuchUpload',
-                                 http_status_code=404)
-        with stubber:
-            outcomes = leftovers.abort(self.client, self.bucket, [gone])
-        self.assertEqual([True], [o.aborted for o in outcomes])
-
-    def test_abort_failures_say_why(self):
-        images = [leftovers.Leftover(str(uuid.uuid4()), 'u%d' % i,
-                                     _now_plus(-LATER)) for i in range(3)]
-        calls = iter([
-            boto_exc.ClientError({'Error': {'Code': 'AccessDenied',
-                                            'Message': 'Access Denied'}},
-                                 'AbortMultipartUpload'),
-            {},
-            boto_exc.EndpointConnectionError(endpoint_url='http://s3.test'),
-        ])
-
-        def fake_abort(**kwargs):
-            result = next(calls)
-            if isinstance(result, Exception):
-                raise result
-            return result
-
-        with mock.patch.object(self.client, 'abort_multipart_upload',
-                               side_effect=fake_abort):
-            outcomes = leftovers.abort(self.client, self.bucket, images)
-        self.assertEqual([False, True, False],
-                         [o.aborted for o in outcomes])
-        self.assertIn('AccessDenied', outcomes[0].error)
-        self.assertIn('http://s3.test', outcomes[2].error)
-
-    def test_upload_finished_while_listing_is_skipped(self):
-        image = str(uuid.uuid4())
-        self.start_upload(image, parts=1)
-        error = boto_exc.ClientError({'Error': {'Code': 'NoSuchUpload'}},
-                                     'ListParts')
-        with mock.patch.object(leftovers, 'held_by', side_effect=error):
-            found = leftovers.find_leftovers(self.client, self.bucket,
-                                             datetime.timedelta(0),
-                                             now=_now_plus(LATER))
-        self.assertEqual([], found)
-
-
-class TestLifecycle(MotoBucket):
-
-    def test_no_lifecycle(self):
-        status = leftovers.lifecycle_status(self.client, self.bucket)
-        self.assertTrue(status.supported)
-        self.assertEqual((), status.rules)
-        self.assertIsNone(status.whole_bucket_days)
-
-    def test_apply_keeps_existing_rules(self):
-        expire_logs = {'ID': 'expire-logs', 'Status': 'Enabled',
-                       'Filter': {'Prefix': 'logs/'},
-                       'Expiration': {'Days': 30}}
-        self.client.put_bucket_lifecycle_configuration(
-            Bucket=self.bucket,
-            LifecycleConfiguration={'Rules': [expire_logs]})
-        written = leftovers.apply_abort_rule(self.client, self.bucket, 3)
-        self.assertEqual(['expire-logs', leftovers.LIFECYCLE_RULE_ID],
-                         [r['ID'] for r in written])
-        status = leftovers.lifecycle_status(self.client, self.bucket)
-        self.assertEqual({'expire-logs', leftovers.LIFECYCLE_RULE_ID},
-                         {r['ID'] for r in status.rules})
-        self.assertEqual(3, status.whole_bucket_days)
-
-    def test_apply_twice_replaces_our_rule(self):
-        leftovers.apply_abort_rule(self.client, self.bucket, 7)
-        leftovers.apply_abort_rule(self.client, self.bucket, 2)
-        status = leftovers.lifecycle_status(self.client, self.bucket)
-        self.assertEqual(1, len(status.rules))
-        self.assertEqual(2, status.whole_bucket_days)
-
-    def test_sends_content_md5(self):
-        sent = []
-        self.client.meta.events.register(
-            'before-send.s3.PutBucketLifecycleConfiguration',
-            lambda request, **kw: sent.append(dict(request.headers)))
-        leftovers.apply_abort_rule(self.client, self.bucket, 1)
-        self.assertIn('Content-MD5', sent[0])
-
-    def test_a_prefix_rule_does_not_cover_the_bucket(self):
-        rule = {'ID': 'tmp', 'Status': 'Enabled',
-                'Filter': {'Prefix': 'tmp/'},
-                'AbortIncompleteMultipartUpload': {'DaysAfterInitiation': 1}}
-        disabled = dict(leftovers.abort_rule(1), ID='off',
-                        Status='Disabled')
-        self.client.put_bucket_lifecycle_configuration(
-            Bucket=self.bucket,
-            LifecycleConfiguration={'Rules': [rule, disabled]})
-        status = leftovers.lifecycle_status(self.client, self.bucket)
-        self.assertEqual(['tmp'], [r['ID'] for r in status.abort_rules])
-        self.assertIsNone(status.whole_bucket_days)
-
-    def test_rule_needs_a_day(self):
-        self.assertRaises(ValueError, leftovers.abort_rule, 0)
-        self.assertEqual(
-            {'ID': leftovers.LIFECYCLE_RULE_ID, 'Status': 'Enabled',
-             'Filter': {'Prefix': ''},
-             'AbortIncompleteMultipartUpload': {'DaysAfterInitiation': 5}},
-            leftovers.abort_rule('5'))
-
-    def test_unsupported_backend(self):
-        stubber = stub.Stubber(self.client)
-        stubber.add_client_error('get_bucket_lifecycle_configuration',
-                                 'NotImplemented', 'not implemented',
-                                 http_status_code=501)
-        stubber.add_client_error('get_bucket_lifecycle_configuration',
-                                 'NotImplemented', 'not implemented',
-                                 http_status_code=501)
-        with stubber:
-            status = leftovers.lifecycle_status(self.client, self.bucket)
-            error = self.assertRaises(leftovers.LifecycleUnsupported,
-                                      leftovers.apply_abort_rule,
-                                      self.client, self.bucket, 1)
-        self.assertFalse(status.supported)
-        self.assertIn('does not support bucket lifecycle', status.error)
-        self.assertIn('--stale-uploads --abort', str(error))
-
-    def test_put_refused_as_unsupported(self):
-        stubber = stub.Stubber(self.client)
-        stubber.add_client_error('get_bucket_lifecycle_configuration',
-                                 'NoSuchLifecycleConfiguration',
-                                 http_status_code=404)
-        stubber.add_client_error('put_bucket_lifecycle_configuration',
-                                 'MethodNotAllowed', http_status_code=405)
-        with stubber:
-            self.assertRaises(leftovers.LifecycleUnsupported,
-                              leftovers.apply_abort_rule,
-                              self.client, self.bucket, 1)
-
-    def test_other_errors_are_raised(self):
-        stubber = stub.Stubber(self.client)
-        stubber.add_client_error('get_bucket_lifecycle_configuration',
-                                 'AccessDenied', http_status_code=403)
-        with stubber:
-            self.assertRaises(boto_exc.ClientError,
-                              leftovers.lifecycle_status,
-                              self.client, self.bucket)
-
-
-class TestStartupWarning(MotoBucket):
-
-    def setUp(self):
-        super().setUp()
-        self.useFixture(fixtures.MockPatchObject(
-            leftovers, 'STARTUP_CHECK_ENABLED', True))
         self.log = self.useFixture(fixtures.FakeLogger(
             name='glance_store._drivers.s3_leftovers'))
 
-    def configure(self):
+    def configure(self, check=True):
         return fx.configure_store(self, s3_store_host=self.moto.url,
-                                  s3_store_bucket=self.bucket)
+                                  s3_store_bucket=self.bucket,
+                                  s3_store_check_stale_uploads=check)
 
     def test_warns_at_start_up_naming_the_command(self):
-        self.start_upload(str(uuid.uuid4()), parts=1)
-        self.start_upload('not-an-image', parts=1)
-        with mock.patch.object(leftovers, 'STARTUP_STALE_AGE',
-                               -LATER):
+        fx.start_upload(self.client, self.bucket, str(uuid.uuid4()), 1)
+        fx.start_upload(self.client, self.bucket, 'not-an-image', 1)
+        with mock.patch.object(leftovers, 'now',
+                               return_value=_now_plus(100 * 365 * 24 *
+                                                      LATER)):
             self.configure()
         self.assertIn('holds 1 incomplete multipart upload', self.log.output)
         self.assertIn('glance-store-s3-check --config-file', self.log.output)
         self.assertIn('--stale-uploads --abort', self.log.output)
         self.assertNotIn(fx.SECRET_KEY, self.log.output)
 
+    def test_option_off_skips_the_listing(self):
+        fx.start_upload(self.client, self.bucket, str(uuid.uuid4()), 1)
+        with mock.patch.object(leftovers, 'now',
+                               return_value=_now_plus(100 * 365 * 24 *
+                                                      LATER)):
+            self.configure(check=False)
+        self.assertNotIn('incomplete multipart', self.log.output)
+
     def test_recent_uploads_are_not_reported(self):
-        self.start_upload(str(uuid.uuid4()), parts=1)
-        with mock.patch.object(leftovers, '_now',
-                               return_value=self.initiated() + LATER):
+        fx.start_upload(self.client, self.bucket, str(uuid.uuid4()), 1)
+        initiated = self.client.list_multipart_uploads(
+            Bucket=self.bucket)['Uploads'][0]['Initiated']
+        with mock.patch.object(leftovers, 'now',
+                               return_value=leftovers.aware(initiated) +
+                               LATER):
             self.configure()
         self.assertNotIn('incomplete multipart', self.log.output)
 
@@ -351,31 +93,14 @@ class TestStartupWarning(MotoBucket):
             lambda **kw: calls.append(kw) or {
                 'IsTruncated': True,
                 'Uploads': [{'Key': str(uuid.uuid4()), 'UploadId': 'u',
-                             'Initiated': _now_plus(-3 * LATER)}]})
-        with mock.patch.object(leftovers, 'STARTUP_STALE_AGE', LATER):
-            count = leftovers.check_stale(client, 'b', 'ceph', 'ceph')
+                             'Initiated': _now_plus(-30 * LATER)}]})
+        count = leftovers.check_stale(client, 'b', 'ceph', 'ceph')
         self.assertEqual(1, count)
         self.assertEqual([{'Bucket': 'b',
                            'MaxUploads': leftovers.STARTUP_MAX_UPLOADS}],
                          calls)
         self.assertIn('at least 1', self.log.output)
         self.assertIn('--backend ceph', self.log.output)
-
-    def test_slow_backend_does_not_hold_start_up(self):
-        release = mock.MagicMock()
-        gate = threading.Event()
-        release.list_multipart_uploads.side_effect = (
-            lambda **kw: gate.wait(30) and {})
-        store = mock.Mock(bucket='b', store_name='s', backend_group=None)
-        store._create_s3_client.return_value = release
-        with mock.patch.object(leftovers, 'STARTUP_WAIT', 0.01):
-            thread = leftovers.warn_stale_uploads(store)
-        self.assertTrue(thread.daemon)
-        self.assertTrue(thread.is_alive())
-        gate.set()
-        thread.join(30)
-        self.assertFalse(thread.is_alive())
-        release.close.assert_called_once_with()
 
     def test_listing_errors_are_only_debug(self):
         client = mock.Mock()
@@ -384,6 +109,93 @@ class TestStartupWarning(MotoBucket):
         self.assertIsNone(leftovers.check_stale(client, 'b', 's'))
         self.assertNotIn('WARNING', self.log.output)
 
-    def test_off_in_unit_tests_by_default(self):
-        with mock.patch.object(leftovers, 'STARTUP_CHECK_ENABLED', False):
-            self.assertIsNone(leftovers.warn_stale_uploads(mock.Mock()))
+    def test_image_keys(self):
+        self.assertTrue(leftovers.is_image_key(str(uuid.uuid4())))
+        self.assertTrue(leftovers.is_image_key(str(uuid.uuid4()).upper()))
+        for key in ('notes.txt', 'glance-store-s3-check/abc/small', '',
+                    None, str(uuid.uuid4()) + '.bak',
+                    'dir/' + str(uuid.uuid4())):
+            self.assertFalse(leftovers.is_image_key(key), key)
+
+
+class _Counting(http.server.BaseHTTPRequestHandler):
+    """Counts connections and requests; answers an empty listing.
+
+    When the server is told to hang it answers nothing.
+    """
+
+    protocol_version = 'HTTP/1.1'
+
+    def setup(self):
+        super().setup()
+        self.server.connections += 1
+
+    def do_GET(self):
+        self.server.requests.append(self.path)
+        if self.server.hang:
+            self.server.release.wait(60)
+            return
+        self.send_response(200)
+        self.send_header('Content-Type', 'application/xml')
+        self.send_header('Content-Length', str(len(EMPTY_LISTING)))
+        self.end_headers()
+        self.wfile.write(EMPTY_LISTING)
+
+    def log_message(self, *args):
+        pass
+
+
+class TestStartupCost(base.StoreBaseTest):
+    """Configuring a backend: one bounded listing, no thread.
+
+    Nothing else goes on the network.
+    """
+
+    def setUp(self):
+        super().setUp()
+        # One thread serves the connections in turn: the threads the
+        # store would start are the only new ones.
+        self.server = http.server.HTTPServer(('127.0.0.1', 0), _Counting)
+        self.server.connections = 0
+        self.server.requests = []
+        self.server.hang = False
+        self.server.release = threading.Event()
+        thread = threading.Thread(target=self.server.serve_forever,
+                                  kwargs={'poll_interval': 0.05},
+                                  daemon=True)
+        thread.start()
+        self.addCleanup(self.server.server_close)
+        self.addCleanup(self.server.shutdown)
+        self.addCleanup(self.server.release.set)
+
+    def configure(self, check):
+        return fx.configure_store(
+            self, re_raise_bsc=True,
+            s3_store_host='http://127.0.0.1:%d' % self.server.server_port,
+            s3_store_bucket_url_format='path',
+            s3_store_check_stale_uploads=check)
+
+    def test_one_connection_and_no_thread(self):
+        before = set(threading.enumerate())
+        self.configure(check=True)
+        self.assertEqual(before, set(threading.enumerate()))
+        self.assertEqual(1, self.server.connections)
+        self.assertEqual(1, len(self.server.requests))
+        self.assertIn('uploads', self.server.requests[0])
+
+    def test_no_connection_with_the_option_off(self):
+        before = set(threading.enumerate())
+        self.configure(check=False)
+        self.assertEqual(before, set(threading.enumerate()))
+        self.assertEqual(0, self.server.connections)
+
+    def test_a_backend_that_never_answers_holds_start_up_briefly(self):
+        self.server.hang = True
+        started = time.monotonic()
+        store = self.configure(check=True)
+        elapsed = time.monotonic() - started
+        # One read timeout, with room for building two clients on a busy
+        # machine; the server would hold the request for a minute.
+        self.assertLess(elapsed, leftovers.STARTUP_TIMEOUT + 8)
+        self.assertEqual(1, len(self.server.requests))
+        self.assertIsNotNone(store.client)

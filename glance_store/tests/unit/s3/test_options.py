@@ -17,7 +17,6 @@ as Glance does at start-up, so that oslo.config's own validation
 (choices, minimums, case) is what is exercised.
 """
 
-import os
 
 from oslo_config import cfg
 
@@ -42,26 +41,6 @@ BAD_VALUES = [
 ]
 
 
-def _section(name, values):
-    lines = ['[%s]' % name]
-    lines += ['%s = %s' % kv for kv in values.items()]
-    return '\n'.join(lines) + '\n'
-
-
-class ConfigFileMixin(object):
-
-    def load_config(self, sections):
-        """Write ``sections`` ({group: {option: value}}) and parse it."""
-        path = os.path.join(self.test_dir, 'glance-api.conf')
-        with open(path, 'w') as f:
-            for name, values in sections.items():
-                f.write(_section(name, values))
-        self.conf(['--config-file', path], project='glance',
-                  default_config_files=[])
-        self.addCleanup(self.conf.clear)
-        return path
-
-
 def _working_options(**overrides):
     opts = s3fx.store_options(
         s3_store_host='http://127.0.0.1:9')
@@ -69,7 +48,7 @@ def _working_options(**overrides):
     return opts
 
 
-class SingleStoreOptionsTest(ConfigFileMixin, base.StoreBaseTest):
+class SingleStoreOptionsTest(s3fx.ConfigFileMixin, base.StoreBaseTest):
 
     def _configure(self, **values):
         self.load_config({'glance_store': _working_options(**values)})
@@ -151,7 +130,7 @@ class SingleStoreOptionsTest(ConfigFileMixin, base.StoreBaseTest):
         self.assertEqual(1024 * 1024, st.s3_store_large_object_size)
 
 
-class MultiStoreOptionsTest(ConfigFileMixin, base.MultiStoreBaseTest):
+class MultiStoreOptionsTest(s3fx.ConfigFileMixin, base.MultiStoreBaseTest):
 
     def _load(self, backend_values, defaults=None):
         sections = {

@@ -23,6 +23,7 @@ import logging
 import fixtures
 
 import glance_store as store
+from glance_store._drivers import s3
 from glance_store._drivers import s3_redact
 from glance_store.tests import base
 from glance_store.tests.unit.s3 import fixtures as s3fx
@@ -114,3 +115,51 @@ class RedactTest(base.StoreBaseTest):
         factory = logging.getLogRecordFactory()
         s3_redact.install()
         self.assertIs(factory, logging.getLogRecordFactory())
+
+
+class TestRedactor(base.StoreBaseTest):
+    """The redactor of printed text.
+
+    The check tool's table, JSON and stale-uploads report use it.
+    """
+
+    def test_uri_credentials_removed(self):
+        for uri, clean in (
+                ('s3://AK:se/cr@et@host/b/k', 's3://***@host/b/k'),
+                ('s3+https://host/b/k', 's3+https://host/b/k'),
+                ('s3:/AK:SECRET@host/b/k', '***@host/b/k')):
+            self.assertEqual(clean, s3_redact.redact_uri(uri))
+        self.assertIs(s3.StoreLocation.redact, s3_redact.redact_uri)
+
+    def test_secret_hidden_where_it_is_a_value(self):
+        scrub = s3_redact.Redactor('s3cr3t/Key+x', 'AKIAX')
+        self.assertEqual('s3_store_secret_key = ***',
+                         scrub('s3_store_secret_key = s3cr3t/Key+x'))
+        self.assertEqual('s3://***:***@host/b/k',
+                         scrub('s3://AKIAX:s3cr3t/Key+x@host/b/k'))
+        self.assertEqual("'***'", scrub("'s3cr3t/Key+x'"))
+
+    def test_short_access_key_never_hidden_inside_words(self):
+        scrub = s3_redact.Redactor('longsecretvalue', 'glance')
+        for text in ('bucket glance-images',
+                     'under glance-store-s3-check/abc/',
+                     'Backend glance (multi-store)'):
+            self.assertEqual(text, scrub(text))
+
+    def test_access_key_hidden_where_a_credential_is_printed(self):
+        scrub = s3_redact.Redactor('longsecretvalue', 'glance')
+        self.assertEqual('s3_store_access_key = ***',
+                         scrub('s3_store_access_key = glance'))
+        self.assertEqual('Credential=***/20260101/us-east-1/s3',
+                         scrub('Credential=glance/20260101/us-east-1/s3'))
+        self.assertEqual('<AWSAccessKeyId>***</AWSAccessKeyId>',
+                         scrub('<AWSAccessKeyId>glance</AWSAccessKeyId>'))
+
+    def test_short_secret_not_hidden_inside_words(self):
+        scrub = s3_redact.Redactor('images')
+        self.assertEqual('glance-images', scrub('glance-images'))
+        self.assertEqual('secret = ***', scrub('secret = images'))
+
+    def test_nothing_configured(self):
+        self.assertEqual('text', s3_redact.Redactor()('text'))
+        self.assertIsNone(s3_redact.Redactor('x')(None))

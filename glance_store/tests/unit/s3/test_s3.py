@@ -26,7 +26,6 @@ import hashlib
 import io
 import itertools
 from unittest import mock
-import urllib.parse
 import zlib
 
 from awscrt import checksums as crt
@@ -36,10 +35,8 @@ import fixtures
 
 from glance_store._drivers import s3
 from glance_store._drivers import s3_checksums
-from glance_store import capabilities
 from glance_store import exceptions
 from glance_store import location
-from glance_store.tests import base
 from glance_store.tests.unit.s3 import fixtures as fx
 
 MODES = ('when_required', 'when_supported', 'always', 'never')
@@ -127,10 +124,6 @@ def ref_digest(algorithm, data):
     return base64.b64decode(ref_checksum(algorithm, data))
 
 
-def md5_b64(data):
-    return b64(hashlib.md5(data).digest())
-
-
 def split_parts(data):
     return [data[i:i + PART] for i in range(0, len(data), PART)]
 
@@ -141,36 +134,13 @@ def has_checksum_header(headers):
                                      'x-amz-trailer'))]
 
 
-class S3TestBase(base.StoreBaseTest):
-
-    def store(self, **opts):
-        return fx.configure_store(self, **opts)
-
-    def policy_store(self, enabled, request, response, algorithm='CRC32',
-                     **opts):
-        return self.store(
-            s3_store_enable_data_integrity_protection=enabled,
-            s3_store_request_checksum_calculation=request,
-            s3_store_response_checksum_validation=response,
-            s3_store_checksum_algorithm=algorithm, **opts)
+class S3TestBase(fx.StubbedStoreTest):
 
     @staticmethod
     def small_parts(st):
         # One part in flight: the Stubber answers calls in order.
         fx.small_limits(st, THRESHOLD, PART, max_in_flight=1,
                         min_part_size=PART)
-
-    # Stubber expectations ------------------------------------------------
-    def expect_new_object(self, stub, key):
-        stub.add_response('head_bucket', {}, {'Bucket': fx.BUCKET})
-        stub.add_client_error('head_object', '404', 'Not Found', 404,
-                              {'Bucket': fx.BUCKET, 'Key': key})
-
-    def expect_put(self, stub, key, data, checksum_params):
-        params = {'Bucket': fx.BUCKET, 'Key': key, 'Body': fx.ANY,
-                  'ContentMD5': md5_b64(data)}
-        params.update(checksum_params)
-        stub.add_response('put_object', {'ETag': '"put"'}, params)
 
     def expect_multipart(self, stub, key, data, algorithm=None):
         """Stubs of a multipart upload; ``algorithm``: precomputed."""
@@ -203,14 +173,6 @@ class S3TestBase(base.StoreBaseTest):
         stub.add_response('complete_multipart_upload',
                           {'ETag': '"whole-3"'}, complete)
         return parts
-
-    def add(self, st, key, data, size=None):
-        return st.add(key, io.BytesIO(data),
-                      len(data) if size is None else size, 'sha256')
-
-    def read_all(self, st, key, **kw):
-        it, size = st.get(fx.get_location(st, key), **kw)
-        return b''.join(it), size
 
 
 class TestChecksumMatrix(S3TestBase):
@@ -687,225 +649,6 @@ class TestWire(S3TestBase):
         self.assertEqual(fx.SECRET_KEY, creds.secret_key)
 
 
-class TestConfigure(S3TestBase):
-
-    def test_missing_required_option(self):
-        for option in ('s3_store_host', 's3_store_access_key',
-                       's3_store_secret_key', 's3_store_bucket'):
-            with self.subTest(option=option):
-                e = self.assertRaises(
-                    exceptions.BadStoreConfiguration, self.store,
-                    re_raise_bsc=True, **{option: None})
-                self.assertIn(option, e.msg)
-                self.assertNotIn(fx.SECRET_KEY, e.msg)
-                st = self.store(**{option: None})
-                self.assertFalse(st.is_capable(
-                    capabilities.BitMasks.WRITE_ACCESS))
-                self.assertTrue(st.is_capable(
-                    capabilities.BitMasks.READ_ACCESS))
-        st = self.store()
-        self.assertTrue(st.is_capable(capabilities.BitMasks.WRITE_ACCESS))
-
-    def test_host_scheme(self):
-        for host, endpoint, prefix in (
-                ('s3.example.test', 'https://s3.example.test',
-                 's3+https://s3.example.test/%s/'),
-                ('s3.example.test:8443/', 'https://s3.example.test:8443',
-                 's3+https://s3.example.test:8443/%s/'),
-                ('https://s3.example.test', 'https://s3.example.test',
-                 's3+https://s3.example.test/%s/'),
-                ('http://rgw.local:7480', 'http://rgw.local:7480',
-                 's3://rgw.local:7480/%s/')):
-            with self.subTest(host=host):
-                st = self.store(s3_store_host=host)
-                self.assertEqual(endpoint, st._s3_client.meta.endpoint_url)
-                self.assertEqual(prefix % fx.BUCKET, st.url_prefix)
-                stub = fx.Stubbed.for_test(self, st._s3_client)
-                self.expect_new_object(stub, 'img')
-                self.expect_put(stub, 'img', SMALL, {})
-                uri = self.add(st, 'img', SMALL)[0]
-                self.assertEqual(prefix % fx.BUCKET + 'img', uri)
-                url = urllib.parse.urlsplit(stub.requests[-1][1]['url'])
-                want = urllib.parse.urlsplit(endpoint)
-                self.assertEqual(want.scheme, url.scheme)
-                self.assertTrue(url.netloc.endswith(want.netloc))
-
-    def test_region(self):
-        for opts, region in (
-                ({'s3_store_region_name': 'eu-west-3'}, 'eu-west-3'),
-                ({'s3_store_host': 's3.eu-central-1.amazonaws.com'},
-                 'eu-central-1'),
-                ({'s3_store_host': 'https://s3-ap-south-1.amazonaws.com'},
-                 'ap-south-1'),
-                ({'s3_store_host': 's3.amazonaws.com'}, 'us-east-1'),
-                ({'s3_store_host': 's3.eu-central-1.amazonaws.com',
-                  's3_store_region_name': 'us-west-2'}, 'us-west-2'),
-                ({'s3_store_host': 'rgw.example.test'}, 'us-east-1'),
-                ({}, 'us-east-1')):
-            with self.subTest(opts=opts):
-                opts.setdefault('s3_store_region_name', '')
-                st = self.store(**opts)
-                self.assertEqual(region, st._s3_client.meta.region_name)
-
-    def _capture_client_kwargs(self, **opts):
-        captured = []
-        real_client = boto3.session.Session.client
-
-        def capture(session, *args, **kwargs):
-            captured.append(kwargs)
-            return real_client(session, *args, **kwargs)
-
-        with mock.patch.object(boto3.session.Session, 'client',
-                               autospec=True, side_effect=capture):
-            st = self.store(**opts)
-        self.assertEqual(1, len(captured))
-        return st, captured[0]
-
-    def test_cacert(self):
-        ca = self.useFixture(fixtures.TempDir()).path + '/ca.pem'
-        with open(ca, 'w') as f:
-            f.write('not a real bundle\n')
-        st, kwargs = self._capture_client_kwargs(s3_store_cacert=ca)
-        self.assertEqual(ca, kwargs['verify'])
-        st, kwargs = self._capture_client_kwargs(s3_store_cacert='')
-        self.assertIs(True, kwargs['verify'])
-
-    def test_bucket_url_format(self):
-        for value in ('auto', 'virtual', 'path'):
-            with self.subTest(value=value):
-                st = self.store(s3_store_bucket_url_format=value)
-                self.assertEqual(
-                    value,
-                    st._s3_client.meta.config.s3['addressing_style'])
-                stub = fx.Stubbed.for_test(self, st._s3_client)
-                stub.add_response('head_object', fx.head_object(1))
-                st.get_size(fx.get_location(st, 'k'))
-                url = stub.requests[0][1]['url']
-                if value == 'path':
-                    self.assertEqual('https://%s/%s/k' % (fx.HOST,
-                                                          fx.BUCKET), url)
-                elif value == 'virtual':
-                    self.assertEqual('https://%s.%s/k' % (fx.BUCKET,
-                                                          fx.HOST), url)
-
-    def test_unconfigured_store_operations(self):
-        st = self.store(s3_store_host=None)
-        self.assertIsNone(st._s3_client)
-        loc = s3.StoreLocation({'scheme': 's3', 's3serviceurl': 'h',
-                                'bucket': fx.BUCKET, 'key': 'k'},
-                               self.conf)
-        # Reads try to configure again and say why they cannot.
-        e = self.assertRaises(exceptions.RemoteServiceUnavailable,
-                              st.get_size,
-                              mock.Mock(store_location=loc))
-        self.assertIn('s3_store_host', str(e))
-
-    def test_old_botocore_refused(self):
-        with mock.patch('botocore.__version__', '1.35.99'):
-            e = self.assertRaises(exceptions.BadStoreConfiguration,
-                                  self.store)
-        self.assertIn('1.36', e.msg)
-        self.assertIn('1.35.99', e.msg)
-
-    def test_crt_algorithms_need_awscrt(self):
-        for algorithm in ('CRC32C', 'CRC64NVME'):
-            for request, response in (('always', 'never'),
-                                      ('when_required', 'always')):
-                with self.subTest(algorithm=algorithm, request=request,
-                                  response=response):
-                    with mock.patch.object(s3_checksums, 'crt_checksums',
-                                           None):
-                        e = self.assertRaises(
-                            exceptions.BadStoreConfiguration,
-                            self.policy_store, True, request, response,
-                            algorithm, re_raise_bsc=True)
-                    self.assertIn('awscrt', e.msg)
-                    self.assertIn(algorithm, e.msg)
-        # Not needed when the store computes nothing.
-        with mock.patch.object(s3_checksums, 'crt_checksums', None):
-            st = self.policy_store(True, 'when_supported', 'when_supported',
-                                   'CRC32C', re_raise_bsc=True)
-            st = self.policy_store(False, 'always', 'always', 'CRC64NVME',
-                                   re_raise_bsc=True)
-        self.assertTrue(st.is_capable(capabilities.BitMasks.WRITE_ACCESS))
-
-    def test_new_algorithms_refused_where_botocore_lacks_them(self):
-        with mock.patch.object(s3_checksums, 'botocore_knows',
-                               return_value=False):
-            for algorithm in NEW_ALGORITHMS:
-                with self.subTest(algorithm=algorithm):
-                    e = self.assertRaises(
-                        exceptions.BadStoreConfiguration,
-                        self.policy_store, True, 'always', 'always',
-                        algorithm, re_raise_bsc=True)
-                    self.assertIn('s3_store_checksum_algorithm', e.msg)
-                    self.assertIn(algorithm, e.msg)
-                    self.assertIn('botocore >= 1.42', e.msg)
-                    # Not configured: its writes are disabled.
-                    st = self.policy_store(True, 'always', 'always',
-                                           algorithm)
-                    self.assertFalse(st.is_capable(
-                        capabilities.BitMasks.WRITE_ACCESS))
-            # MD5 needs nothing new.
-            st = self.policy_store(True, 'always', 'always', 'MD5',
-                                   re_raise_bsc=True)
-            self.assertTrue(st.policy.content_md5)
-        with mock.patch.object(s3_checksums, 'crt_checksums', None):
-            for algorithm in s3_checksums.XXHASH_ALGORITHMS:
-                e = self.assertRaises(
-                    exceptions.BadStoreConfiguration, self.policy_store,
-                    True, 'always', 'when_required', algorithm,
-                    re_raise_bsc=True)
-                self.assertIn('awscrt', e.msg)
-                self.assertIn(algorithm, e.msg)
-
-    def test_one_client_reused_then_replaced(self):
-        created = []
-        real_client = boto3.session.Session.client
-
-        def capture(session, *args, **kwargs):
-            client = real_client(session, *args, **kwargs)
-            created.append(client)
-            return client
-
-        self.useFixture(fixtures.MockPatchObject(
-            boto3.session.Session, 'client', autospec=True,
-            side_effect=capture))
-        st = self.store()
-        client = st._s3_client
-        self.assertEqual([client], created)
-        with fx.Stubbed(client) as stub:
-            self.expect_new_object(stub, 'img')
-            self.expect_put(stub, 'img', SMALL, {})
-            self.add(st, 'img', SMALL)
-            stub.add_response('get_object', fx.get_object(SMALL))
-            self.assertEqual(SMALL, self.read_all(st, 'img')[0])
-            stub.add_response('head_object', fx.head_object(len(SMALL)))
-            self.assertEqual(len(SMALL),
-                             st.get_size(fx.get_location(st, 'img')))
-            stub.add_response('head_object', fx.head_object(len(SMALL)))
-            stub.add_response('delete_object', {})
-            st.delete(fx.get_location(st, 'img'))
-            stub.assert_no_pending_responses()
-        self.assertIs(client, st._s3_client)
-        self.assertEqual(1, len(created))
-        st.configure()
-        self.assertIsNot(client, st._s3_client)
-        self.assertEqual(2, len(created))
-        self.assertIs(created[1], st._s3_client)
-
-    def test_policy_logged_and_ignored_values_warned(self):
-        logger = self.useFixture(fixtures.FakeLogger(
-            name='glance_store._drivers.s3'))
-        self.policy_store(False, 'always', 'when_supported')
-        self.assertIn('s3_store_request_checksum_calculation = always',
-                      logger.output)
-        self.assertIn('s3_store_response_checksum_validation = '
-                      'when_supported', logger.output)
-        self.assertIn('data integrity protection off', logger.output)
-        self.assertNotIn(fx.SECRET_KEY, logger.output)
-
-
 class TestStoreLocation(S3TestBase):
 
     def test_round_trip(self):
@@ -1135,11 +878,16 @@ class TestToolSurface(fx.S3MotoTestBase):
             s3_store_request_checksum_calculation='always',
             s3_store_checksum_algorithm='SHA1')
         settings = store.settings
-        self.assertEqual(s3.S3Settings(
-            endpoint_url=self.moto.url, region_name='eu-west-1',
-            use_https=False, cacert=None, bucket=fx.BUCKET,
-            addressing_style='path', create_bucket_on_put=False,
-            policy=store.policy), settings)
+        self.assertEqual(self.moto.url, settings.endpoint_url)
+        self.assertEqual(
+            ('eu-west-1', False, None, fx.BUCKET, 'path', False),
+            (settings.region_name, settings.use_https, settings.cacert,
+             settings.bucket, settings.addressing_style,
+             settings.create_bucket_on_put))
+        self.assertIs(store.policy, settings.policy)
+        self.assertIs(store.upload_limits, settings.limits)
+        self.assertNotIn(fx.SECRET_KEY, repr(settings))
+        self.assertNotIn(fx.ACCESS_KEY, repr(settings))
         self.assertTrue(settings.verify)
         self.assertEqual('SHA1', settings.policy.algorithm)
         self.assertRaises(AttributeError, setattr, settings, 'bucket', 'x')

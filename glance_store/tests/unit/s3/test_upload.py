@@ -318,6 +318,91 @@ class AbortTest(s3fx.S3MotoTestBase):
         self.assertAborted()
 
 
+class CompleteWithoutChecksumsTest(s3fx.S3MotoTestBase):
+    """A backend whose CompleteMultipartUpload refuses ``Checksum*``.
+
+    OpenStack Swift 2.30's s3api answers MalformedXML; the store completes
+    again naming only the parts' ETags, warns once per backend and leaves
+    the elements out of that backend's later completions.
+    """
+
+    SIZE = THRESHOLD + 2 * PART
+    ALWAYS = dict(s3_store_enable_data_integrity_protection=True,
+                  s3_store_request_checksum_calculation='always',
+                  s3_store_response_checksum_validation='when_required',
+                  s3_store_checksum_algorithm='CRC32')
+
+    def setUp(self):
+        super().setUp()
+        s3_upload.forget_complete_checksum_refusals()
+        self.addCleanup(s3_upload.forget_complete_checksum_refusals)
+
+    @staticmethod
+    def _refuse_checksums(kwargs):
+        parts = kwargs['MultipartUpload']['Parts']
+        if any(k.startswith('Checksum') for k in kwargs) or any(
+                k.startswith('Checksum') for p in parts for k in p):
+            return s3fx.client_error('MalformedXML', 400,
+                                     'CompleteMultipartUpload')
+        return None
+
+    def _add(self, store, key):
+        data = test_utils.pattern_bytes(self.SIZE)
+        store.add(key, io.BytesIO(data), self.SIZE, 'sha256')
+        self.assertEqual(data, self.stored(key))
+
+    def test_completes_without_checksums_and_warns_once(self):
+        records = self.useFixture(s3fx.LogRecords())
+        store = self.make_store(
+            {'complete_multipart_upload': self._refuse_checksums},
+            **self.ALWAYS)
+        self._add(store, 'img1')
+        completes = self.client.of('complete_multipart_upload')
+        self.assertEqual(2, len(completes))
+        self.assertIn('ChecksumCRC32', completes[0])
+        self.assertNotIn('ChecksumCRC32', completes[1])
+        for part in completes[1]['MultipartUpload']['Parts']:
+            self.assertEqual({'ETag', 'PartNumber'}, set(part))
+        # Every part still carried its checksum.
+        for part in self.client.of('upload_part'):
+            self.assertIn('ChecksumCRC32', part)
+        # The next upload completes without the elements at once.
+        self._add(store, 'img2')
+        self.assertEqual(3, len(self.client.of('complete_multipart_upload')))
+        warnings = [r.getMessage() for r in records.records
+                    if r.levelno == logging.WARNING and
+                    'CompleteMultipartUpload' in r.getMessage()]
+        self.assertEqual(1, len(warnings), warnings)
+        self.assertIn('MalformedXML', warnings[0])
+        self.assertIn('without checksum validation', warnings[0])
+
+    def test_other_backends_keep_the_elements(self):
+        store = self.make_store(
+            {'complete_multipart_upload': self._refuse_checksums},
+            **self.ALWAYS)
+        self._add(store, 'img1')
+        # The same server under another endpoint URL is another backend:
+        # its completions still carry the whole-object checksum.
+        other_url = self.moto.url.replace('127.0.0.1', 'localhost')
+        self.assertNotEqual(self.moto.url, other_url)
+        other = self.make_store(s3_store_host=other_url, **self.ALWAYS)
+        self._add(other, 'img2')
+        completes = self.client.of('complete_multipart_upload')
+        self.assertEqual(1, len(completes))
+        self.assertIn('ChecksumCRC32', completes[0])
+
+    def test_malformed_xml_without_checksums_is_an_error(self):
+        store = self.make_store({'complete_multipart_upload': lambda kw:
+                                 s3fx.client_error('MalformedXML', 400,
+                                                   'CompleteMultipartUpload')})
+        data = test_utils.pattern_bytes(self.SIZE)
+        e = self.assertRaises(exceptions.BackendException, store.add, 'img',
+                              io.BytesIO(data), self.SIZE, 'sha256')
+        self.assertIn('MalformedXML', str(e))
+        self.assertEqual(1, len(self.client.of('complete_multipart_upload')))
+        self.assertNothingLeft()
+
+
 class HashingTest(s3fx.S3MotoTestBase):
     """md5, the multihash and the verifier see every byte once."""
 
@@ -571,11 +656,199 @@ class PartsInMemoryTest(base.StoreBaseTest):
             def read(self, size=-1):
                 ahead.append(self.tell() // part - done['parts'])
                 return super().read(size)
+
+            def readinto(self, buf):
+                ahead.append(self.tell() // part - done['parts'])
+                return super().readinto(buf)
         store.add('img', Reader(data), len(data), 'sha256')
         self.assertEqual(30, done['parts'])
         # Parts read but not sent: at most the 2 in flight plus the one
         # being read.
         self.assertLessEqual(max(ahead), 3)
+
+
+class _Hashes(object):
+    """What ``ImageReader`` feeds: real md5 and sha256, no verifier."""
+
+    def __init__(self):
+        self.md5 = hashlib.md5()
+        self.os_hash = hashlib.sha256()
+        self.verifier = None
+        self.size = 0
+
+
+class _ReadOnly(object):
+    """A reader with ``read`` only (Glance's wrappers, uWSGI's input).
+
+    Records every size asked; returns at most ``max_read`` bytes a call.
+    """
+
+    def __init__(self, data, max_read=None):
+        self._buf = io.BytesIO(data)
+        self.max_read = max_read
+        self.asked = []
+
+    def read(self, size=-1):
+        self.asked.append(size)
+        if self.max_read and 0 < self.max_read < size:
+            size = self.max_read
+        return self._buf.read(size)
+
+
+class _ReadInto(io.RawIOBase):
+    """A raw io reader: ``readinto`` (short reads of ``max_read``)."""
+
+    def __init__(self, data, max_read=None):
+        super().__init__()
+        self._buf = io.BytesIO(data)
+        self.max_read = max_read
+        self.into = []
+        self.asked = []
+
+    def readable(self):
+        return True
+
+    def readinto(self, buf):
+        self.into.append(len(buf))
+        view = memoryview(buf)
+        if self.max_read:
+            view = view[:self.max_read]
+        return self._buf.readinto(view)
+
+    def read(self, size=-1):
+        self.asked.append(size)
+        return super().read(size)
+
+
+class ReadPiecesTest(base.StoreBaseTest):
+    """The image is read in pieces of at most ``piece_size`` bytes."""
+
+    def _read_all(self, source, declared, part=64 * KiB, piece=4 * KiB):
+        hashes = _Hashes()
+        reader = s3_upload.ImageReader(source, declared, hashes,
+                                       threaded=False, piece_size=piece)
+        out = bytearray()
+        buf = bytearray(part)
+        with reader:
+            while True:
+                n = reader.readinto(buf)
+                out += buf[:n]
+                if n < part:
+                    break
+        return bytes(out), hashes
+
+    def _check_bytes(self, data, out, hashes):
+        self.assertEqual(data, out)
+        self.assertEqual(hashlib.md5(data).hexdigest(),
+                         hashes.md5.hexdigest())
+        self.assertEqual(hashlib.sha256(data).hexdigest(),
+                         hashes.os_hash.hexdigest())
+        self.assertEqual(len(data), hashes.size)
+
+    def test_default_piece_is_read_piece(self):
+        reader = s3_upload.ImageReader(io.BytesIO(b''), 0, _Hashes(),
+                                       threaded=False)
+        self.assertEqual(s3_upload.READ_PIECE, reader.piece_size)
+        self.assertLess(s3_upload.READ_PIECE, s3_upload.S3_MIN_PART_SIZE)
+
+    def test_read_only_source_is_asked_pieces(self):
+        data = test_utils.pattern_bytes(200 * KiB + 17)
+        for declared in (len(data), 0):
+            source = _ReadOnly(data)
+            out, hashes = self._read_all(source, declared)
+            self._check_bytes(data, out, hashes)
+            # Never a whole part at once (64 KiB here), a piece at most.
+            self.assertLessEqual(max(source.asked), 4 * KiB)
+            self.assertGreater(len(source.asked), 50)
+
+    def test_read_only_short_reads(self):
+        data = test_utils.pattern_bytes(150 * KiB + 3)
+        for declared in (len(data), 0):
+            source = _ReadOnly(data, max_read=1000)
+            out, hashes = self._read_all(source, declared)
+            self._check_bytes(data, out, hashes)
+
+    def test_io_source_reads_into_the_part_buffer(self):
+        data = test_utils.pattern_bytes(200 * KiB + 17)
+        for declared in (len(data), 0):
+            source = _ReadInto(data)
+            out, hashes = self._read_all(source, declared)
+            self._check_bytes(data, out, hashes)
+            self.assertLessEqual(max(source.into), 4 * KiB)
+            # read() only for the one byte that proves the declared end.
+            self.assertEqual([1] if declared else [], source.asked)
+
+    def test_io_source_short_reads(self):
+        data = test_utils.pattern_bytes(150 * KiB + 3)
+        for declared in (len(data), 0):
+            source = _ReadInto(data, max_read=999)
+            out, hashes = self._read_all(source, declared)
+            self._check_bytes(data, out, hashes)
+
+    def test_readinto_of_a_non_io_object_is_not_used(self):
+        data = test_utils.pattern_bytes(20 * KiB)
+        source = _ReadOnly(data)
+        source.readinto = lambda buf: self.fail('readinto called')
+        out, hashes = self._read_all(source, len(data))
+        self._check_bytes(data, out, hashes)
+
+    def test_io_source_size_exceeded(self):
+        data = test_utils.pattern_bytes(100 * KiB)
+        e = self.assertRaises(exceptions.Invalid, self._read_all,
+                              _ReadInto(data), len(data) - 1)
+        self.assertTrue(e.msg.startswith('Size exceeds'), e.msg)
+
+    def test_io_source_size_mismatch(self):
+        data = test_utils.pattern_bytes(100 * KiB)
+        e = self.assertRaises(exceptions.Invalid, self._read_all,
+                              _ReadInto(data, max_read=777), len(data) + 1)
+        self.assertTrue(e.msg.startswith('Size mismatch'), e.msg)
+
+    def test_read_only_source_size_checks(self):
+        data = test_utils.pattern_bytes(100 * KiB)
+        e = self.assertRaises(exceptions.Invalid, self._read_all,
+                              _ReadOnly(data), len(data) - 5)
+        self.assertTrue(e.msg.startswith('Size exceeds'), e.msg)
+        e = self.assertRaises(exceptions.Invalid, self._read_all,
+                              _ReadOnly(data, max_read=3000), len(data) + 5)
+        self.assertTrue(e.msg.startswith('Size mismatch'), e.msg)
+
+    def test_oversized_reads_are_kept_for_the_next_piece(self):
+        # A source that returns more than asked (an iterator's chunk):
+        # the rest is kept, nothing is lost or read twice.
+        data = test_utils.pattern_bytes(100 * KiB + 9)
+
+        class Greedy(object):
+            def __init__(self):
+                self._buf = io.BytesIO(data)
+
+            def read(self, size=-1):
+                return self._buf.read(max(size, 10 * KiB))
+        out, hashes = self._read_all(Greedy(), len(data), piece=3 * KiB)
+        self._check_bytes(data, out, hashes)
+
+    def test_store_add_from_io_source(self):
+        # Through the store: a file-like (readinto) image, multipart.
+        store = s3fx.configure_store(self, re_raise_bsc=True,
+                                     s3_store_thread_pools=2)
+        part = 8 * KiB
+        s3fx.small_limits(store, part, part)
+        bodies = []
+        client = FakeClient(1)
+
+        def upload_part(PartNumber, Body, **kw):
+            bodies.append((PartNumber, bytes(Body)))
+            return {'ETag': '"e"'}
+        client.upload_part = upload_part
+        store._s3_client = client
+        data = test_utils.pattern_bytes(10 * part + 5)
+        source = _ReadInto(data, max_read=3000)
+        _uri, size, md5, _mh, _meta = store.add('img', source, len(data),
+                                                'sha256')
+        self.assertEqual(len(data), size)
+        self.assertEqual(hashlib.md5(data).hexdigest(), md5)
+        self.assertEqual(data, b''.join(b for _n, b in sorted(bodies)))
+        self.assertTrue(source.into)
 
 
 class _CountingHash(object):
