@@ -151,13 +151,16 @@ def _xxhash(algorithm):
 class Checksum(object):
     """Incremental checksum of one algorithm, S3's base64 encoding."""
 
-    def __init__(self, algorithm):
+    def __init__(self, algorithm, digest=None, length=0):
         self.algorithm = algorithm
-        self.length = 0
+        self.length = length
         self._crc = None
         self._hash = None
         self._xxhash = None
-        self._digest = None
+        # A digest computed elsewhere: finished, takes no more data.
+        self._digest = None if digest is None else bytes(digest)
+        if digest is not None:
+            return
         if algorithm in _CRC_PARAMS:
             self._crc = 0
             if algorithm in CRT_ALGORITHMS and crt_checksums is None:
@@ -183,12 +186,7 @@ class Checksum(object):
         :param length: how many bytes it covers
         :returns: a ``Checksum`` that takes no more data
         """
-        checksum = cls.__new__(cls)
-        checksum.algorithm = algorithm
-        checksum.length = length
-        checksum._crc = checksum._hash = checksum._xxhash = None
-        checksum._digest = bytes(digest)
-        return checksum
+        return cls(algorithm, digest=digest, length=length)
 
     def update(self, data):
         if self._digest is not None:
