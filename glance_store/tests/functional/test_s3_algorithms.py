@@ -12,9 +12,11 @@
 
 """``always`` with SHA512, the XXHASH family and MD5 on real servers.
 
-* LocalStack: every new algorithm stores and reads back byte-exact,
-  single PUT and multipart, downloads validated against the checksum it
-  keeps (measured on 2026.3: its own CRC64NVME, not the one sent).
+* LocalStack (2026.3, measured): a single PUT with SHA512 or an XXHASH
+  algorithm stores and reads back byte-exact, validated against the
+  checksum it keeps (its own CRC64NVME, not the one sent); a multipart
+  upload with them is refused at CreateMultipartUpload (InvalidRequest)
+  and nothing is left. MD5 works in both shapes.
 * Ceph RGW 16 (stores no flexible checksum): every new algorithm works;
   ``MD5`` makes every PutObject and UploadPart carry Content-MD5, which
   RGW verifies: a part corrupted on its way is refused (BadDigest) and
@@ -83,7 +85,17 @@ class TestLocalStack(AlgorithmsTestCase):
         reason = s3_checksums.unsupported_reason(algorithm)
         if reason:
             self.skipTest(reason)
-        for size in (SINGLE, MULTI):
+        # Measured: LocalStack 2026.3 refuses these algorithms in
+        # CreateMultipartUpload (InvalidRequest, "Checksum algorithm
+        # provided is unsupported"); the upload fails, nothing is left.
+        store = self.store('localstack', 'http', always(algorithm))
+        data = helpers.image(MULTI, seed=3)
+        key = helpers.unique_key('multi')
+        exc = self.assertRaises(exceptions.BackendException, store.add,
+                                key, helpers.Reader(data), MULTI, 'sha512')
+        self.assertIn('InvalidRequest', str(exc))
+        self.assertNothingLeft('localstack', key)
+        for size in (SINGLE,):
             with self.subTest(size=size):
                 store, key = self.round_trip('localstack',
                                              always(algorithm), size)
