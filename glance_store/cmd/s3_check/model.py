@@ -34,8 +34,10 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 # Strongest first (kept for rank(): it names the standard configurations).
-ALGORITHM_STRENGTH = ('SHA512', 'SHA256', 'SHA1', 'MD5', 'XXHASH128',
-                      'CRC64NVME', 'XXHASH3', 'XXHASH64', 'CRC32C', 'CRC32')
+ALGORITHM_STRENGTH = ('SHA256', 'SHA1', 'CRC64NVME', 'CRC32C', 'CRC32')
+# The algorithms the check tries (the newer ones, SHA512, XXHASH and MD5,
+# have CPU rows below but are not probed yet: see the algos report).
+PROBED_ALGORITHMS = ('CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256')
 
 # The image shapes whose downloads the check reads back: (shape, the
 # operation that wrote it).
@@ -174,14 +176,14 @@ def standard_configurations(only_available=True):
         Configuration('when_supported', True, s3_checksums.WHEN_SUPPORTED,
                       s3_checksums.WHEN_SUPPORTED),
     ]
-    configs += [always(a) for a in s3_checksums.ALGORITHMS
+    configs += [always(a) for a in PROBED_ALGORITHMS
                 if available(a) or not only_available]
     return configs
 
 
 def unavailable_configurations():
     """The standard configurations left out here (see available)."""
-    return [always(a) for a in s3_checksums.ALGORITHMS if not available(a)]
+    return [always(a) for a in PROBED_ALGORITHMS if not available(a)]
 
 
 @dataclasses.dataclass
