@@ -81,6 +81,16 @@ CONFIGS = {
         's3_store_enable_data_integrity_protection': True,
         's3_store_request_checksum_calculation': 'when_supported',
         's3_store_response_checksum_validation': 'when_supported'},
+    'always-md5': {
+        's3_store_enable_data_integrity_protection': True,
+        's3_store_request_checksum_calculation': 'always',
+        's3_store_response_checksum_validation': 'always',
+        's3_store_checksum_algorithm': 'MD5'},
+    'always-sha512': {
+        's3_store_enable_data_integrity_protection': True,
+        's3_store_request_checksum_calculation': 'always',
+        's3_store_response_checksum_validation': 'always',
+        's3_store_checksum_algorithm': 'SHA512'},
 }
 
 

@@ -203,13 +203,33 @@ s3_store_enable_data_integrity_protection is True.
                               'per-part (composite) checksum')),
                    ('SHA256', _('the most CPU; multipart uploads get a '
                                 'per-part (composite) checksum')),
+                   ('SHA512', _('needs botocore >= 1.42; composite for '
+                                'multipart uploads; a single upload '
+                                'reuses the sha512 Glance computes')),
+                   ('XXHASH64', _('needs botocore >= 1.42 and awscrt; '
+                                  'composite for multipart uploads')),
+                   ('XXHASH3', _('needs botocore >= 1.42 and awscrt; '
+                                 'composite for multipart uploads')),
+                   ('XXHASH128', _('needs botocore >= 1.42 and awscrt; '
+                                   'composite for multipart uploads')),
+                   ('MD5', _('Content-MD5 on every upload and part, '
+                             'which every S3 server verifies; downloads '
+                             'checked against MD5 ETags')),
                ),
                help=_("""
 Algorithm of the checksums the store computes when
 s3_store_request_checksum_calculation is 'always'. With the CRC
 algorithms a multipart upload is completed with a whole-object
-(full-object) checksum; with SHA1 and SHA256 it gets a composite
-checksum, made of the checksums of its parts, and no whole-object one.
+(full-object) checksum; with SHA1, SHA256, SHA512 and the XXHASH ones it
+gets a composite checksum, made of the checksums of its parts, and no
+whole-object one. An algorithm the installed botocore or awscrt lacks is
+refused when the backend is configured.
+
+MD5 sends no flexible checksum: every upload and every part carries
+Content-MD5, and with s3_store_response_checksum_validation 'always' a
+download with no stored checksum is checked against its ETag when that
+is an MD5 (not for SSE-KMS or SSE-C objects). For servers that store no
+flexible checksum (Ceph RGW before Reef, OpenStack Swift).
 """)),
     cfg.BoolOpt('s3_store_check_stale_uploads', default=True,
                 help=_("""

@@ -38,6 +38,9 @@ import functools
 import hashlib
 import zlib
 
+import botocore
+from botocore import session as boto_session
+
 try:
     from awscrt import checksums as crt_checksums
 except ImportError:  # pragma: no cover - depends on the environment
@@ -49,11 +52,18 @@ WHEN_SUPPORTED = 'when_supported'
 ALWAYS = 'always'
 MODES = (WHEN_REQUIRED, WHEN_SUPPORTED, ALWAYS, NEVER)
 
-ALGORITHMS = ('CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256')
-CRT_ALGORITHMS = ('CRC32C', 'CRC64NVME')
+MD5 = 'MD5'
+XXHASH_ALGORITHMS = ('XXHASH64', 'XXHASH3', 'XXHASH128')
+ALGORITHMS = ('CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256',
+              'SHA512') + XXHASH_ALGORITHMS + (MD5,)
+CRT_ALGORITHMS = ('CRC32C', 'CRC64NVME') + XXHASH_ALGORITHMS
 # Algorithms S3 can combine into a whole-object ("full object") checksum
-# of a multipart upload; the SHA ones are only composite.
+# of a multipart upload; the others (hashes) are only composite.
 FULL_OBJECT_ALGORITHMS = ('CRC32', 'CRC32C', 'CRC64NVME')
+# Algorithms the S3 API of botocore < 1.42 does not have (no
+# ``ChecksumSHA512`` parameter): usable only where the installed botocore
+# knows them.
+NEW_API_ALGORITHMS = ('SHA512',) + XXHASH_ALGORITHMS
 DEFAULT_ALGORITHM = 'CRC32'
 
 # The options ChecksumPolicy.from_options reads, in its argument order.
@@ -67,6 +77,44 @@ OPTION_NAMES = (ENABLE_OPTION, REQUEST_OPTION, RESPONSE_OPTION,
 
 def crt_available():
     return crt_checksums is not None
+
+
+@functools.lru_cache(maxsize=1)
+def _botocore_s3_parameters():
+    """The checksum parameters of PutObject in the installed botocore."""
+    model = boto_session.get_session().get_service_model('s3')
+    members = model.operation_model('PutObject').input_shape.members
+    return frozenset(name for name in members if name.startswith('Checksum'))
+
+
+def botocore_knows(algorithm):
+    """Whether the installed botocore can send ``algorithm``'s checksum.
+
+    :param algorithm: an upper-case algorithm name, e.g. 'SHA512'
+    :returns: True when botocore's S3 model has the ``Checksum<ALGO>``
+        parameter (SHA512 and XXHASH came with botocore 1.42)
+    """
+    return param_name(algorithm) in _botocore_s3_parameters()
+
+
+def unsupported_reason(algorithm):
+    """Why this process cannot use ``algorithm``, or None when it can.
+
+    :param algorithm: one of ``ALGORITHMS``
+    :returns: None, or a sentence naming what is missing (botocore too
+        old, awscrt missing or too old)
+    """
+    if algorithm in NEW_API_ALGORITHMS and not botocore_knows(algorithm):
+        return ('%(alg)s checksums need botocore >= 1.42 (installed: '
+                '%(found)s)' % {'alg': algorithm,
+                                'found': botocore.__version__})
+    if algorithm in CRT_ALGORITHMS and crt_checksums is None:
+        return '%s needs the awscrt package, which is not installed' % (
+            algorithm)
+    if algorithm in XXHASH_ALGORITHMS and \
+            getattr(crt_checksums, 'XXHash', None) is None:
+        return '%s needs awscrt >= 0.31.2, which has XXHash' % algorithm
+    return None
 
 
 def param_name(algorithm):
@@ -84,27 +132,73 @@ _CRC_PARAMS = {
 }
 
 
+# awscrt's constructors of the XXHASH algorithms (awscrt >= 0.31.2).
+_XXHASH_FACTORIES = {
+    'XXHASH64': 'new_xxhash64',
+    'XXHASH3': 'new_xxhash3_64',
+    'XXHASH128': 'new_xxhash3_128',
+}
+
+
+def _xxhash(algorithm):
+    xxhash = getattr(crt_checksums, 'XXHash', None)
+    if xxhash is None:
+        raise RuntimeError(
+            '%s needs awscrt >= 0.31.2 (pip install -U awscrt)' % algorithm)
+    return getattr(xxhash, _XXHASH_FACTORIES[algorithm])()
+
+
 class Checksum(object):
     """Incremental checksum of one algorithm, S3's base64 encoding."""
 
-    def __init__(self, algorithm):
+    def __init__(self, algorithm, digest=None, length=0):
         self.algorithm = algorithm
-        self.length = 0
+        self.length = length
+        self._crc = None
+        self._hash = None
+        self._xxhash = None
+        # A digest computed elsewhere: finished, takes no more data.
+        self._digest = None if digest is None else bytes(digest)
+        if digest is not None:
+            return
         if algorithm in _CRC_PARAMS:
             self._crc = 0
-            self._hash = None
             if algorithm in CRT_ALGORITHMS and crt_checksums is None:
                 raise RuntimeError(
                     '%s needs the awscrt package (pip install awscrt)'
                     % algorithm)
+        elif algorithm in _XXHASH_FACTORIES:
+            if crt_checksums is None:
+                raise RuntimeError(
+                    '%s needs the awscrt package (pip install awscrt)'
+                    % algorithm)
+            self._xxhash = _xxhash(algorithm)
         else:
-            self._crc = None
-            self._hash = hashlib.new(algorithm.lower())
+            self._hash = hashlib.new(algorithm.lower(),
+                                     usedforsecurity=False)
+
+    @classmethod
+    def of_digest(cls, algorithm, digest, length):
+        """A finished checksum whose digest was computed elsewhere.
+
+        :param algorithm: the algorithm of ``digest``
+        :param digest: the raw digest (bytes)
+        :param length: how many bytes it covers
+        :returns: a ``Checksum`` that takes no more data
+        """
+        return cls(algorithm, digest=digest, length=length)
 
     def update(self, data):
+        if self._digest is not None:
+            raise ValueError('the %s checksum is finished' % self.algorithm)
         self.length += len(data)
         if self._hash is not None:
             self._hash.update(data)
+        elif self._xxhash is not None:
+            # awscrt's XXHash takes bytes only (no memoryview or
+            # bytearray): a copy of the slice.
+            self._xxhash.update(data if isinstance(data, bytes)
+                                else bytes(data))
         elif self.algorithm == 'CRC32':
             self._crc = zlib.crc32(data, self._crc)
         elif self.algorithm == 'CRC32C':
@@ -119,8 +213,14 @@ class Checksum(object):
         return self._crc
 
     def digest(self):
+        if self._digest is not None:
+            return self._digest
         if self._hash is not None:
             return self._hash.digest()
+        if self._xxhash is not None:
+            # awscrt's finalize ends the hash: keep its value.
+            self._digest = self._xxhash.finalize()
+            return self._digest
         width = _CRC_PARAMS[self.algorithm][1]
         return self._crc.to_bytes(width // 8, 'big')
 
@@ -342,39 +442,110 @@ class ChecksumPolicy(object):
         return self.enabled and self.algorithm in CRT_ALGORITHMS and (
             self.precompute or self.validate_always)
 
+    def check_supported(self):
+        """Refuse an algorithm this process cannot compute or send.
+
+        Only where the store uses the algorithm (``always`` in either
+        direction); CRC32C and CRC64NVME without awscrt are left to
+        ``needs_crt``.
+
+        :raises ValueError: the installed botocore does not know the
+            algorithm (SHA512, XXHASH), or awscrt lacks XXHash; the
+            message names the option, the reason and what to do.
+        """
+        if not self.enabled or not (self.precompute or
+                                    self.validate_always):
+            return
+        if self.algorithm not in NEW_API_ALGORITHMS:
+            return
+        reason = unsupported_reason(self.algorithm)
+        if reason:
+            raise ValueError(
+                '%(option)s = %(alg)s cannot be used here: %(reason)s; '
+                'upgrade boto3/botocore (and awscrt) or choose another '
+                'algorithm.' % {'option': ALGORITHM_OPTION,
+                                'alg': self.algorithm, 'reason': reason})
+
     @property
     def full_object(self):
         return self.algorithm in FULL_OBJECT_ALGORITHMS
 
+    @property
+    def content_md5(self):
+        """Every request carries Content-MD5 and nothing else (``MD5``)."""
+        return self.precompute and self.algorithm == MD5
+
+    @property
+    def part_digest(self):
+        """The hashlib name of the per-part digest, or None.
+
+        Only ``MD5``: the upload computes each part's md5 (its
+        Content-MD5) on its digest workers while the part is read, next
+        to Glance's digests, not on the thread that sends the part.
+        """
+        return 'md5' if self.content_md5 else None
+
     # Extra request parameters -----------------------------------------
-    def put_params(self, body):
-        """Parameters of a PutObject of ``body``."""
-        if not self.precompute:
+    def put_params(self, body, known=None):
+        """Parameters of a PutObject of ``body``.
+
+        :param body: the whole object
+        :param known: optional ``{ALGORITHM: raw digest}`` of ``body``
+            already computed (Glance's md5 and multihash): reused instead
+            of reading the body again
+        :returns: a dict of PutObject parameters; empty under ``MD5``,
+            whose Content-MD5 the upload always sends
+        """
+        if not self.precompute or self.algorithm == MD5:
             return {}
+        digest = (known or {}).get(self.algorithm)
+        value = (base64.b64encode(digest).decode('ascii') if digest
+                 else compute(self.algorithm, body))
         # ChecksumAlgorithm next to the value only adds the
         # x-amz-sdk-checksum-algorithm header: botocore computes nothing
         # when a checksum header is already set, so no aws-chunked body.
         return {'ChecksumAlgorithm': self.algorithm,
-                param_name(self.algorithm): compute(self.algorithm, body)}
+                param_name(self.algorithm): value}
 
     def create_multipart_params(self):
-        if not self.precompute:
+        if not self.precompute or self.algorithm == MD5:
             return {}
         return {'ChecksumAlgorithm': self.algorithm,
                 'ChecksumType': 'FULL_OBJECT' if self.full_object
                 else 'COMPOSITE'}
 
-    def part_checksum(self, body):
-        """A ``Checksum`` of one part, or None when nothing is sent."""
+    def part_checksum(self, body, digest=None):
+        """A ``Checksum`` of one part, or None when nothing is sent.
+
+        :param body: the part
+        :param digest: the part's raw digest when it was computed while
+            the part was read (see ``part_digest``), else None
+        :returns: a ``Checksum``, or None
+        """
         if not self.precompute:
             return None
+        if digest is not None:
+            return Checksum.of_digest(self.algorithm, digest, len(body))
         return Checksum(self.algorithm).update(body)
 
     def part_params(self, checksum):
         if checksum is None:
             return {}
+        if self.algorithm == MD5:
+            return {'ContentMD5': checksum.b64digest()}
         return {'ChecksumAlgorithm': self.algorithm,
                 param_name(self.algorithm): checksum.b64digest()}
+
+    def completed_part(self, checksum):
+        """What a part's entry of CompleteMultipartUpload carries.
+
+        :param checksum: what ``part_checksum`` returned for the part
+        :returns: ``{'Checksum<ALGO>': value}``, or an empty dict (no
+            checksum, or ``MD5``: the ETag of the part already is its md5)
+        """
+        if checksum is None or self.algorithm == MD5:
+            return {}
+        return {param_name(self.algorithm): checksum.b64digest()}
 
     def complete_params(self, part_checksums):
         """Whole-object parameters of CompleteMultipartUpload."""
@@ -408,7 +579,10 @@ class ChecksumPolicy(object):
                     'or validated (boto3 when_required in both '
                     'directions)')
         parts = []
-        if self.request == ALWAYS:
+        if self.content_md5:
+            parts.append('every upload and part carries a Content-MD5 '
+                         'computed by the store')
+        elif self.request == ALWAYS:
             parts.append('uploads carry a %s checksum computed by the '
                          'store, sent as a header' % self.algorithm)
         elif self.request == WHEN_SUPPORTED:
@@ -416,7 +590,10 @@ class ChecksumPolicy(object):
                          '(aws-chunked over HTTPS)')
         else:
             parts.append('uploads carry no checksum (%s)' % self.request)
-        if self.response == ALWAYS:
+        if self.response == ALWAYS and self.algorithm == MD5:
+            parts.append('every full download is checked against the '
+                         'stored checksum, else against an MD5 ETag')
+        elif self.response == ALWAYS:
             parts.append('every full download is checked against the '
                          'stored checksum')
         elif self.response == WHEN_SUPPORTED:

@@ -37,8 +37,15 @@ aborted as if the digest had failed inline.  ``close`` stops every worker;
 With a single digest, a small image, or when this process may run on
 one core only, the digests run inline on the feeding thread: threads
 would only add hand-offs there.
+
+A ``PartDigest`` (the md5 of each part, for ``Content-MD5``) is one more
+digest on its own worker: ``Digests.cut`` marks the end of a part in its
+queue and returns a future of that part's digest, so the part's md5 is
+computed while the part is read, not on the thread that sends it.
 """
 
+import concurrent.futures
+import hashlib
 import os
 import queue
 import threading
@@ -106,6 +113,55 @@ class PartBarrier(object):
             self._fire()
 
 
+class PartDigest(object):
+    """The digest of each part of an upload (``hashlib`` name ``name``).
+
+    Fed in order with every byte like the other digests; ``cut`` ends the
+    current part.
+
+    :param name: a hashlib algorithm name, e.g. 'md5'
+    """
+
+    def __init__(self, name='md5'):
+        self.name = name
+        self._hash = self._new()
+
+    def _new(self):
+        return hashlib.new(self.name, usedforsecurity=False)
+
+    def update(self, data):
+        """Add ``data`` to the current part."""
+        self._hash.update(data)
+
+    def cut(self):
+        """End the current part.
+
+        :returns: the raw digest of the bytes fed since the last cut
+        """
+        digest = self._hash.digest()
+        self._hash = self._new()
+        return digest
+
+
+class _Cut(object):
+    """Resolves ``future`` with a part's digest, in the worker's order."""
+
+    __slots__ = ('owner', 'part_digest', 'future')
+
+    def __init__(self, owner, part_digest):
+        self.owner = owner
+        self.part_digest = part_digest
+        self.future = concurrent.futures.Future()
+
+    def done(self):
+        if self.owner.stopped:
+            # Bytes of this part were skipped: no digest to give.
+            self.future.set_exception(RuntimeError(
+                'the upload\'s digests were stopped'))
+        else:
+            self.future.set_result(self.part_digest.cut())
+
+
 class _Worker(object):
     """One digest, fed in order from its own queue on its own thread."""
 
@@ -141,10 +197,13 @@ class Digests(object):
     :param threaded: run each digest on its own worker thread; None (the
         default) decides: threads when there are two digests or more and
         two cores or more to run them on
+    :param part_digest: an optional ``PartDigest``, fed like the others
+        and cut at the end of each part (``cut``)
     """
 
-    def __init__(self, updates, threaded=None):
+    def __init__(self, updates, threaded=None, part_digest=None):
         self.updates = [u for u in updates if u is not None]
+        self.part_digest = None
         if threaded is None:
             threaded = len(self.updates) > 1 and usable_cores() > 1
         self.threaded = threaded
@@ -157,6 +216,21 @@ class Digests(object):
         # (a duplicate, a missing bucket) starts no thread.
         self._workers = []
         self._closed = False
+        if part_digest is not None:
+            self.add_part_digest(part_digest)
+
+    def add_part_digest(self, part_digest):
+        """Feed ``part_digest`` too, and cut it at each ``cut``.
+
+        :param part_digest: a ``PartDigest``
+        :raises RuntimeError: when bytes were already fed (the digest
+            would miss them) or the digests are closed
+        """
+        if self._workers or self._closed:
+            raise RuntimeError('a part digest must be added before the '
+                               'first byte')
+        self.part_digest = part_digest
+        self.updates.append(part_digest.update)
 
     def _started(self):
         if not self._workers and self.threaded and not self._closed:
@@ -231,6 +305,27 @@ class Digests(object):
         taken = PartBarrier(len(workers), self._part_taken)
         for worker in workers:
             worker.queue.put((None, (barrier, taken)))
+
+    def cut(self):
+        """End the current part of the ``PartDigest``.
+
+        :returns: a ``concurrent.futures.Future`` of the raw digest of the
+            bytes fed since the previous cut (it fails when the digests
+            were stopped by an error), or None without a part digest
+        """
+        if self.part_digest is None:
+            return None
+        cut = _Cut(self, self.part_digest)
+        workers = self._started()
+        if workers:
+            # The part digest's worker is the last one.
+            workers[-1].queue.put((None, (cut,)))
+        elif self._closed and self.threaded:
+            cut.future.set_exception(RuntimeError(
+                'the upload\'s digests are closed'))
+        else:
+            cut.done()
+        return cut.future
 
     def finish(self):
         """Wait until every digest has taken every byte fed so far.

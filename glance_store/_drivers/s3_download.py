@@ -10,9 +10,31 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Reading S3 objects: chunked iteration with checksum validation."""
+"""Reading S3 objects: chunked iteration with checksum validation.
 
+Under ``always`` response validation a download is checked against the
+checksum the backend stored (botocore checks single-part and full-object
+ones itself; the store checks composite ones part by part).  With the
+``MD5`` algorithm an object with no stored checksum is checked against
+its ETag where the ETag is an MD5: the hex md5 of a single-part object,
+or md5(concatenated part md5s)-N of a multipart one, whose part sizes
+come from GetObjectAttributes or from a HeadObject per part number.  An
+object encrypted with SSE-KMS or SSE-C has an ETag that is not the md5
+of its data: those are told by the ``ServerSideEncryption`` (``aws:kms``,
+``aws:kms:dsse``) and ``SSECustomerAlgorithm`` response fields and are
+not checked against it.
+
+A download that cannot be checked is served with a WARNING the first
+time for a backend (its client) in this process and a DEBUG line after:
+on a backend that stores no checksum it would otherwise fire on every
+read.
+"""
+
+import base64
 import logging
+import re
+import threading
+import weakref
 
 from botocore import exceptions as boto_exc
 from botocore import httpchecksum
@@ -36,6 +58,63 @@ def stored_checksum(response):
         if value:
             return algorithm, value
     return None, None
+
+
+# The ETag of a single-part object whose data it is the md5 of, and of
+# a multipart one (md5 of the part md5s, then the part count).
+_MD5_ETAG = re.compile(r'^[0-9a-fA-F]{32}$')
+_MULTIPART_ETAG = re.compile(r'^([0-9a-fA-F]{32})-([0-9]+)$')
+# S3's largest part count.
+_MAX_PARTS = 10000
+
+# Which "served without validation" notices each backend (client) has
+# logged at WARNING already: {client: set of kinds}.
+_warned = weakref.WeakKeyDictionary()
+_warned_lock = threading.Lock()
+
+
+def _notice(client, kind, message, args):
+    """Log ``message`` at WARNING the first time per client, then DEBUG.
+
+    :param client: the backend's boto3 client (one per backend: a
+        reconfigured backend, with a new client, warns again)
+    :param kind: what the notice is about, e.g. 'no-checksum'
+    :param message: the log format
+    :param args: its arguments
+    """
+    with _warned_lock:
+        try:
+            kinds = _warned.setdefault(client, set())
+        except TypeError:  # pragma: no cover - not weakly referenceable
+            kinds = set()
+        first = kind not in kinds
+        kinds.add(kind)
+    if first:
+        LOG.warning(message + " (logged once for this backend; later "
+                    "ones at DEBUG)", args)
+    else:
+        LOG.debug(message, args)
+
+
+def etag_of(response):
+    """The ETag of a response without its quotes, or ''."""
+    return (response.get('ETag') or '').strip().strip('"')
+
+
+def etag_is_md5(response):
+    """Whether the response's ETag can be an md5 of the object's data.
+
+    :param response: a GetObject or HeadObject response
+    :returns: False for SSE-KMS and SSE-C objects (their ETag is not an
+        md5 of the data) and for ETags of another form; True for a
+        32-hex ETag or a multipart one (32 hex, '-', part count)
+    """
+    if (response.get('ServerSideEncryption') or '').startswith('aws:kms'):
+        return False
+    if response.get('SSECustomerAlgorithm'):
+        return False
+    etag = etag_of(response)
+    return bool(_MD5_ETAG.match(etag) or _MULTIPART_ETAG.match(etag))
 
 
 def botocore_validates(body):
@@ -78,7 +157,8 @@ class _CompositeValidator(object):
 
     def _close_part(self):
         size, value = self.parts[self.index]
-        if self.current.b64digest() != value:
+        # value None: no per-part value to check (an ETag's parts).
+        if value is not None and self.current.b64digest() != value:
             self.ok = False
         self.digests.append(self.current.digest())
         self.index += 1
@@ -104,6 +184,122 @@ class _CompositeValidator(object):
             return False
         combined = s3_checksums.composite_b64(self.algorithm, self.digests)
         return self.ok and combined == self.expected
+
+
+class _MultipartETagValidator(object):
+    """Checks a multipart ETag: md5(concatenated part md5s)-N.
+
+    :param expected: the ETag (hex md5, '-', part count)
+    :param sizes: the size of each part, in order
+    """
+
+    algorithm = 'MD5'
+
+    def __init__(self, expected, sizes):
+        self.expected = expected.lower()
+        self.validator = _CompositeValidator(
+            'MD5', None, [(size, None) for size in sizes])
+
+    def update(self, data):
+        self.validator.update(data)
+
+    def finish(self):
+        v = self.validator
+        if v.index != len(v.parts) or v.filled or not v.ok:
+            return False
+        whole = s3_checksums.Checksum('MD5')
+        for digest in v.digests:
+            whole.update(digest)
+        got = '%s-%d' % (whole.digest().hex(), len(v.digests))
+        return got == self.expected
+
+
+def _sizes_from_attributes(client, bucket, key):
+    """Part sizes from GetObjectAttributes, or None."""
+    sizes = []
+    marker = 0
+    while True:
+        resp = client.get_object_attributes(
+            Bucket=bucket, Key=key, ObjectAttributes=['ObjectParts'],
+            MaxParts=1000, PartNumberMarker=marker)
+        info = resp.get('ObjectParts') or {}
+        parts = info.get('Parts') or []
+        if not parts:
+            return None
+        sizes.extend(part['Size'] for part in parts)
+        if not info.get('IsTruncated'):
+            return sizes
+        marker = info.get('NextPartNumberMarker')
+
+
+def _sizes_from_heads(client, bucket, key, count):
+    """Part sizes from one HeadObject per part number."""
+    return [client.head_object(Bucket=bucket, Key=key,
+                               PartNumber=number)['ContentLength']
+            for number in range(1, count + 1)]
+
+
+def part_sizes(client, bucket, key, count, total):
+    """The size of each part of a multipart object, or None.
+
+    GetObjectAttributes gives them in one request per 1,000 parts; where
+    the backend does not answer it (Ceph RGW before Reef) or lists no
+    part, a HeadObject per part number does.
+
+    :param client: the backend's boto3 client
+    :param bucket: the object's bucket
+    :param key: the object's key
+    :param count: the part count (from the ETag)
+    :param total: the object's size
+    :returns: a list of ``count`` sizes adding up to ``total``, or None
+        when the backend gives no such layout
+    """
+    errors = (boto_exc.ClientError, boto_exc.BotoCoreError)
+    try:
+        sizes = _sizes_from_attributes(client, bucket, key)
+    except errors as e:
+        LOG.debug("GetObjectAttributes of %(bucket)s/%(key)s failed "
+                  "(%(error)s); asking each part's size",
+                  {'bucket': bucket, 'key': key, 'error': e})
+        sizes = None
+    if sizes is None or len(sizes) != count:
+        try:
+            sizes = _sizes_from_heads(client, bucket, key, count)
+        except errors as e:
+            LOG.debug("HeadObject of the parts of %(bucket)s/%(key)s "
+                      "failed: %(error)s",
+                      {'bucket': bucket, 'key': key, 'error': e})
+            return None
+    if len(sizes) != count or sum(sizes) != total:
+        return None
+    return sizes
+
+
+def _etag_validator(client, response, bucket, key):
+    """An ETag (MD5) validator of the object, or None (and a notice)."""
+    args = {'bucket': bucket, 'key': key}
+    if not etag_is_md5(response):
+        _notice(client, 'etag-not-md5',
+                "S3 object %(bucket)s/%(key)s has no stored checksum and "
+                "its ETag is not an MD5 of its data (SSE-KMS, SSE-C or "
+                "another form): it is served without validation.", args)
+        return None
+    etag = etag_of(response)
+    if _MD5_ETAG.match(etag):
+        expected = base64.b64encode(bytes.fromhex(etag)).decode('ascii')
+        return _WholeValidator('MD5', expected)
+    count = int(_MULTIPART_ETAG.match(etag).group(2))
+    sizes = None
+    if 0 < count <= _MAX_PARTS:
+        sizes = part_sizes(client, bucket, key, count,
+                           response.get('ContentLength'))
+    if sizes is None:
+        _notice(client, 'no-part-layout',
+                "S3 object %(bucket)s/%(key)s is a multipart object whose "
+                "part sizes the backend does not give: it is served "
+                "without validation of its MD5 ETag.", args)
+        return None
+    return _MultipartETagValidator(etag, sizes)
 
 
 def _composite_parts(client, bucket, key, algorithm):
@@ -137,7 +333,8 @@ def make_validator(client, policy, response, bucket, key, ranged):
 
     botocore validates single-part and full-object checksums when checksum
     mode is on; the store covers what it does not (composite checksums,
-    under ``always``) and says when a download cannot be checked.
+    under ``always``; with ``MD5``, MD5 ETags of objects with no stored
+    checksum) and says when a download cannot be checked.
 
     :param client: the store's boto3 client (to list the parts of a
         composite checksum).
@@ -153,26 +350,34 @@ def make_validator(client, policy, response, bucket, key, ranged):
         return None
     algorithm, value = stored_checksum(response)
     if algorithm is None:
-        LOG.warning("S3 object %(bucket)s/%(key)s has no stored checksum: "
-                    "it is served without validation.",
-                    {'bucket': bucket, 'key': key})
+        if policy.algorithm == s3_checksums.MD5:
+            return _etag_validator(client, response, bucket, key)
+        _notice(client, 'no-checksum',
+                "S3 object %(bucket)s/%(key)s has no stored checksum: "
+                "it is served without validation.",
+                {'bucket': bucket, 'key': key})
         return None
     if botocore_validates(response.get('Body')):
         return None
-    if algorithm in s3_checksums.CRT_ALGORITHMS and \
-            not s3_checksums.crt_available():
+    return _stored_validator(client, algorithm, value, bucket, key)
+
+
+def _stored_validator(client, algorithm, value, bucket, key):
+    """The store's validator of a stored checksum botocore leaves."""
+    args = {'bucket': bucket, 'key': key, 'alg': algorithm}
+    reason = s3_checksums.unsupported_reason(algorithm)
+    if reason:
+        args['reason'] = reason
         LOG.warning("S3 object %(bucket)s/%(key)s carries a %(alg)s "
-                    "checksum, which needs awscrt to check: served "
-                    "without validation.",
-                    {'bucket': bucket, 'key': key, 'alg': algorithm})
+                    "checksum, which needs awscrt to check (%(reason)s): "
+                    "served without validation.", args)
         return None
     if '-' in value:
         parts = _composite_parts(client, bucket, key, algorithm)
         if parts is None:
             LOG.warning("S3 object %(bucket)s/%(key)s has a composite "
                         "%(alg)s checksum whose parts are not available: "
-                        "served without validation.",
-                        {'bucket': bucket, 'key': key, 'alg': algorithm})
+                        "served without validation.", args)
             return None
         return _CompositeValidator(algorithm, value, parts)
     return _WholeValidator(algorithm, value)

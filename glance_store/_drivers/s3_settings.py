@@ -309,8 +309,8 @@ def read_policy(store_conf, store_name):
     :param store_name: the backend's name, for messages.
     :returns: an ``s3_checksums.ChecksumPolicy``.
     :raises glance_store.exceptions.BadStoreConfiguration: the values do
-        not make a policy, or the algorithm needs awscrt, which is not
-        installed.
+        not make a policy, or the algorithm needs awscrt or a newer
+        botocore, which is not installed.
     :raises ValueError: oslo.config's error for a value it refuses (it
         must stop the start-up, not only disable writes).
     """
@@ -320,6 +320,8 @@ def read_policy(store_conf, store_name):
               for name in s3_checksums.OPTION_NAMES]
     try:
         policy = s3_checksums.ChecksumPolicy.from_options(*values)
+        # SHA512 / XXHASH where botocore or awscrt lack them.
+        policy.check_supported()
     except ValueError as e:
         raise _bad(store_name, str(e))
     if policy.needs_crt and not s3_checksums.crt_available():

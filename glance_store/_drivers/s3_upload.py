@@ -329,13 +329,18 @@ class ImageReader(object):
 
 
 class Part(object):
-    """A part body, and what to do with its buffer once it is sent."""
+    """A part body, and what to do with its buffer once it is sent.
 
-    __slots__ = ('body', 'release')
+    ``digest`` is a future of the part's digest computed while it was
+    read (``s3_digests.Digests.cut``), or None.
+    """
 
-    def __init__(self, body, release=None):
+    __slots__ = ('body', 'release', 'digest')
+
+    def __init__(self, body, release=None, digest=None):
         self.body = body
         self.release = release
+        self.digest = digest
 
     def done(self):
         """Give the buffer back to its pool (once)."""
@@ -392,12 +397,13 @@ class BufferPool(object):
         except BaseException:
             reader.barrier(release)
             raise
+        digest = reader.digests.cut() if n else None
         if n == size:
-            return Part(buf, reader.barrier(release, others=1).done)
+            return Part(buf, reader.barrier(release, others=1).done, digest)
         # The last, shorter part: botocore wants bytes or a bytearray.
         body = bytes(memoryview(buf)[:n]) if n else None
         reader.barrier(release)
-        return Part(body) if n else None
+        return Part(body, digest=digest) if n else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -449,7 +455,8 @@ class MultipartUpload(object):
     def _send_part(self, number, part):
         t = self.target
         try:
-            checksum = t.policy.part_checksum(part.body)
+            checksum = t.policy.part_checksum(
+                part.body, part.digest.result() if part.digest else None)
             resp = t.client.upload_part(
                 Bucket=t.bucket, Key=t.key, UploadId=self.upload_id,
                 PartNumber=number, Body=part.body,
@@ -457,9 +464,7 @@ class MultipartUpload(object):
             done = {'ETag': resp['ETag'], 'PartNumber': number}
             with self._lock:
                 self._sent += len(part.body)
-            if checksum is not None:
-                name = s3_checksums.param_name(t.policy.algorithm)
-                done[name] = checksum.b64digest()
+            done.update(t.policy.completed_part(checksum))
             return done, checksum
         except BaseException as e:
             self._record_error(e)
@@ -728,14 +733,24 @@ def _note_complete_checksums_refused(target):
              else ''})
 
 
-def _put(target, body, reader):
+def _known_digests(reader):
+    """Raw digests Glance's hashing already has: md5 and the multihash."""
+    hashes = reader.hashes
+    return {s3_checksums.MD5: hashes.md5.digest(),
+            hashes.os_hash.name.upper(): hashes.os_hash.digest()}
+
+
+def _put(target, body, reader, known=None):
     # The body is the whole image, so the md5 Glance needs doubles as
     # Content-MD5, which every S3 server verifies (as boto3 < 1.36 sent
-    # it); over HTTPS it also spares boto3 hashing the payload.
-    md5 = base64.b64encode(reader.hashes.md5.digest()).decode()
+    # it); over HTTPS it also spares boto3 hashing the payload.  The
+    # multihash is reused the same way when it is the checksum algorithm
+    # (sha512, Glance's default, with SHA512).
+    known = known or _known_digests(reader)
     return target.client.put_object(
-        Bucket=target.bucket, Key=target.key, Body=body, ContentMD5=md5,
-        **target.policy.put_params(body))
+        Bucket=target.bucket, Key=target.key, Body=body,
+        ContentMD5=base64.b64encode(known[s3_checksums.MD5]).decode(),
+        **target.policy.put_params(body, known))
 
 
 class PartsBody(io.RawIOBase):
@@ -832,17 +847,16 @@ def _put_parts(target, parts, reader):
     try:
         if len(parts) <= 1:
             return _put(target, parts[0].body if parts else b'', reader)
-        checksum = None
-        for part in parts:
-            if checksum is None:
-                checksum = target.policy.part_checksum(part.body)
-            else:
+        known = _known_digests(reader)
+        policy = target.policy
+        if policy.precompute and policy.algorithm not in known:
+            # Computed part by part over the buffers: no joined copy.
+            checksum = policy.part_checksum(parts[0].body)
+            for part in parts[1:]:
                 checksum.update(part.body)
-        md5 = base64.b64encode(reader.hashes.md5.digest()).decode()
+            known[policy.algorithm] = checksum.digest()
         with PartsBody([p.body for p in parts]) as body:
-            return target.client.put_object(
-                Bucket=target.bucket, Key=target.key, Body=body,
-                ContentMD5=md5, **target.policy.part_params(checksum))
+            return _put(target, body, reader, known)
     finally:
         for part in parts:
             part.done()
@@ -904,6 +918,11 @@ def upload(client, bucket, key, reader, image_size, policy, limits,
         body = bytearray(image_size)
         reader.readinto(body)
         return _put(target, body, reader)
+    if policy.part_digest:
+        # Parts may be sent: their digest (Content-MD5) is computed on
+        # the digest workers while they are read.
+        reader.digests.add_part_digest(
+            s3_digests.PartDigest(policy.part_digest))
     sizes = limits.part_sizes(image_size)
     first = next(sizes)
     pool = BufferPool(limits.buffer_count(first))

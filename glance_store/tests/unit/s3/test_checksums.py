@@ -20,6 +20,7 @@ from unittest import mock
 import zlib
 
 from awscrt import checksums as crt
+from botocore import httpchecksum
 from oslotest import base
 
 from glance_store._drivers import s3_checksums as sc
@@ -150,7 +151,7 @@ class TestPolicyMatrix(base.BaseTestCase):
         for args in ((True, 'sometimes', 'always'),
                      (True, 'always', 'when-supported'),
                      (False, 'bogus', 'when_required'),
-                     (True, 'always', 'always', 'MD5')):
+                     (True, 'always', 'always', 'BLAKE2B')):
             with self.subTest(args=args):
                 self.assertRaises(ValueError,
                                   sc.ChecksumPolicy.from_options, *args)
@@ -402,3 +403,170 @@ class TestRequestParams(base.BaseTestCase):
                 if not (enabled and resp == 'always'):
                     self.assertEqual({}, p.get_params())
                     self.assertEqual({}, p.get_params(ranged=True))
+
+
+# The algorithms botocore 1.42 added, with botocore's own implementation
+# of each as the reference.
+NEW_ALGORITHMS = {
+    'SHA512': httpchecksum.Sha512Checksum,
+    'XXHASH64': httpchecksum.CrtXxhash64Checksum,
+    'XXHASH3': httpchecksum.CrtXxhash3Checksum,
+    'XXHASH128': httpchecksum.CrtXxhash128Checksum,
+}
+
+
+def botocore_b64(algorithm, data):
+    checksum = NEW_ALGORITHMS[algorithm]()
+    checksum.update(bytes(data))
+    return _b64(checksum.digest())
+
+
+class TestNewAlgorithms(base.BaseTestCase):
+    """SHA512, the XXHASH family and MD5."""
+
+    BODY = random.Random(5).randbytes(20000)
+
+    def test_values_match_botocore(self):
+        for alg in NEW_ALGORITHMS:
+            for data in (b'', b'hello', self.BODY):
+                with self.subTest(alg=alg, size=len(data)):
+                    c = sc.Checksum(alg)
+                    # A bytearray view, as the part buffers are.
+                    c.update(memoryview(bytearray(data))[:7])
+                    c.update(memoryview(bytearray(data))[7:])
+                    self.assertEqual(botocore_b64(alg, data), c.b64digest())
+                    # digest() twice gives the same value (awscrt's
+                    # finalize ends the hash).
+                    self.assertEqual(c.digest(), c.digest())
+                    self.assertEqual(len(data), c.length)
+        # A published value: XXH64("hello", seed 0).
+        self.assertEqual('26c7827d889f6da3',
+                         sc.Checksum('XXHASH64').update(b'hello')
+                         .digest().hex())
+        self.assertEqual(_b64(hashlib.md5(self.BODY).digest()),
+                         sc.compute('MD5', self.BODY))
+
+    def test_of_digest(self):
+        c = sc.Checksum.of_digest('MD5', hashlib.md5(b'abc').digest(), 3)
+        self.assertEqual(_b64(hashlib.md5(b'abc').digest()), c.b64digest())
+        self.assertEqual(3, c.length)
+        self.assertRaises(ValueError, c.update, b'more')
+
+    def test_hash_params(self):
+        for alg in NEW_ALGORITHMS:
+            with self.subTest(alg=alg):
+                p = sc.ChecksumPolicy.from_options(True, 'always',
+                                                   'always', alg)
+                name = 'Checksum' + alg
+                self.assertEqual(
+                    {'ChecksumAlgorithm': alg,
+                     name: botocore_b64(alg, self.BODY)},
+                    p.put_params(self.BODY))
+                self.assertFalse(p.full_object)
+                self.assertEqual({'ChecksumAlgorithm': alg,
+                                  'ChecksumType': 'COMPOSITE'},
+                                 p.create_multipart_params())
+                ck = p.part_checksum(self.BODY[:100])
+                value = botocore_b64(alg, self.BODY[:100])
+                self.assertEqual({'ChecksumAlgorithm': alg, name: value},
+                                 p.part_params(ck))
+                self.assertEqual({name: value}, p.completed_part(ck))
+                self.assertEqual({}, p.complete_params([ck]))
+                self.assertIsNone(p.part_digest)
+
+    def test_put_reuses_known_digest(self):
+        p = sc.ChecksumPolicy.from_options(True, 'always', 'always',
+                                           'SHA512')
+        known = {'SHA512': hashlib.sha512(self.BODY).digest(),
+                 'MD5': b'unused'}
+        with mock.patch.object(sc, 'compute',
+                               side_effect=AssertionError('recomputed')):
+            self.assertEqual(
+                {'ChecksumAlgorithm': 'SHA512',
+                 'ChecksumSHA512': _b64(known['SHA512'])},
+                p.put_params(self.BODY, known))
+        # Another multihash: computed.
+        self.assertEqual(botocore_b64('SHA512', self.BODY),
+                         p.put_params(self.BODY, {'SHA256': b'x'})[
+                             'ChecksumSHA512'])
+
+    def test_md5_params(self):
+        p = sc.ChecksumPolicy.from_options(True, 'always', 'always', 'MD5')
+        self.assertTrue(p.content_md5)
+        self.assertEqual('md5', p.part_digest)
+        # The upload sends Content-MD5 on PutObject itself.
+        self.assertEqual({}, p.put_params(self.BODY))
+        self.assertEqual({}, p.create_multipart_params())
+        part = self.BODY[:999]
+        digest = hashlib.md5(part).digest()
+        ck = p.part_checksum(part, digest)
+        self.assertEqual({'ContentMD5': _b64(digest)}, p.part_params(ck))
+        self.assertEqual({'ContentMD5': _b64(digest)},
+                         p.part_params(p.part_checksum(part)))
+        self.assertEqual({}, p.completed_part(ck))
+        self.assertEqual({}, p.complete_params([ck]))
+        self.assertEqual({'ChecksumMode': 'ENABLED'}, p.get_params())
+        self.assertIn('Content-MD5', p.describe())
+        self.assertIn('MD5 ETag', p.describe())
+        # Not computing anything unless always.
+        p = sc.ChecksumPolicy.from_options(True, 'when_supported',
+                                           'always', 'MD5')
+        self.assertFalse(p.content_md5)
+        self.assertIsNone(p.part_digest)
+        self.assertIsNone(p.part_checksum(part))
+
+    def test_supported_here(self):
+        for alg in sc.ALGORITHMS:
+            with self.subTest(alg=alg):
+                self.assertIsNone(sc.unsupported_reason(alg))
+                sc.ChecksumPolicy.from_options(
+                    True, 'always', 'always', alg).check_supported()
+
+    def test_refused_with_an_old_botocore(self):
+        with mock.patch.object(sc, 'botocore_knows', return_value=False), \
+                mock.patch('botocore.__version__', '1.40.1'):
+            for alg in NEW_ALGORITHMS:
+                for req, resp in (('always', 'never'),
+                                  ('when_required', 'always')):
+                    with self.subTest(alg=alg, request=req, response=resp):
+                        p = sc.ChecksumPolicy.from_options(True, req, resp,
+                                                           alg)
+                        e = self.assertRaises(ValueError,
+                                              p.check_supported)
+                        self.assertIn('s3_store_checksum_algorithm', str(e))
+                        self.assertIn(alg, str(e))
+                        self.assertIn('botocore >= 1.42', str(e))
+                        self.assertIn('1.40.1', str(e))
+            # Where the store does not use the algorithm, nothing to do;
+            # the old algorithms and MD5 never need it.
+            sc.ChecksumPolicy.from_options(
+                True, 'when_supported', 'when_supported',
+                'SHA512').check_supported()
+            sc.ChecksumPolicy.from_options(
+                False, 'always', 'always', 'SHA512').check_supported()
+            for alg in ALGORITHMS + ('MD5',):
+                sc.ChecksumPolicy.from_options(
+                    True, 'always', 'always', alg).check_supported()
+
+    def test_xxhash_refused_without_awscrt(self):
+        old_crt = mock.Mock(spec=['crc32c', 'crc64nvme'])
+        for crt_module, expected in ((None, 'not installed'),
+                                     (old_crt, '0.31.2')):
+            with mock.patch.object(sc, 'crt_checksums', crt_module):
+                for alg in sc.XXHASH_ALGORITHMS:
+                    with self.subTest(alg=alg, expected=expected):
+                        p = sc.ChecksumPolicy.from_options(
+                            True, 'always', 'always', alg)
+                        e = self.assertRaises(ValueError,
+                                              p.check_supported)
+                        self.assertIn(expected, str(e))
+                        self.assertIn(alg, str(e))
+                        self.assertRaises(RuntimeError, sc.Checksum, alg)
+                # SHA512 needs no awscrt.
+                sc.ChecksumPolicy.from_options(
+                    True, 'always', 'always', 'SHA512').check_supported()
+
+    def test_botocore_knows(self):
+        self.assertTrue(sc.botocore_knows('SHA512'))
+        self.assertTrue(sc.botocore_knows('CRC32'))
+        self.assertFalse(sc.botocore_knows('BLAKE2B'))

@@ -368,6 +368,36 @@ class StubbedConfigureTest(s3fx.StubbedStoreTest):
                                    re_raise_bsc=True)
         self.assertTrue(st.is_capable(capabilities.BitMasks.WRITE_ACCESS))
 
+    def test_new_algorithms_refused_where_botocore_lacks_them(self):
+        with mock.patch.object(s3_checksums, 'botocore_knows',
+                               return_value=False):
+            for algorithm in ('SHA512', 'XXHASH64', 'XXHASH3', 'XXHASH128'):
+                with self.subTest(algorithm=algorithm):
+                    e = self.assertRaises(
+                        exceptions.BadStoreConfiguration,
+                        self.policy_store, True, 'always', 'always',
+                        algorithm, re_raise_bsc=True)
+                    self.assertIn('s3_store_checksum_algorithm', e.msg)
+                    self.assertIn(algorithm, e.msg)
+                    self.assertIn('botocore >= 1.42', e.msg)
+                    # Not configured: its writes are disabled.
+                    st = self.policy_store(True, 'always', 'always',
+                                           algorithm)
+                    self.assertFalse(st.is_capable(
+                        capabilities.BitMasks.WRITE_ACCESS))
+            # MD5 needs nothing new.
+            st = self.policy_store(True, 'always', 'always', 'MD5',
+                                   re_raise_bsc=True)
+            self.assertTrue(st.policy.content_md5)
+        with mock.patch.object(s3_checksums, 'crt_checksums', None):
+            for algorithm in s3_checksums.XXHASH_ALGORITHMS:
+                e = self.assertRaises(
+                    exceptions.BadStoreConfiguration, self.policy_store,
+                    True, 'always', 'when_required', algorithm,
+                    re_raise_bsc=True)
+                self.assertIn('awscrt', e.msg)
+                self.assertIn(algorithm, e.msg)
+
     def test_one_client_reused_then_replaced(self):
         created = []
         real_client = boto3.session.Session.client

@@ -51,6 +51,8 @@ LAYOUTS = {
 }
 HASH_ALGORITHMS = ('md5', 'sha1', 'sha256', 'sha512', 'sha3_256')
 S3_ALGORITHMS = s3_checksums.ALGORITHMS
+XXHASH = {'XXHASH64': 'compute_xxhash64', 'XXHASH3': 'compute_xxhash3_64',
+          'XXHASH128': 'compute_xxhash3_128'}
 
 
 def digest_threads():
@@ -66,6 +68,8 @@ def reference_b64(algorithm, data):
         raw = crt.crc32c(data).to_bytes(4, 'big')
     elif algorithm == 'CRC64NVME':
         raw = crt.crc64nvme(data).to_bytes(8, 'big')
+    elif algorithm in XXHASH:
+        raw = getattr(crt.XXHash, XXHASH[algorithm])(bytes(data))
     else:
         raw = hashlib.new(algorithm.lower(), data).digest()
     return base64.b64encode(raw).decode()
@@ -243,6 +247,57 @@ class DigestsTest(SliceTest):
                         self.assertEqual(reference_b64(alg, data),
                                          c.b64digest(), alg)
 
+    def test_part_digest_cut_per_part(self):
+        data = test_utils.pattern_bytes(3 * PART + 77, seed=9)
+        sizes = [PART, PART, PART, 77]
+        for threaded in (True, False):
+            with self.subTest(threaded=threaded):
+                md5 = hashlib.md5()
+                futures = []
+                with s3_digests.Digests(
+                        [md5.update], threaded=threaded,
+                        part_digest=s3_digests.PartDigest('md5')) as d:
+                    pos = 0
+                    for n in sizes:
+                        view = memoryview(data)[pos:pos + n]
+                        for start in range(0, n, 5000):
+                            d.feed(view[start:start + 5000])
+                        futures.append(d.cut())
+                        pos += n
+                    d.finish()
+                    digests = [f.result(timeout=10) for f in futures]
+                pos = 0
+                for n, digest in zip(sizes, digests):
+                    self.assertEqual(hashlib.md5(data[pos:pos + n]).digest(),
+                                     digest)
+                    pos += n
+                self.assertEqual(hashlib.md5(data).digest(), md5.digest())
+
+    def test_part_digest_added_before_the_first_byte_only(self):
+        d = s3_digests.Digests([hashlib.md5().update, None], threaded=True)
+        self.assertIsNone(d.cut())
+        d.add_part_digest(s3_digests.PartDigest('md5'))
+        d.feed(b'abc')
+        self.assertEqual(hashlib.md5(b'abc').digest(),
+                         d.cut().result(timeout=10))
+        self.assertRaises(RuntimeError, d.add_part_digest,
+                          s3_digests.PartDigest('md5'))
+        d.close()
+        # After close, a cut fails instead of waiting forever.
+        self.assertRaises(RuntimeError, d.cut().result, timeout=10)
+
+    def test_part_digest_fails_once_stopped(self):
+        # After a digest's error the workers skip data: a part cut then
+        # has no valid digest, and says so instead of a wrong value.
+        with s3_digests.Digests(
+                [hashlib.md5().update], threaded=True,
+                part_digest=s3_digests.PartDigest('md5')) as d:
+            d.feed(b'x' * 10)
+            d.record_error(ValueError('verifier says no'))
+            future = d.cut()
+            self.assertRaises(RuntimeError, future.result, timeout=10)
+            self.assertRaises(ValueError, d.finish)
+
     def test_buffer_held_until_digests_and_upload_done(self):
         gate = threading.Event()
         seen = []
@@ -348,6 +403,52 @@ class StoreDigestsTest(s3fx.S3MotoTestBase):
                 self.assertEqual(hashlib.sha512(data).hexdigest(),
                                  multihash)
                 self.assertEqual(data, b''.join(verifier.chunks))
+                self.assertEqual(data, self.stored(key))
+                self.assertNoDigestThread()
+
+    def test_part_md5_computed_on_the_digest_workers(self):
+        # always/MD5: the Content-MD5 of every part comes from a digest
+        # worker, cut where the part ends, not from the sending thread.
+        store = self.make_store(
+            s3_store_enable_data_integrity_protection=True,
+            s3_store_request_checksum_calculation='always',
+            s3_store_checksum_algorithm='MD5')
+        threads = []
+        real_cut = s3_digests.PartDigest.cut
+
+        def cut(part_digest):
+            threads.append(threading.current_thread().name)
+            return real_cut(part_digest)
+        self.useFixture(fixtures.MonkeyPatch(
+            'glance_store._drivers.s3_digests.PartDigest.cut', cut))
+        sent = []
+        real_checksum = s3_checksums.ChecksumPolicy.part_checksum
+
+        def part_checksum(policy, body, digest=None):
+            sent.append(digest)
+            return real_checksum(policy, body, digest)
+        self.useFixture(fixtures.MonkeyPatch(
+            'glance_store._drivers.s3_checksums.ChecksumPolicy.'
+            'part_checksum', part_checksum))
+        data = test_utils.pattern_bytes(self.SIZE)
+        for size in (len(data), 0):
+            with self.subTest(size=size):
+                del threads[:], sent[:]
+                key = 'md5-%d' % size
+                store.add(key, io.BytesIO(data), size, 'sha512')
+                parts = self.client.of('upload_part')[-len(sent):]
+                self.assertGreater(len(sent), 1)
+                self.assertTrue(all(t.startswith('s3-digest-')
+                                    for t in threads), threads)
+                pos = 0
+                for kw, digest in zip(parts, sent):
+                    body = data[pos:pos + kw['BodyLength']]
+                    pos += kw['BodyLength']
+                    self.assertEqual(hashlib.md5(body).digest(), digest)
+                    self.assertEqual(
+                        base64.b64encode(digest).decode(),
+                        kw['ContentMD5'])
+                self.assertEqual(len(data), pos)
                 self.assertEqual(data, self.stored(key))
                 self.assertNoDigestThread()
 

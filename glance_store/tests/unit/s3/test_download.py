@@ -19,6 +19,7 @@
 * a body that fails to close does not fail a download that was served.
 """
 
+import hashlib
 import io
 import logging
 
@@ -26,6 +27,7 @@ from botocore import exceptions as boto_exc
 from botocore import httpchecksum
 import fixtures
 
+from glance_store._drivers import s3_checksums
 from glance_store._drivers import s3_download
 from glance_store import exceptions
 from glance_store.tests import base
@@ -103,3 +105,182 @@ class ObjectIteratorTest(base.StoreBaseTest):
         self.assertEqual(b'data', b''.join(self._iterator(body)))
         self.assertTrue(body.closed)
         self.assertIn('gone', log.output)
+
+
+def _client_error(code, status):
+    return boto_exc.ClientError(
+        {'Error': {'Code': code, 'Message': code},
+         'ResponseMetadata': {'HTTPStatusCode': status}}, 'Op')
+
+
+class _PartsClient(object):
+    """Answers GetObjectAttributes and part-number HeadObjects.
+
+    :param sizes: the part sizes the backend gives
+    :param attributes: whether GetObjectAttributes lists them (else it
+        fails with NotImplemented, like Ceph RGW 16)
+    :param heads: whether HeadObject with PartNumber answers
+    """
+
+    def __init__(self, sizes, attributes=True, heads=True):
+        self.sizes = sizes
+        self.attributes = attributes
+        self.heads = heads
+        self.calls = []
+
+    def get_object_attributes(self, **kw):
+        self.calls.append(('attributes', kw))
+        if not self.attributes:
+            raise _client_error('NotImplemented', 501)
+        return {'ObjectParts': {
+            'Parts': [{'PartNumber': n, 'Size': s}
+                      for n, s in enumerate(self.sizes, 1)],
+            'IsTruncated': False}}
+
+    def head_object(self, **kw):
+        self.calls.append(('head', kw))
+        if not self.heads or kw['PartNumber'] > len(self.sizes):
+            raise _client_error('InvalidPartNumber', 416)
+        return {'ContentLength': self.sizes[kw['PartNumber'] - 1]}
+
+
+def _policy(algorithm='MD5'):
+    return s3_checksums.ChecksumPolicy.from_options(
+        True, 'always', 'always', algorithm)
+
+
+class ETagValidationTest(base.StoreBaseTest):
+    """always/MD5: objects with no stored checksum, by their ETag."""
+
+    DATA = bytes(range(256)) * 100
+    SIZES = [10000, 10000, 5600]
+
+    def setUp(self):
+        super().setUp()
+        self.log = self.useFixture(fixtures.FakeLogger(level=logging.DEBUG))
+
+    def parts(self, data=None):
+        data = self.DATA if data is None else data
+        pos, out = 0, []
+        for size in self.SIZES:
+            out.append(data[pos:pos + size])
+            pos += size
+        return out
+
+    def multipart_etag(self):
+        digests = b''.join(hashlib.md5(p).digest() for p in self.parts())
+        return '"%s-%d"' % (hashlib.md5(digests).hexdigest(),
+                            len(self.SIZES))
+
+    def read(self, client, response, body):
+        validator = s3_download.make_validator(
+            client, _policy(), response, 'bkt', 'key', False)
+        chunks = [body[i:i + 4000] for i in range(0, len(body), 4000)]
+        it = s3_download.ObjectIterator(_Body(chunks), 4000, validator,
+                                        's3', 'bkt', 'key')
+        return validator, it
+
+    def response(self, etag, **extra):
+        resp = {'ETag': etag, 'ContentLength': len(self.DATA)}
+        resp.update(extra)
+        return resp
+
+    def test_single_part(self):
+        resp = self.response('"%s"' % hashlib.md5(self.DATA).hexdigest())
+        validator, it = self.read(None, resp, self.DATA)
+        self.assertIsNotNone(validator)
+        self.assertEqual(self.DATA, b''.join(it))
+        bad = self.DATA[:-1] + b'!'
+        _v, it = self.read(None, resp, bad)
+        e = self.assertRaises(exceptions.ChecksumMismatch, b''.join, it)
+        self.assertIn('bkt/key', e.msg)
+        self.assertIn('MD5', e.msg)
+
+    def test_upper_case_etag(self):
+        resp = self.response(hashlib.md5(self.DATA).hexdigest().upper())
+        _v, it = self.read(None, resp, self.DATA)
+        self.assertEqual(self.DATA, b''.join(it))
+
+    def test_multipart_from_attributes_or_heads(self):
+        for attributes in (True, False):
+            with self.subTest(attributes=attributes):
+                client = _PartsClient(self.SIZES, attributes=attributes)
+                resp = self.response(self.multipart_etag())
+                _v, it = self.read(client, resp, self.DATA)
+                self.assertEqual(self.DATA, b''.join(it))
+                heads = [kw['PartNumber'] for op, kw in client.calls
+                         if op == 'head']
+                self.assertEqual([] if attributes else [1, 2, 3], heads)
+                bad = bytearray(self.DATA)
+                bad[15000] ^= 1
+                _v, it = self.read(client, resp, bytes(bad))
+                e = self.assertRaises(exceptions.ChecksumMismatch,
+                                      b''.join, it)
+                self.assertIn('MD5', e.msg)
+                # A body longer than the parts say.
+                _v, it = self.read(client, resp, self.DATA + b'x')
+                self.assertRaises(exceptions.ChecksumMismatch, b''.join, it)
+
+    def test_multipart_without_layout_served_with_warning(self):
+        cases = (('no answer', _PartsClient(self.SIZES, False, False)),
+                 ('sizes do not add up', _PartsClient([1, 2, 3], False)),
+                 ('other part count', _PartsClient([len(self.DATA)])))
+        for name, client in cases:
+            with self.subTest(case=name):
+                validator, it = self.read(
+                    client, self.response(self.multipart_etag()),
+                    self.DATA)
+                self.assertIsNone(validator)
+                self.assertEqual(self.DATA, b''.join(it))
+        self.assertIn('part sizes the backend does not give',
+                      self.log.output)
+
+    def test_sse_kms_and_sse_c_not_checked_against_the_etag(self):
+        etag = '"%s"' % hashlib.md5(b'other data').hexdigest()
+        for extra in ({'ServerSideEncryption': 'aws:kms'},
+                      {'ServerSideEncryption': 'aws:kms:dsse'},
+                      {'SSECustomerAlgorithm': 'AES256'}):
+            with self.subTest(extra=extra):
+                resp = self.response(etag, **extra)
+                self.assertFalse(s3_download.etag_is_md5(resp))
+                validator, it = self.read(object(), resp, self.DATA)
+                self.assertIsNone(validator)
+                self.assertEqual(self.DATA, b''.join(it))
+        self.assertIn('ETag is not an MD5', self.log.output)
+        # SSE-S3 keeps MD5 ETags.
+        self.assertTrue(s3_download.etag_is_md5(self.response(
+            etag, ServerSideEncryption='AES256')))
+        self.assertFalse(s3_download.etag_is_md5(self.response('"abc"')))
+
+    def test_only_with_md5(self):
+        resp = self.response('"%s"' % hashlib.md5(b'x').hexdigest())
+        validator = s3_download.make_validator(
+            object(), _policy('CRC32'), resp, 'bkt', 'key', False)
+        self.assertIsNone(validator)
+        self.assertIn('no stored checksum', self.log.output)
+
+
+class NoChecksumNoticeTest(base.StoreBaseTest):
+    """The "served without validation" warning, once per backend."""
+
+    def test_once_per_client_then_debug(self):
+        log = self.useFixture(fixtures.FakeLogger(level=logging.DEBUG))
+        records = []
+        handler = logging.Handler()
+        handler.emit = records.append
+        logger = logging.getLogger('glance_store._drivers.s3_download')
+        logger.addHandler(handler)
+        self.addCleanup(logger.removeHandler, handler)
+
+        class Client(object):
+            pass
+        first, second = Client(), Client()
+        policy = _policy('CRC32')
+        for client in (first, first, first, second):
+            self.assertIsNone(s3_download.make_validator(
+                client, policy, {'ETag': '"x"'}, 'bkt', 'key', False))
+        levels = [r.levelno for r in records
+                  if 'no stored checksum' in r.getMessage()]
+        self.assertEqual([logging.WARNING, logging.DEBUG, logging.DEBUG,
+                          logging.WARNING], levels)
+        self.assertIn('logged once for this backend', log.output)

@@ -32,7 +32,7 @@ BadValue = cfg.ConfigFileValueError
 BAD_VALUES = [
     ('s3_store_request_checksum_calculation', 'sometimes'),
     ('s3_store_response_checksum_validation', 'sometimes'),
-    ('s3_store_checksum_algorithm', 'MD5'),
+    ('s3_store_checksum_algorithm', 'BLAKE2B'),
     ('s3_store_bucket_url_format', 'x'),
     # Upstream 5.7.0 refuses these too (min=0, integers).
     ('s3_store_large_object_size', '-1'),

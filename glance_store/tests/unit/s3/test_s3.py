@@ -42,6 +42,10 @@ from glance_store.tests.unit.s3 import fixtures as fx
 MODES = ('when_required', 'when_supported', 'always', 'never')
 ALGORITHMS = ('CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256')
 CRCS = ('CRC32', 'CRC32C', 'CRC64NVME')
+# The algorithms of botocore >= 1.42 (composite for multipart uploads).
+NEW_ALGORITHMS = ('SHA512', 'XXHASH64', 'XXHASH3', 'XXHASH128')
+XXHASH = {'XXHASH64': 'compute_xxhash64', 'XXHASH3': 'compute_xxhash3_64',
+          'XXHASH128': 'compute_xxhash3_128'}
 ENV_REQ = 'AWS_REQUEST_CHECKSUM_CALCULATION'
 ENV_RESP = 'AWS_RESPONSE_CHECKSUM_VALIDATION'
 
@@ -111,6 +115,8 @@ def ref_checksum(algorithm, data):
         return b64(crt.crc32c(data).to_bytes(4, 'big'))
     if algorithm == 'CRC64NVME':
         return b64(crt.crc64nvme(data).to_bytes(8, 'big'))
+    if algorithm in XXHASH:
+        return b64(getattr(crt.XXHash, XXHASH[algorithm])(bytes(data)))
     return b64(hashlib.new(algorithm.lower(), data).digest())
 
 
@@ -298,7 +304,7 @@ class TestAlwaysPerAlgorithm(S3TestBase):
     """request ``always``: the precomputed values, for each algorithm."""
 
     def test_put_and_multipart(self):
-        for algorithm in ALGORITHMS:
+        for algorithm in ALGORITHMS + NEW_ALGORITHMS:
             with self.subTest(algorithm=algorithm):
                 st = self.policy_store(True, 'always', 'when_required',
                                        algorithm)
@@ -351,7 +357,8 @@ class TestResponseValidation(S3TestBase):
     def test_always_detects_corrupted_body(self):
         good = LARGE
         bad = LARGE[:-1] + b'\x00'
-        for algorithm in ALGORITHMS:
+        # MD5: a stored x-amz-checksum-md5 (AWS's newer flexible one).
+        for algorithm in ALGORITHMS + NEW_ALGORITHMS + ('MD5',):
             with self.subTest(algorithm=algorithm):
                 st = self.policy_store(True, 'when_required', 'always',
                                        algorithm)
@@ -405,7 +412,7 @@ class TestResponseValidation(S3TestBase):
 
     def test_always_composite(self):
         bad = LARGE[:PART + 3] + b'\xff' + LARGE[PART + 4:]
-        for algorithm in ('SHA256', 'SHA1', 'CRC32'):
+        for algorithm in ('SHA256', 'SHA1', 'CRC32') + NEW_ALGORITHMS:
             for pages in (1, 2):
                 with self.subTest(algorithm=algorithm, pages=pages):
                     it, stub = self._composite_case(algorithm, LARGE, pages)

@@ -18,6 +18,7 @@ server on loopback (through a proxy client that records calls and
 injects failures) or, for the concurrency checks, a fake client.
 """
 
+import base64
 import collections
 import hashlib
 import io
@@ -26,7 +27,9 @@ import threading
 import tracemalloc
 
 from botocore import exceptions as boto_exc
+import fixtures
 
+from glance_store._drivers import s3_checksums
 from glance_store._drivers import s3_upload
 from glance_store import exceptions
 from glance_store.tests import base
@@ -1030,3 +1033,139 @@ class ReadPiecesTest(base.StoreBaseTest):
         self.assertEqual(hashlib.md5(data).hexdigest(), md5)
         self.assertEqual(data, b''.join(b for _n, b in sorted(bodies)))
         self.assertTrue(source.into)
+
+
+class _CountingHash(object):
+    """A hashlib object that counts the bytes it is given."""
+
+    def __init__(self, real, counts):
+        self._real = real
+        self._counts = counts
+
+    def update(self, data):
+        self._counts[self._real.name] += len(data)
+        self._real.update(data)
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+
+class ChecksumAlgorithmUploadTest(s3fx.S3MotoTestBase):
+    """always with SHA512, the XXHASH family and MD5, on moto."""
+
+    NEW = ('SHA512', 'XXHASH64', 'XXHASH3', 'XXHASH128')
+    SIZE = THRESHOLD + 2 * PART + 99
+
+    def make_always(self, algorithm, response='always'):
+        return self.make_store(
+            s3_store_enable_data_integrity_protection=True,
+            s3_store_request_checksum_calculation='always',
+            s3_store_response_checksum_validation=response,
+            s3_store_checksum_algorithm=algorithm)
+
+    def read(self, store, key):
+        it, _size = store.get(s3fx.get_location(store, key))
+        return b''.join(it)
+
+    def test_new_algorithms_stored_and_read_back(self):
+        data = test_utils.pattern_bytes(self.SIZE, seed=4)
+        small = data[:1000]
+        for alg in self.NEW:
+            with self.subTest(algorithm=alg):
+                store = self.make_always(alg)
+                name = 'Checksum' + alg
+                store.add('s-' + alg, io.BytesIO(small), len(small),
+                          'sha256')
+                put = self.client.of('put_object')[-1]
+                self.assertEqual(s3_checksums.compute(alg, small),
+                                 put[name])
+                head = self.inspect.head_object(
+                    Bucket=s3fx.BUCKET, Key='s-' + alg,
+                    ChecksumMode='ENABLED')
+                self.assertEqual(put[name], head[name])
+                self.assertEqual(small, self.read(store, 's-' + alg))
+                store.add('m-' + alg, io.BytesIO(data), len(data),
+                          'sha256')
+                create = self.client.of('create_multipart_upload')[-1]
+                self.assertEqual('COMPOSITE', create['ChecksumType'])
+                parts = self.client.of('complete_multipart_upload')[-1][
+                    'MultipartUpload']['Parts']
+                pos = 0
+                for part in parts:
+                    body = data[pos:pos + PART]
+                    pos += len(body)
+                    self.assertEqual(s3_checksums.compute(alg, body),
+                                     part[name])
+                self.assertEqual(len(data), pos)
+                self.assertEqual(data, self.read(store, 'm-' + alg))
+
+    def _count_sha512(self):
+        counts = collections.Counter()
+        real_new = hashlib.new
+
+        def new(name, *args, **kwargs):
+            real = real_new(name, *args, **kwargs)
+            return _CountingHash(real, counts) if real.name == 'sha512' \
+                else real
+        self.useFixture(fixtures.MonkeyPatch('hashlib.new', new))
+        return counts
+
+    def test_sha512_single_put_reuses_the_multihash(self):
+        store = self.make_always('SHA512', response='when_required')
+        data = test_utils.pattern_bytes(100 * KiB, seed=6)
+        counts = self._count_sha512()
+        for size in (len(data), 0):
+            with self.subTest(size=size):
+                counts.clear()
+                key = 'one-%d' % size
+                _u, _n, _md5, multihash, _m = store.add(
+                    key, io.BytesIO(data), size, 'sha512')
+                self.assertEqual(hashlib.sha512(data).hexdigest(),
+                                 multihash)
+                # Glance's multihash read every byte once; nothing else
+                # hashed them with sha512.
+                self.assertEqual(len(data), counts['sha512'])
+                put = self.client.of('put_object')[-1]
+                self.assertEqual(
+                    base64.b64encode(hashlib.sha512(data).digest())
+                    .decode(), put['ChecksumSHA512'])
+        # Another multihash: the store computes its own SHA512.
+        counts.clear()
+        store.add('other', io.BytesIO(data), len(data), 'sha256')
+        self.assertEqual(len(data), counts['sha512'])
+        self.assertEqual(
+            base64.b64encode(hashlib.sha512(data).digest()).decode(),
+            self.client.of('put_object')[-1]['ChecksumSHA512'])
+
+    def test_md5_every_request_carries_content_md5(self):
+        store = self.make_always('MD5')
+        data = test_utils.pattern_bytes(self.SIZE, seed=8)
+
+        def b64md5(body):
+            return base64.b64encode(hashlib.md5(body).digest()).decode()
+        store.add('small', io.BytesIO(data[:500]), 500, 'sha512')
+        put = self.client.of('put_object')[-1]
+        self.assertEqual(b64md5(data[:500]), put['ContentMD5'])
+        self.assertFalse([k for k in put if k.startswith('Checksum')])
+        store.add('large', io.BytesIO(data), 0, 'sha512')
+        create = self.client.of('create_multipart_upload')[-1]
+        self.assertNotIn('ChecksumAlgorithm', create)
+        pos = 0
+        for part in self.client.of('upload_part'):
+            body = data[pos:pos + part['BodyLength']]
+            pos += len(body)
+            self.assertEqual(b64md5(body), part['ContentMD5'])
+            self.assertFalse([k for k in part if k.startswith('Checksum')])
+        self.assertEqual(len(data), pos)
+        complete = self.client.of('complete_multipart_upload')[-1]
+        for part in complete['MultipartUpload']['Parts']:
+            self.assertEqual({'ETag', 'PartNumber'}, set(part))
+        self.assertFalse([k for k in complete if k.startswith('Checksum')])
+        # Read back, validated against the ETags (moto stores no
+        # checksum): the part sizes come from a HEAD per part number.
+        self.assertEqual(data[:500], self.read(store, 'small'))
+        self.assertEqual(data, self.read(store, 'large'))
+        heads = [kw for kw in self.client.of('head_object')
+                 if 'PartNumber' in kw]
+        self.assertEqual(list(range(1, len(complete['MultipartUpload'][
+            'Parts']) + 1)), [kw['PartNumber'] for kw in heads])
