@@ -25,6 +25,7 @@ import io
 import logging
 import threading
 import tracemalloc
+from unittest import mock
 
 from botocore import exceptions as boto_exc
 import fixtures
@@ -710,6 +711,26 @@ class UnknownSizeSinglePutTest(base.StoreBaseTest):
             self.assertTrue(expected)
             for name, value in expected.items():
                 self.assertEqual(value, client.put_kwargs[name], algorithm)
+
+    def test_md5_and_sha512_from_glances_digests(self):
+        # MD5: Content-MD5 once, of the whole body; SHA512 with Glance's
+        # sha512 multihash: its digest, not a second pass.
+        data = test_utils.pattern_bytes(self.THRESHOLD - 1000)
+        for algorithm in ('MD5', 'SHA512'):
+            store, client = self._store(
+                s3_store_enable_data_integrity_protection=True,
+                s3_store_request_checksum_calculation='always',
+                s3_store_checksum_algorithm=algorithm)
+            with mock.patch.object(s3_checksums, 'compute',
+                                   side_effect=AssertionError('pass')):
+                store.add('img', io.BytesIO(data), 0, 'sha512')
+            self.assertEqual(
+                base64.b64encode(hashlib.md5(data).digest()).decode(),
+                client.put_kwargs['ContentMD5'], algorithm)
+            if algorithm == 'SHA512':
+                self.assertEqual(
+                    base64.b64encode(hashlib.sha512(data).digest()).decode(),
+                    client.put_kwargs['ChecksumSHA512'])
 
     def test_memory_peak_within_the_bound(self):
         store, client = self._store()
