@@ -55,6 +55,9 @@ import time
 import urllib.request
 import uuid
 
+import procs  # tools/procs.py, beside this script
+import s3_servers  # tools/s3_servers.py, beside this script
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 HARNESS = os.path.join(ROOT, 'glance_store', 'tests', 'functional', 'glance',
@@ -356,30 +359,6 @@ def run_lib_size(server, path, results, gc, rep=0):
     gc()
 
 
-def rgw_gc(info):
-    """A callable that makes RGW free deleted objects' memory now."""
-    conf = os.path.join(info.get('workdir', ''), 'ceph.conf')
-    if not os.path.exists(conf):
-        return lambda: None
-
-    def gc():
-        subprocess.call(['radosgw-admin', '-c', conf, '-n', 'client.admin',
-                         'gc', 'process', '--include-all'],
-                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return gc
-
-
-def write_image(path, size):
-    """``size`` random bytes (16 MiB of them repeated) at ``path``."""
-    block = os.urandom(16 * MiB)
-    with open(path, 'wb') as f:
-        left = size
-        while left:
-            n = min(len(block), left)
-            f.write(block[:n])
-            left -= n
-
-
 def store_options(rgw, bucket):
     return {
         's3_store_host': rgw['http_endpoint'],
@@ -547,8 +526,8 @@ def main(argv=None):
         paths = {}
         for size in sizes:
             paths[size] = os.path.join(workdir, 'image-%d' % size)
-            write_image(paths[size], size)
-        results, loads = _run_reps(args, servers, names, paths, rgw_gc(rgw))
+            procs.write_repeated(paths[size], os.urandom(16 * MiB), size)
+        results, loads = _run_reps(args, servers, names, paths, s3_servers.rgw_gc(rgw))
     finally:
         for server in servers.values():
             server.stop()

@@ -47,6 +47,8 @@ import tempfile
 import threading
 import time
 
+import procs  # tools/procs.py, beside this script
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
@@ -246,16 +248,6 @@ def make_source(kind, classes, block, total, chunk, path):
     raise ValueError(kind)
 
 
-def write_file(path, block, total):
-    """Write ``total`` bytes of ``block`` repeated to ``path``."""
-    with open(path, 'wb') as f:
-        left = total
-        while left:
-            n = min(len(block), left)
-            f.write(block[:n])
-            left -= n
-
-
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--mib', type=int, default=256,
@@ -279,7 +271,7 @@ def _measure(args, classes, kinds, pieces, path):
     block = os.urandom(16 * MiB)
     results = {(k, p): [] for k in kinds for p in pieces}
     if any(k.startswith('file') for k in kinds):
-        write_file(path, block, total)
+        procs.write_repeated(path, block, total)
     for _r in range(args.repeat):
         # Alternate: every case once per round, so that load changes
         # touch every case alike.

@@ -53,6 +53,8 @@ import zlib
 
 from oslo_config import cfg
 
+import s3_servers  # tools/s3_servers.py, beside this script
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
@@ -448,18 +450,6 @@ def stop_server(info):
                      'stop', '--workdir', info['workdir']])
 
 
-def rgw_gc(info):
-    conf = os.path.join(info.get('workdir', ''), 'ceph.conf')
-    if not os.path.exists(conf):
-        return lambda: None
-
-    def gc():
-        subprocess.call(['radosgw-admin', '-c', conf, '-n', 'client.admin',
-                         'gc', 'process', '--include-all'],
-                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return gc
-
-
 def summarize(results):
     lines = []
     hdr = ('%-6s %-15s %-11s %6s %9s %7s %6s %7s %7s %6s %7s %5s' %
@@ -598,7 +588,7 @@ class _Run(object):
         self.args = args
         self.server = server
         self.results = results
-        self.gc = rgw_gc(server)
+        self.gc = s3_servers.rgw_gc(server)
         self.get = args.endpoint != 'null'
 
     def measure(self, proto, config, threads, sizes, kinds=(True, False),

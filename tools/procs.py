@@ -135,6 +135,23 @@ def write_ini(path, sections):
     return path
 
 
+def write_repeated(path, block, total):
+    """Write ``total`` bytes of ``block`` repeated (and cut) to a file.
+
+    :param path: the file, replaced if it exists
+    :param block: the bytes repeated (not empty)
+    :param total: how many bytes the file holds
+    :returns: the path
+    """
+    with open(path, 'wb') as f:
+        left = total
+        while left:
+            n = min(len(block), left)
+            f.write(block[:n])
+            left -= n
+    return path
+
+
 def merge_sections(target, sections):
     """Merge ``{section: {option: value}}`` into target, option by option.
 

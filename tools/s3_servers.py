@@ -357,6 +357,25 @@ def _wait_http(endpoint, processes, deadline, logs):
         raise StartError(str(e), logs)
 
 
+def rgw_gc(info):
+    """A callable that makes RGW free its deleted objects' space now.
+
+    :param info: a server's description (its ``workdir`` holds the
+        ``ceph.conf`` written by :func:`start_rgw`)
+    :returns: a callable running ``radosgw-admin gc process``, or one
+        doing nothing when the workdir holds no ``ceph.conf``
+    """
+    conf = os.path.join(info.get('workdir', ''), 'ceph.conf')
+    if not os.path.exists(conf):
+        return lambda: None
+
+    def gc():
+        subprocess.call(['radosgw-admin', '-c', conf, '-n', 'client.admin',
+                         'gc', 'process', '--include-all'],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return gc
+
+
 # --- LocalStack ---
 
 LOCALSTACK_LAUNCHER = '''\
@@ -421,33 +440,9 @@ def find_python312():
 
 def ensure_localstack_venv(venv):
     """Create (once) LocalStack's own venv; return its python."""
-    os.makedirs(os.path.dirname(os.path.abspath(venv)), exist_ok=True)
-    python = os.path.join(venv, 'bin', 'python')
-    marker = os.path.join(venv, '.gs-requirements')
-    wanted = '\n'.join(LOCALSTACK_REQUIREMENTS)
-    with open(venv.rstrip('/') + '.lock', 'w') as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        with contextlib.suppress(OSError):
-            with open(marker) as f:
-                if f.read() == wanted and os.path.exists(python):
-                    return python
-        base = find_python312()
-        _log('creating LocalStack venv in %s with %s (once)' % (venv, base))
-        shutil.rmtree(venv, ignore_errors=True)
-        log_path = venv.rstrip('/') + '-install.log'
-        with open(log_path, 'w'):
-            pass
-        try:
-            _run([base, '-m', 'venv', venv], log_path, timeout=300)
-            _run([python, '-m', 'pip', 'install', '--quiet',
-                  '--disable-pip-version-check'] + LOCALSTACK_REQUIREMENTS,
-                 log_path, timeout=900)
-        except StartError as e:
-            e.log_files = [log_path]
-            raise
-        with open(marker, 'w') as f:
-            f.write(wanted)
-    return python
+    bindir = ensure_pip_venv(venv, LOCALSTACK_REQUIREMENTS, 'LocalStack',
+                             base=find_python312)
+    return os.path.join(bindir, 'python')
 
 
 def start_localstack(workdir, args):
@@ -525,32 +520,37 @@ SEAWEEDFS_ACCESS_KEY = 'GSFUNCSEAWEEDACCESS0'
 SEAWEEDFS_SECRET_KEY = 'gsfuncseaweedsecret00000000000000000000'
 
 
-def ensure_pip_venv(venv, requirements, label):
+def ensure_pip_venv(venv, requirements, label, base=None):
     """Create (once) a venv holding ``requirements``; return its bin dir.
 
-    The venv is made with this interpreter and reused while its marker
-    file lists the same requirements; a lock file lets parallel runs
-    share it.
+    The venv is made with ``base()`` (a callable returning an
+    interpreter's path; this interpreter when None), called only when
+    the venv has to be made, and reused while its marker file lists the
+    same requirements and its python exists; a lock file lets parallel
+    runs share it.
     """
     os.makedirs(os.path.dirname(os.path.abspath(venv)), exist_ok=True)
     bindir = os.path.join(venv, 'bin')
+    python = os.path.join(bindir, 'python')
     marker = os.path.join(venv, '.gs-requirements')
     wanted = '\n'.join(requirements)
     with open(venv.rstrip('/') + '.lock', 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         with contextlib.suppress(OSError):
             with open(marker) as f:
-                if f.read() == wanted:
+                if f.read() == wanted and os.path.exists(python):
                     return bindir
-        _log('creating %s venv in %s (once)' % (label, venv))
+        interpreter = base() if base else sys.executable
+        _log('creating %s venv in %s with %s (once)'
+             % (label, venv, interpreter))
         shutil.rmtree(venv, ignore_errors=True)
         log_path = venv.rstrip('/') + '-install.log'
         with open(log_path, 'w'):
             pass
         try:
-            _run([sys.executable, '-m', 'venv', venv], log_path, timeout=300)
-            _run([os.path.join(bindir, 'python'), '-m', 'pip', 'install',
-                  '--quiet', '--disable-pip-version-check'] + requirements,
+            _run([interpreter, '-m', 'venv', venv], log_path, timeout=300)
+            _run([python, '-m', 'pip', 'install', '--quiet',
+                  '--disable-pip-version-check'] + requirements,
                  log_path, timeout=900)
         except StartError as e:
             e.log_files = [log_path]

@@ -241,6 +241,17 @@ class TestFiles(base.BaseTestCase):
         self.assertEqual('3', parser['a']['y'])
         self.assertEqual('4', parser['b']['z'])
 
+    def test_write_repeated(self):
+        path = procs.write_repeated(os.path.join(self.tmp, 'r'), b'abc', 7)
+        with open(path, 'rb') as f:
+            self.assertEqual(b'abcabca', f.read())
+        # Shorter than one block, and empty.
+        procs.write_repeated(path, b'abcdef', 2)
+        with open(path, 'rb') as f:
+            self.assertEqual(b'ab', f.read())
+        procs.write_repeated(path, b'abc', 0)
+        self.assertEqual(0, os.path.getsize(path))
+
     def test_tail(self):
         path = os.path.join(self.tmp, 'log')
         with open(path, 'w') as f:
