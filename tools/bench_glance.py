@@ -55,6 +55,7 @@ import time
 import urllib.request
 import uuid
 
+import glance_wsgi  # tools/glance_wsgi.py, beside this script
 import procs  # tools/procs.py, beside this script
 import s3_servers  # tools/s3_servers.py, beside this script
 
@@ -360,15 +361,8 @@ def run_lib_size(server, path, results, gc, rep=0):
 
 
 def store_options(rgw, bucket):
-    return {
-        's3_store_host': rgw['http_endpoint'],
-        's3_store_access_key': rgw['access_key'],
-        's3_store_secret_key': rgw['secret_key'],
-        's3_store_region_name': rgw.get('region') or 'us-east-1',
-        's3_store_bucket': bucket,
-        's3_store_bucket_url_format': 'path',
-        's3_store_create_bucket_on_put': False,
-    }
+    """Glance's S3 options: RGW's plain HTTP endpoint, one bucket."""
+    return glance_wsgi.s3_store_options(rgw, bucket, rgw['http_endpoint'])
 
 
 def _median(values):
@@ -527,7 +521,8 @@ def main(argv=None):
         for size in sizes:
             paths[size] = os.path.join(workdir, 'image-%d' % size)
             procs.write_repeated(paths[size], os.urandom(16 * MiB), size)
-        results, loads = _run_reps(args, servers, names, paths, s3_servers.rgw_gc(rgw))
+        results, loads = _run_reps(args, servers, names, paths,
+                                   s3_servers.rgw_gc(rgw))
     finally:
         for server in servers.values():
             server.stop()

@@ -52,7 +52,6 @@ import uuid
 import zlib
 
 from oslo_config import cfg
-
 import s3_servers  # tools/s3_servers.py, beside this script
 
 HERE = os.path.dirname(os.path.abspath(__file__))

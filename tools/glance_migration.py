@@ -203,18 +203,11 @@ class Job(object):
     # --- the Glance configuration -----------------------------------------
 
     def s3_options(self, extra):
-        options = {
-            's3_store_host': self.rgw['https_endpoint'],
-            's3_store_cacert': self.rgw['ca_bundle'],
-            's3_store_access_key': self.rgw['access_key'],
-            's3_store_secret_key': self.rgw['secret_key'],
-            's3_store_region_name': self.rgw.get('region') or 'us-east-1',
-            's3_store_bucket': self.bucket,
-            's3_store_bucket_url_format': 'path',
-            's3_store_create_bucket_on_put': False,
-            's3_store_large_object_size': THRESHOLD_MB,
-            's3_store_large_object_chunk_size': THRESHOLD_MB,
-        }
+        options = glance_wsgi.s3_store_options(
+            self.rgw, self.bucket, self.rgw['https_endpoint'],
+            self.rgw['ca_bundle'],
+            s3_store_large_object_size=THRESHOLD_MB,
+            s3_store_large_object_chunk_size=THRESHOLD_MB)
         options.update(extra or {})
         return options
 

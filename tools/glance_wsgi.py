@@ -293,6 +293,33 @@ def use_wal(path):
         db.execute('PRAGMA journal_mode=WAL')
 
 
+def s3_store_options(server, bucket, endpoint, cacert=None, **extra):
+    """``s3_store_*`` options of a Glance S3 backend on one bucket.
+
+    :param server: a server's description from ``tools/s3_servers.py``
+        (its ``access_key``, ``secret_key`` and ``region``)
+    :param bucket: the bucket, made beforehand (creating buckets on put
+        is off)
+    :param endpoint: the URL Glance reaches the server at
+    :param cacert: the CA bundle of an HTTPS endpoint (None: not set)
+    :param extra: more ``s3_store_*`` options, set last
+    :returns: dict of option name -> value
+    """
+    options = {
+        's3_store_host': endpoint,
+        's3_store_access_key': server['access_key'],
+        's3_store_secret_key': server['secret_key'],
+        's3_store_region_name': server.get('region') or 'us-east-1',
+        's3_store_bucket': bucket,
+        's3_store_bucket_url_format': 'path',
+        's3_store_create_bucket_on_put': False,
+    }
+    if cacert:
+        options['s3_store_cacert'] = cacert
+    options.update(extra)
+    return options
+
+
 def check_library(probe, expect_ours=True):
     """Fail unless the server imported this project's installed library.
 

@@ -33,6 +33,8 @@ from glance_store._drivers import s3_checksums
 from glance_store.tests.functional.glance import harness
 from glance_store.tests.functional import servers
 
+import glance_wsgi  # noqa: I100,I202  (tools/, on sys.path via harness)
+
 KiB = 1024
 MiB = 1024 * KiB
 
@@ -339,18 +341,10 @@ def clean_aws_environment():
 
 def rgw_store_options(rgw, bucket, checksum_options=None):
     """``s3_store_*`` options for RGW's HTTPS endpoint."""
-    options = {
-        's3_store_host': servers.endpoint(rgw, 'https'),
-        's3_store_cacert': rgw['ca_bundle'],
-        's3_store_access_key': rgw['access_key'],
-        's3_store_secret_key': rgw['secret_key'],
-        's3_store_region_name': rgw.get('region') or 'us-east-1',
-        's3_store_bucket': bucket,
-        's3_store_bucket_url_format': 'path',
-        's3_store_create_bucket_on_put': False,
-        's3_store_large_object_size': THRESHOLD_MB,
-        's3_store_large_object_chunk_size': CHUNK_MB,
-    }
+    options = glance_wsgi.s3_store_options(
+        rgw, bucket, servers.endpoint(rgw, 'https'), rgw['ca_bundle'],
+        s3_store_large_object_size=THRESHOLD_MB,
+        s3_store_large_object_chunk_size=CHUNK_MB)
     options.update(checksum_options or {})
     return options
 

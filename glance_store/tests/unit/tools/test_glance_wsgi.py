@@ -189,6 +189,33 @@ def server_options(server):
                     else None))
 
 
+class TestS3StoreOptions(base.BaseTestCase):
+
+    SERVER = {'access_key': 'AK', 'secret_key': 'SK', 'region': None}
+
+    def test_plain_endpoint(self):
+        options = glance_wsgi.s3_store_options(self.SERVER, 'b',
+                                               'http://127.0.0.1:1')
+        self.assertEqual({
+            's3_store_host': 'http://127.0.0.1:1',
+            's3_store_access_key': 'AK',
+            's3_store_secret_key': 'SK',
+            's3_store_region_name': 'us-east-1',
+            's3_store_bucket': 'b',
+            's3_store_bucket_url_format': 'path',
+            's3_store_create_bucket_on_put': False}, options)
+
+    def test_cacert_and_extra(self):
+        server = dict(self.SERVER, region='eu-1')
+        options = glance_wsgi.s3_store_options(
+            server, 'b', 'https://127.0.0.1:2', '/ca.pem',
+            s3_store_large_object_size=5, s3_store_bucket='other')
+        self.assertEqual('/ca.pem', options['s3_store_cacert'])
+        self.assertEqual('eu-1', options['s3_store_region_name'])
+        self.assertEqual(5, options['s3_store_large_object_size'])
+        self.assertEqual('other', options['s3_store_bucket'])
+
+
 class TestCheckLibrary(base.BaseTestCase):
 
     def setUp(self):
