@@ -52,6 +52,7 @@ import uuid
 import zlib
 
 from oslo_config import cfg
+import procs
 import s3_servers  # tools/s3_servers.py, beside this script
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -126,38 +127,6 @@ class GeneratedImage(object):
         if start == 0 and n == self.PIECE:
             return piece
         return piece[start:start + n]
-
-
-class RssSampler(object):
-    """Peak RSS growth over a block of code, sampled every 5 ms."""
-
-    def __init__(self):
-        self.peak = self.base = self._rss()
-        self._stop = threading.Event()
-
-    @staticmethod
-    def _rss():
-        with open('/proc/self/statm') as f:
-            return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
-
-    def _run(self):
-        while not self._stop.wait(0.005):
-            self.peak = max(self.peak, self._rss())
-
-    def __enter__(self):
-        self.base = self.peak = self._rss()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self._rss())
-
-    @property
-    def growth_mib(self):
-        return (self.peak - self.base) / MiB
 
 
 def machine_ticks():
@@ -317,7 +286,7 @@ def measure(fn, out=None):
     cores in use meanwhile (client and server together), which tells
     whether a throughput figure is bounded by the machine.
     """
-    with RssSampler() as rss:
+    with procs.RssPeak() as rss:
         busy0, total0 = machine_ticks()
         cpu0, wall0 = time.process_time(), time.perf_counter()
         fn()
@@ -326,7 +295,7 @@ def measure(fn, out=None):
         busy1, total1 = machine_ticks()
     if out is not None:
         out['busy'] = 100.0 * (busy1 - busy0) / max(1, total1 - total0)
-    return cpu, wall, rss.growth_mib
+    return cpu, wall, rss.growth / MiB
 
 
 def floor_cost(size):

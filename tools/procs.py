@@ -35,6 +35,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -323,6 +324,52 @@ def describe(stopped):
     """
     return ','.join('%d%s' % (s.pid, ' (killed)' if s.killed else '')
                     for s in stopped) or 'none'
+
+
+class RssPeak(object):
+    """Peak resident memory growth of this process over a ``with`` block.
+
+    A daemon thread reads ``/proc/self/statm`` every ``interval``
+    seconds while the block runs, and once more when it ends; ``growth``
+    is then the peak minus the size at the start, in bytes.
+
+    :param interval: seconds between two samples
+    """
+
+    def __init__(self, interval=0.005):
+        self.interval = interval
+        self.base = self.peak = self.rss()
+        self._stop = threading.Event()
+        self._thread = None
+
+    @staticmethod
+    def rss():
+        """Resident size of this process now, in bytes (Linux only).
+
+        :returns: the size in bytes
+        """
+        with open('/proc/self/statm') as f:
+            return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+
+    def _run(self):
+        while not self._stop.wait(self.interval):
+            self.peak = max(self.peak, self.rss())
+
+    def __enter__(self):
+        self.base = self.peak = self.rss()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.rss())
+
+    @property
+    def growth(self):
+        """Peak minus start resident size, in bytes."""
+        return self.peak - self.base
 
 
 def _http_status(opener, url):

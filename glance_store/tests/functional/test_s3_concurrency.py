@@ -21,12 +21,14 @@ uploads and checks what is left and the memory used.
 
 import concurrent.futures
 import logging
-import os
 import threading
 import time
 
 from glance_store.tests.functional import s3_store_helpers as helpers
 from glance_store.tests.functional import servers
+from glance_store.tests.unit import tools  # noqa: F401  (sys.path)
+
+import procs  # noqa: E402,I100  (tools/procs.py)
 
 MiB = helpers.MiB
 # (size, declared size) of the 16 uploads; 0 declared means unknown.
@@ -92,38 +94,6 @@ class TestConcurrentAdds(helpers.S3StoreTestCase):
         self._run(helpers.ALWAYS_CRC32)
 
 
-class RssPeak(object):
-    """Peak resident memory growth of this process, sampled every 5 ms."""
-
-    def __init__(self):
-        self.base = self.peak = self._rss()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    @staticmethod
-    def _rss():
-        with open('/proc/self/statm') as f:
-            return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
-
-    def _run(self):
-        while not self._stop.wait(0.005):
-            self.peak = max(self.peak, self._rss())
-
-    def __enter__(self):
-        self.base = self.peak = self._rss()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self._rss())
-
-    @property
-    def growth(self):
-        return self.peak - self.base
-
-
 class TestConcurrentUnknownSizeWithFailures(helpers.S3StoreTestCase):
     """16 unknown-size uploads at once, half of them breaking mid-way.
 
@@ -173,7 +143,7 @@ class TestConcurrentUnknownSizeWithFailures(helpers.S3StoreTestCase):
 
         pool = concurrent.futures.ThreadPoolExecutor(16)
         try:
-            with RssPeak() as rss:
+            with procs.RssPeak() as rss:
                 futures = [pool.submit(upload, i) for i in range(16)]
                 results = dict(f.result(timeout=300) for f in futures)
         finally:

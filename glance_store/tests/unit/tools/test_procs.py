@@ -199,6 +199,17 @@ class TestStopPids(base.BaseTestCase):
             [procs.Stopped(12, False), procs.Stopped(34, True)]))
 
 
+class TestRssPeak(base.BaseTestCase):
+
+    def test_growth_of_a_block_that_allocates(self):
+        with procs.RssPeak(interval=0.001) as rss:
+            data = b'x' * (64 * 1024 * 1024)
+            time.sleep(0.01)
+            del data
+        self.assertGreaterEqual(rss.growth, 32 * 1024 * 1024)
+        self.assertGreater(procs.RssPeak.rss(), 0)
+
+
 class TestStartTime(base.BaseTestCase):
 
     def test_own_process(self):
