@@ -36,7 +36,6 @@ exits 1 at the first difference.
 
 import argparse
 import hashlib
-import json
 import os
 import subprocess
 import sys
@@ -49,6 +48,7 @@ from botocore import config as boto_config
 import requests
 
 import glance_wsgi  # noqa: I202  (tools/glance_wsgi.py, beside this one)
+import s3_servers  # tools/s3_servers.py, beside this one
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -153,12 +153,7 @@ def pip(*args):
 
 
 def rgw_info():
-    path = os.environ.get('GS_FUNC_SERVERS')
-    if not path:
-        raise JobError('GS_FUNC_SERVERS is not set: run the job under '
-                       'tools/s3_servers.py run --servers rgw')
-    with open(path) as f:
-        return json.load(f)['rgw']
+    return s3_servers.started_servers(('rgw',), JobError)['rgw']
 
 
 def s3_client(rgw):

@@ -979,6 +979,28 @@ def _print_log_files(log_files, lines=30):
             _log(tail(log_file, lines))
 
 
+def started_servers(kinds, error=StartError):
+    """The descriptions of the servers ``run`` started, for its command.
+
+    :param kinds: the kinds of server the caller needs, e.g. ``('rgw',)``
+    :param error: the exception class to raise (the caller's own)
+    :returns: dict kind -> description, read from the file named by
+        ``GS_FUNC_SERVERS``
+    :raises: ``error`` when ``GS_FUNC_SERVERS`` is not set or lacks one
+        of ``kinds``
+    """
+    path = os.environ.get('GS_FUNC_SERVERS')
+    if not path:
+        raise error('GS_FUNC_SERVERS is not set: run this under '
+                    'tools/s3_servers.py run --servers %s' % ','.join(kinds))
+    with open(path) as f:
+        servers = json.load(f)
+    missing = [kind for kind in kinds if kind not in servers]
+    if missing:
+        raise error('GS_FUNC_SERVERS lacks %s' % ', '.join(missing))
+    return servers
+
+
 def _run_command(command, servers_json, started):
     env = dict(os.environ, GS_FUNC_SERVERS=servers_json)
     t0 = time.monotonic()

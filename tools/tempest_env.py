@@ -49,6 +49,7 @@ import urllib.request
 
 import glance_wsgi  # tools/glance_wsgi.py, beside this script
 import procs  # tools/procs.py, beside this script
+import s3_servers  # tools/s3_servers.py, beside this script
 
 # The passes CI runs and the ones --all-passes runs: one per S3 backend.
 CI_PASSES = ('rgw_default', 'aws_always')
@@ -672,16 +673,7 @@ def bucket_leftovers(env):
 # --- commands ---
 
 def load_servers():
-    path = os.environ.get('GS_FUNC_SERVERS')
-    if not path:
-        raise EnvError('GS_FUNC_SERVERS is not set: run this under '
-                       'tools/s3_servers.py run --servers rgw,localstack')
-    with open(path) as f:
-        servers = json.load(f)
-    missing = {'rgw', 'localstack'} - set(servers)
-    if missing:
-        raise EnvError('GS_FUNC_SERVERS lacks %s' % ', '.join(missing))
-    return servers
+    return s3_servers.started_servers(('rgw', 'localstack'), EnvError)
 
 
 def cmd_start(args):
