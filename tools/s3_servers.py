@@ -309,7 +309,8 @@ def start_rgw(workdir, args):
     _run(['ceph-mon', '-c', conf, '-i', 'a', '--mkfs', '--monmap', monmap],
          setup_log)
     procs = []
-    try:
+
+    def daemons():
         procs.append(_spawn(['ceph-mon', '-c', conf, '-i', 'a', '-f'],
                             daemons_log))
         _record(info, procs)
@@ -339,12 +340,9 @@ def start_rgw(workdir, args):
               RGW_SECRET_KEY], setup_log)
         wait_for_s3(info, procs, deadline,
                     ('http_endpoint', 'https_endpoint'))
-    except BaseException:
-        stop_pids(list(reversed(info['pids'])), info.get('pid_start_times'))
-        raise
-    info['pids'] = list(reversed(info['pids']))  # stop rgw, osd, then mon
-    info['start_seconds'] = round(time.monotonic() - t0, 2)
-    return info
+
+    # Stopped rgw, osd, then mon.
+    return _started(info, daemons, t0, newest_first=True)
 
 
 def _wait_http(endpoint, processes, deadline, logs):
@@ -445,6 +443,32 @@ def ensure_localstack_venv(venv):
     return os.path.join(bindir, 'python')
 
 
+def _started(info, wait, t0, t_venv=None, newest_first=False):
+    """Wait for a server; stop its processes if that fails; time it.
+
+    :param info: the server's description, its processes recorded
+    :param wait: a callable returning once the server answers
+    :param t0: ``time.monotonic()`` when the server was started
+    :param t_venv: ``time.monotonic()`` before its venv was made (None:
+        it has none)
+    :param newest_first: stop its processes newest first (those that
+        depend on the others), on failure here and later
+    :returns: info, with ``start_seconds`` (and ``venv_seconds``)
+    :raises: whatever ``wait`` raises, once the processes are stopped
+    """
+    order = reversed if newest_first else list
+    try:
+        wait()
+    except BaseException:
+        stop_pids(list(order(info['pids'])), info.get('pid_start_times'))
+        raise
+    info['pids'] = list(order(info['pids']))
+    info['start_seconds'] = round(time.monotonic() - t0, 2)
+    if t_venv is not None:
+        info['venv_seconds'] = round(t0 - t_venv, 2)
+    return info
+
+
 def start_localstack(workdir, args):
     t_venv = time.monotonic()
     python = ensure_localstack_venv(args.venv)
@@ -486,7 +510,8 @@ def start_localstack(workdir, args):
         'log_files': [log_path],
     }
     _record(info, [proc])
-    try:
+
+    def ready():
         while True:
             if proc.poll() is not None:
                 raise StartError('LocalStack exited with code %s'
@@ -505,12 +530,8 @@ def start_localstack(workdir, args):
             time.sleep(0.1)
         wait_for_s3(info, [proc], deadline,
                     ('http_endpoint', 'https_endpoint'))
-    except BaseException:
-        stop_pids(info['pids'], info['pid_start_times'])
-        raise
-    info['start_seconds'] = round(time.monotonic() - t0, 2)
-    info['venv_seconds'] = round(t0 - t_venv, 2)
-    return info
+
+    return _started(info, ready, t0, t_venv)
 
 
 # --- SeaweedFS ---
@@ -614,15 +635,9 @@ def start_seaweedfs(workdir, args):
         'log_files': [log_path],
     }
     _record(info, [proc])
-    try:
-        wait_for_s3(info, [proc], t0 + START_TIMEOUT,
-                    ('http_endpoint', 'https_endpoint'))
-    except BaseException:
-        stop_pids(info['pids'], info['pid_start_times'])
-        raise
-    info['start_seconds'] = round(time.monotonic() - t0, 2)
-    info['venv_seconds'] = round(t0 - t_venv, 2)
-    return info
+    return _started(info, lambda: wait_for_s3(
+        info, [proc], t0 + START_TIMEOUT, ('http_endpoint', 'https_endpoint')),
+        t0, t_venv)
 
 
 # --- OpenStack Swift with s3api ---
@@ -799,7 +814,8 @@ def start_swift(workdir, args):
     # The servers' own start (eventlet, paste) is what may take long on a
     # busy machine: the deadline counts from here.
     t_spawn = time.monotonic()
-    try:
+
+    def spawn_all():
         for name in SWIFT_RINGS + ('proxy-http', 'proxy-https'):
             server = 'proxy' if name.startswith('proxy') else name
             procs.append(_spawn(['swift-%s-server' % server, confs[name],
@@ -807,12 +823,9 @@ def start_swift(workdir, args):
             _record(info, procs)
         wait_for_s3(info, procs, t_spawn + START_TIMEOUT,
                     ('http_endpoint', 'https_endpoint'))
-    except BaseException:
-        stop_pids(list(reversed(info['pids'])), info.get('pid_start_times'))
-        raise
-    info['pids'] = list(reversed(info['pids']))  # proxies first
-    info['start_seconds'] = round(time.monotonic() - t0, 2)
-    return info
+
+    # Stopped proxies first.
+    return _started(info, spawn_all, t0, newest_first=True)
 
 
 # --- moto ---
@@ -835,13 +848,8 @@ def start_moto(workdir, args):
         'log_files': [log_path],
     }
     _record(info, [proc])
-    try:
-        wait_for_s3(info, [proc], t0 + START_TIMEOUT)
-    except BaseException:
-        stop_pids(info['pids'], info['pid_start_times'])
-        raise
-    info['start_seconds'] = round(time.monotonic() - t0, 2)
-    return info
+    return _started(info, lambda: wait_for_s3(info, [proc],
+                                              t0 + START_TIMEOUT), t0)
 
 
 STARTERS = {'rgw': start_rgw, 'localstack': start_localstack,
