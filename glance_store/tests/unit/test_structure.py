@@ -39,9 +39,6 @@ COMPLEXITY_PENDING = {
     # helper "tools" (issue 20, tools/ part) is splitting these.
     ('tools/bench_s3.py', 'run_all'),
     ('tools/compat/run_compat.py', 'judge'),
-    # helper "perf" (issue 22) wrote these: to split.
-    ('tools/bench_glance.py', 'main'),
-    ('tools/bench_readers.py', 'main'),
 }
 
 
