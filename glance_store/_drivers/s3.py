@@ -443,13 +443,11 @@ class Store(glance_store.driver.Store):
                  'settings': ', '.join('%s = %s' % kv
                                        for kv in settings.policy.ignored)})
         LOG.info("S3 backend %(store)s (%(endpoint)s, bucket %(bucket)s): "
-                 "%(policy)s",
+                 "%(policy)s; network: %(transport)s",
                  {'store': self.store_name,
                   'endpoint': settings.endpoint_url,
                   'bucket': settings.bucket,
-                  'policy': settings.policy.describe()})
-        LOG.info("S3 backend %(store)s network: %(transport)s",
-                 {'store': self.store_name,
+                  'policy': settings.policy.describe(),
                   'transport': transport.describe()})
         self._settings = settings
         self._s3_client = self._build_client()

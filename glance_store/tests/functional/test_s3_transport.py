@@ -222,8 +222,8 @@ class TestProxyPerBackend(helpers.S3StoreTestCase):
         self.assertEqual([], [line for line in requests
                               if rgw_url not in line])
         self.assertNotIn(PROXY_PASSWORD, self.log.output)
-        self.assertIn('S3 backend rgw network: http via http://%s:***@'
-                      % PROXY_USER, self.log.output)
+        self.assertIn('network: http via http://%s:***@' % PROXY_USER,
+                      self.log.output)
 
     def test_wrong_proxy_password_is_refused_by_the_proxy(self):
         rgw = self.server('rgw')

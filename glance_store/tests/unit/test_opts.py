@@ -46,6 +46,9 @@ S3_CHECKSUM_OPTS = ['s3_store_enable_data_integrity_protection',
                     's3_store_response_checksum_validation',
                     's3_store_checksum_algorithm',
                     's3_store_check_stale_uploads']
+S3_TRANSPORT_OPTS = ['s3_store_http_proxy', 's3_store_https_proxy',
+                     's3_store_connect_timeout', 's3_store_read_timeout',
+                     's3_store_retry_max_attempts', 's3_store_retry_mode']
 
 # The stand-ins of the stores not shipped list upstream's options (their
 # names are checked in test_unavailable_drivers).
@@ -104,7 +107,8 @@ class TestOptsEntryPoints(base.BaseTestCase):
         self.assertEqual(len(opts), len(set(opts)), opts)
         stand_ins = sum((stand_in_opts(t) for t in STAND_INS), [])
         self.assertEqual(sorted(CORE_SINGLE + FILE_OPTS + HTTP_OPTS +
-                                S3_OPTS + S3_CHECKSUM_OPTS + stand_ins),
+                                S3_OPTS + S3_CHECKSUM_OPTS +
+                                S3_TRANSPORT_OPTS + stand_ins),
                          sorted(opts))
 
     def test_multi_store(self):
@@ -116,14 +120,15 @@ class TestOptsEntryPoints(base.BaseTestCase):
         self.assertEqual(CORE_MULTI, groups['glance_store'])
         self.assertEqual(COMMON_BACKEND + FILE_OPTS, groups['file'])
         self.assertEqual(COMMON_BACKEND + HTTP_OPTS, groups['http'])
-        self.assertEqual(COMMON_BACKEND + S3_OPTS + S3_CHECKSUM_OPTS,
-                         groups['s3'])
+        self.assertEqual(COMMON_BACKEND + S3_OPTS + S3_CHECKSUM_OPTS +
+                         S3_TRANSPORT_OPTS, groups['s3'])
         for store_type in STAND_INS:
             self.assertEqual(COMMON_BACKEND + stand_in_opts(store_type),
                              groups[store_type])
         self.assertEqual(stand_in_opts('cinder') + FILE_OPTS + HTTP_OPTS +
                          stand_in_opts('rbd') + S3_OPTS + S3_CHECKSUM_OPTS +
-                         stand_in_opts('swift') + stand_in_opts('vmware'),
+                         S3_TRANSPORT_OPTS + stand_in_opts('swift') +
+                         stand_in_opts('vmware'),
                          groups['backend_defaults'])
 
     def test_every_option_has_help(self):

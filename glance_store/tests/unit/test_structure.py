@@ -34,12 +34,6 @@ import glance_store
 PACKAGE_DIR = os.path.dirname(os.path.abspath(glance_store.__file__))
 REPO_DIR = os.path.dirname(PACKAGE_DIR)
 MAX_COMPLEXITY = 12
-# (path from the repository, function): being split by the helper named.
-COMPLEXITY_PENDING = {
-    # helper "tools" (issue 20, tools/ part) is splitting these.
-    ('tools/bench_s3.py', 'run_all'),
-    ('tools/compat/run_compat.py', 'judge'),
-}
 
 
 def product_modules():
@@ -207,9 +201,7 @@ class StructureTest(base.BaseTestCase):
                                   os.path.join(REPO_DIR, 'tools')))
         self.assertIn(os.path.join(PACKAGE_DIR, '_drivers', 's3.py'), files)
         for path in files:
-            rel = os.path.relpath(path, REPO_DIR)
-            over = [(name, value) for name, value in too_complex(path)
-                    if (rel, name) not in COMPLEXITY_PENDING]
+            over = too_complex(path)
             if over:
-                found[rel] = over
+                found[os.path.relpath(path, REPO_DIR)] = over
         self.assertEqual({}, found)
