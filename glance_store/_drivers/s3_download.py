@@ -232,19 +232,20 @@ def _sizes_from_attributes(client, bucket, key):
         marker = info.get('NextPartNumberMarker')
 
 
-def _sizes_from_heads(client, bucket, key, count):
-    """Part sizes from one HeadObject per part number."""
-    return [client.head_object(Bucket=bucket, Key=key,
-                               PartNumber=number)['ContentLength']
-            for number in range(1, count + 1)]
+def _size_of_part(client, bucket, key, number):
+    return client.head_object(Bucket=bucket, Key=key,
+                              PartNumber=number)
 
 
 def part_sizes(client, bucket, key, count, total):
     """The size of each part of a multipart object, or None.
 
-    GetObjectAttributes gives them in one request per 1,000 parts; where
-    the backend does not answer it (Ceph RGW before Reef) or lists no
-    part, a HeadObject per part number does.
+    A HeadObject of part 1 comes first: a backend that does not know part
+    numbers (Swift's s3api answers 405, Ceph RGW 16 ignores them) gives
+    no layout, and is never sent GetObjectAttributes, which such a
+    backend may answer with the whole object (Swift 2.30 does).  Then
+    GetObjectAttributes gives the sizes in one request per 1,000 parts;
+    where it lists none, a HeadObject per part number does.
 
     :param client: the backend's boto3 client
     :param bucket: the object's bucket
@@ -255,20 +256,32 @@ def part_sizes(client, bucket, key, count, total):
         when the backend gives no such layout
     """
     errors = (boto_exc.ClientError, boto_exc.BotoCoreError)
+    args = {'bucket': bucket, 'key': key}
+    try:
+        first = _size_of_part(client, bucket, key, 1)
+    except errors as e:
+        LOG.debug("HeadObject of part 1 of %(bucket)s/%(key)s failed: "
+                  "%(error)s", dict(args, error=e))
+        return None
+    if first.get('PartsCount', count) != count or (
+            count > 1 and first.get('ContentLength') == total):
+        # Part numbers ignored: the answer is about the whole object.
+        return None
     try:
         sizes = _sizes_from_attributes(client, bucket, key)
     except errors as e:
         LOG.debug("GetObjectAttributes of %(bucket)s/%(key)s failed "
                   "(%(error)s); asking each part's size",
-                  {'bucket': bucket, 'key': key, 'error': e})
+                  dict(args, error=e))
         sizes = None
     if sizes is None or len(sizes) != count:
         try:
-            sizes = _sizes_from_heads(client, bucket, key, count)
+            sizes = [first['ContentLength']] + [
+                _size_of_part(client, bucket, key, n)['ContentLength']
+                for n in range(2, count + 1)]
         except errors as e:
             LOG.debug("HeadObject of the parts of %(bucket)s/%(key)s "
-                      "failed: %(error)s",
-                      {'bucket': bucket, 'key': key, 'error': e})
+                      "failed: %(error)s", dict(args, error=e))
             return None
     if len(sizes) != count or sum(sizes) != total:
         return None

@@ -78,6 +78,38 @@ class AlgorithmsTestCase(helpers.S3StoreTestCase):
         self.addCleanup(px.stop)
         return px
 
+    def check_corrupted_part_refused(self, kind):
+        px = self.make_proxy(kind)
+        store = self.store(kind, 'http', ALWAYS_MD5, endpoint=px.url)
+        data = helpers.image(MULTI, seed=5)
+        px.corrupt_request(offset=4321, match=PART_2, times=None)
+        key = helpers.unique_key('md5-part')
+        exc = self.assertRaises(exceptions.ChecksumMismatch, store.add, key,
+                                helpers.Reader(data), MULTI, 'sha512')
+        self.assertGreaterEqual(px.stats()['request_flips'], 1)
+        # Signed payloads over HTTP: the server may see the payload hash
+        # first.
+        self.assertTrue('BadDigest' in str(exc) or
+                        'XAmzContentSHA256Mismatch' in str(exc), str(exc))
+        self.assertIn(key, str(exc))
+        self.assertIn('Aborted multipart upload', self.log.output)
+        self.assertNothingLeft(kind, key)
+
+    def check_corrupted_download_detected(self, kind):
+        px = self.make_proxy(kind)
+        store = self.store(kind, 'http', ALWAYS_MD5, endpoint=px.url)
+        # Single-part: checked against the ETag, the MD5 of the object.
+        data = helpers.image(SINGLE, seed=SINGLE + 6)
+        _key, result = self.add(store, data)
+        uri = self.assertAdded(result, data)
+        loc = helpers.get_location(store, uri)
+        px.corrupt_response(offset=len(data) - 5, match=OBJECT_GET)
+        exc = self.assertRaises(exceptions.ChecksumMismatch,
+                                helpers.read_all, store, loc)
+        self.assertIn('MD5', str(exc))
+        px.passthrough()
+        self.assertStored(store, uri, data)
+
 
 class TestLocalStack(AlgorithmsTestCase):
     """Stored and validated as AWS does."""
@@ -161,35 +193,36 @@ class TestRGW(AlgorithmsTestCase):
                       self.log.output)
 
     def test_md5_corrupted_part_refused(self):
-        px = self.make_proxy('rgw')
-        store = self.store('rgw', 'http', ALWAYS_MD5, endpoint=px.url)
-        data = helpers.image(MULTI, seed=5)
-        px.corrupt_request(offset=4321, match=PART_2, times=None)
-        key = helpers.unique_key('md5-part')
-        exc = self.assertRaises(exceptions.ChecksumMismatch, store.add, key,
-                                helpers.Reader(data), MULTI, 'sha512')
-        self.assertGreaterEqual(px.stats()['request_flips'], 1)
-        # Signed payloads over HTTP: RGW may see the payload hash first.
-        self.assertTrue('BadDigest' in str(exc) or
-                        'XAmzContentSHA256Mismatch' in str(exc), str(exc))
-        self.assertIn(key, str(exc))
-        self.assertIn('Aborted multipart upload', self.log.output)
-        self.assertNothingLeft('rgw', key)
+        self.check_corrupted_part_refused('rgw')
 
     def test_md5_corrupted_download_detected(self):
-        px = self.make_proxy('rgw')
-        store = self.store('rgw', 'http', ALWAYS_MD5, endpoint=px.url)
-        # Single-part only: RGW 16 gives no part layout of a multipart
-        # object, which is then served with a warning, unvalidated.
-        for size in (SINGLE,):
+        self.check_corrupted_download_detected('rgw')
+
+
+class TestSwift(AlgorithmsTestCase):
+    """Swift 2.30's s3api: no stored checksum; Content-MD5 verified."""
+
+    def test_md5_round_trip(self):
+        for scheme in ('http', 'https'):
+            for size in (SINGLE, MULTI):
+                with self.subTest(scheme=scheme, size=size):
+                    self.round_trip('swift', ALWAYS_MD5, size, scheme)
+        self.assertNotIn('has no stored checksum', self.log.output)
+
+    def test_md5_corrupted_part_refused(self):
+        self.check_corrupted_part_refused('swift')
+
+    def test_md5_corrupted_download_detected(self):
+        self.check_corrupted_download_detected('swift')
+
+
+class TestSeaweedFS(AlgorithmsTestCase):
+    """SeaweedFS: Content-MD5 verified, MD5 ETags."""
+
+    def test_md5_round_trip(self):
+        for size in (SINGLE, MULTI):
             with self.subTest(size=size):
-                data = helpers.image(size, seed=size + 6)
-                _key, result = self.add(store, data)
-                uri = self.assertAdded(result, data)
-                loc = helpers.get_location(store, uri)
-                px.corrupt_response(offset=len(data) - 5, match=OBJECT_GET)
-                exc = self.assertRaises(exceptions.ChecksumMismatch,
-                                        helpers.read_all, store, loc)
-                self.assertIn('MD5', str(exc))
-                px.passthrough()
-                self.assertStored(store, uri, data)
+                self.round_trip('seaweedfs', ALWAYS_MD5, size)
+
+    def test_md5_corrupted_part_refused(self):
+        self.check_corrupted_part_refused('seaweedfs')
