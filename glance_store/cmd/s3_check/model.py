@@ -34,10 +34,14 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 # Strongest first (kept for rank(): it names the standard configurations).
-ALGORITHM_STRENGTH = ('SHA256', 'SHA1', 'CRC64NVME', 'CRC32C', 'CRC32')
-# The algorithms the check tries (the newer ones, SHA512, XXHASH and MD5,
-# have CPU rows below but are not probed yet: see the algos report).
-PROBED_ALGORITHMS = ('CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256')
+ALGORITHM_STRENGTH = ('SHA256', 'SHA1', 'MD5', 'CRC64NVME', 'CRC32C',
+                      'CRC32')
+# The algorithms the check tries. MD5 (Content-MD5 on every upload and
+# part, downloads checked against the MD5 ETag) is the one that validates
+# downloads on backends that store no flexible checksum (Ceph RGW 16,
+# Swift). SHA512 and XXHASH have CPU rows below but are not probed.
+PROBED_ALGORITHMS = ('CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256',
+                     'MD5')
 
 # The image shapes whose downloads the check reads back: (shape, the
 # operation that wrote it).

@@ -16,8 +16,9 @@ The recommendation is, among the standard configurations whose every
 operation passed, the one whose downloads were validated for the
 multipart object, then for the small object, and among equals the
 cheapest in CPU (``model.ALGORITHM_CPU``): a backend that keeps full-object
-CRCs gets the cheapest CRC, one that keeps no checksum at all (Ceph RGW
-16, Swift) the switch-off mode, and a configuration that leaves multipart
+CRCs gets the cheapest CRC, one that keeps no flexible checksum (Ceph RGW
+16, Swift) ``always/MD5`` when its MD5 ETags validated a download there,
+else the switch-off mode, and a configuration that leaves multipart
 images unvalidated (SeaweedFS's composite SHA checksums) is never chosen
 while another one validates them.  Functions here build text and
 documents; they print nothing.
@@ -27,6 +28,7 @@ import json
 
 from oslo_utils import units
 
+from glance_store._drivers import s3_checksums
 from glance_store.cmd.s3_check import leftovers
 from glance_store.cmd.s3_check import model
 from glance_store.i18n import _
@@ -66,9 +68,14 @@ def rank(configuration):
 def stores_no_checksum(configurations):
     """Whether the backend kept no checksum in any protected setting.
 
-    Then turning protection on checks nothing end to end (Ceph RGW 16
-    ignores checksum headers and returns none): it only costs CPU, and the
-    switch-off mode is as protected (signed payloads, Content-MD5).
+    Ceph RGW 16 and Swift ignore the flexible checksum headers and return
+    none: there only ``always/MD5`` can validate a download (against the
+    MD5 ETag); every other protected setting checks nothing more than the
+    switch-off mode (signed payloads, Content-MD5) and only costs CPU.
+
+    :param configurations: a list of ``model.ConfigResult``.
+    :returns: True when every working protected setting returned no
+        stored checksum for the small object.
     """
     protected = [r for r in configurations
                  if r.works and r.configuration.enabled]
@@ -346,6 +353,29 @@ def _verdict(result):
         'label': describe(result.current), 'verdict': verdict}]
 
 
+def _validation_lines(result, rec):
+    """What the recommendation validates, when it is not everything."""
+    unvalidated = [shape for shape, _op in model.SHAPES
+                   if not rec.validates(shape)]
+    no_checksum = stores_no_checksum(result.configurations)
+    if no_checksum and len(unvalidated) == len(model.SHAPES):
+        return [_("The backend stores no checksum whatever the settings "
+                  "and no MD5 ETag could be checked: turning protection "
+                  "on would check nothing more and only cost CPU.")]
+    lines = []
+    if no_checksum and rec.configuration.uses_algorithm and \
+            rec.configuration.algorithm == s3_checksums.MD5:
+        lines.append(_("The backend stores no flexible checksum: only "
+                       "the MD5 ETags it returns validate downloads here "
+                       "(s3_store_checksum_algorithm = MD5)."))
+    if unvalidated:
+        lines.append(_("No working configuration validates the download "
+                       "of every shape here (%s unvalidated): the "
+                       "cheapest of those that validate the most is "
+                       "recommended.") % ', '.join(unvalidated))
+    return lines
+
+
 def _recommendation(result):
     rec = recommend(result.configurations)
     if rec is None:
@@ -353,18 +383,7 @@ def _recommendation(result):
             return [_("No checksum configuration works with this "
                       "backend: see the failures above.")]
         return []
-    lines = []
-    if stores_no_checksum(result.configurations):
-        lines.append(_("The backend stores no checksum whatever the "
-                       "settings: turning protection on would check "
-                       "nothing more and only cost CPU."))
-    unvalidated = [shape for shape, _op in model.SHAPES
-                   if not rec.validates(shape)]
-    if unvalidated and not stores_no_checksum(result.configurations):
-        lines.append(_("No working configuration validates the download "
-                       "of every shape here (%s unvalidated): the "
-                       "cheapest of those that validate the most is "
-                       "recommended.") % ', '.join(unvalidated))
+    lines = _validation_lines(result, rec)
     lines.append(_("Recommended settings (%s), to paste in the "
                    "backend's section:") % rec.configuration.label)
     lines.append('')

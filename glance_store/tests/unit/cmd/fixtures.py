@@ -61,7 +61,7 @@ from glance_store.tests.unit.s3 import fixtures as s3_fixtures
 ACCESS_KEY = 'AKIACHECKTESTACCESS'
 SECRET_KEY = 'check/Secret@Key+doNotPrint0123'
 BASIC = ['off', 'when_supported', 'always/CRC32', 'always/SHA1',
-         'always/SHA256']
+         'always/SHA256', 'always/MD5']
 
 MULTI_CONF = """
     [DEFAULT]

@@ -78,7 +78,7 @@ class TestStandardConfigurations(base.BaseTestCase):
             c.label for c in model.standard_configurations()])
         self.assertEqual(['always/CRC32C', 'always/CRC64NVME'], [
             c.label for c in model.unavailable_configurations()])
-        self.assertEqual(7, len(model.standard_configurations(
+        self.assertEqual(8, len(model.standard_configurations(
             only_available=False)))
 
     @base.testtools.skipUnless(s3_checksums.crt_available(),

@@ -17,6 +17,7 @@ import signal
 import socket
 
 import botocore.awsrequest
+from botocore import exceptions as boto_exc
 from moto.core import authorization as moto_auth
 
 from glance_store._drivers import s3_checksums
@@ -99,6 +100,11 @@ class TestChecks(fixtures.CheckTestCase):
                          validation['always/SHA256'])
         self.assertEqual({'small': 'unvalidated',
                           'multipart': 'unvalidated'}, validation['off'])
+        # always/MD5: no checksum stored (Content-MD5 only), both
+        # downloads checked against the MD5 ETag (moto answers part-number
+        # HEADs, which give the multipart object's part layout).
+        self.assertEqual('none', stored['always/MD5'])
+        self.assertEqual(both, validation['always/MD5'])
         self.assertEqual(both, backend['recommendation']['validation'])
         self.assertEqual({'label': 'off', 'works': True, 'options': {
             's3_store_enable_data_integrity_protection': False}},
@@ -248,6 +254,33 @@ class TestChecks(fixtures.CheckTestCase):
         self.assertTrue(rows['when_supported']['current'])
         self.assertFalse(backend['current']['works'])
         self.assertTrue(rows['always/CRC32']['works'])
+        self.assertEqual('always/CRC32', backend['recommendation']['label'])
+        self.assertBucketClean()
+
+    def test_md5_multipart_unvalidated_without_the_part_layout(self):
+        # Swift 2.30 answers a part-number HEAD with 405: the multipart
+        # object's MD5 ETag cannot be checked, the store serves it with
+        # its "without validation" notice, and the check says so.
+        self.no_crt()
+        self.create_bucket()
+
+        def no_part_numbers(params, **kwargs):
+            if params.get('PartNumber'):
+                raise boto_exc.ClientError(
+                    {'Error': {'Code': 'MethodNotAllowed'},
+                     'ResponseMetadata': {'HTTPStatusCode': 405}},
+                    'HeadObject')
+        fixtures.inject(self, fixtures.policy_is(algorithm='MD5'),
+                        'before-parameter-build.s3.HeadObject',
+                        no_part_numbers)
+        code, doc, err = self.run_json(self.multi_conf())
+        self.assertEqual(0, code, err)
+        (backend,) = doc['backends']
+        rows = {c['label']: c for c in backend['configurations']}
+        md5 = rows['always/MD5']
+        self.assertTrue(md5['works'], md5)
+        self.assertEqual({'small': 'validated', 'multipart': 'unvalidated'},
+                         md5['validation'])
         self.assertEqual('always/CRC32', backend['recommendation']['label'])
         self.assertBucketClean()
 

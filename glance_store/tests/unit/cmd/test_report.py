@@ -25,6 +25,12 @@ from glance_store.tests.unit.cmd import fixtures
 ALGORITHMS = s3_checksums.ALGORITHMS
 
 
+def _row(results, label):
+    """The ``ConfigResult`` of ``label`` among ``results``."""
+    (row,) = [r for r in results if r.configuration.label == label]
+    return row
+
+
 class TestRecommendation(base.BaseTestCase):
 
     def test_cheapest_that_validates_every_shape(self):
@@ -96,8 +102,9 @@ class TestRecommendation(base.BaseTestCase):
                                   if label in labels])
 
     def test_off_when_the_backend_stores_no_checksum(self):
-        # Ceph RGW 16, Swift: nothing is validated whatever the settings,
-        # so the one that costs nothing.
+        # A backend that stores no checksum and whose ETags are no MD5
+        # (SSE-KMS): nothing is validated whatever the settings, so the
+        # one that costs nothing.
         results = fixtures.matrix({}, when_supported='MissingContentLength')
         for res in results:
             res.stored_checksum = 'none'
@@ -106,12 +113,45 @@ class TestRecommendation(base.BaseTestCase):
         self.assertTrue(report.stores_no_checksum(results))
         # One protected setting that validates is enough to recommend
         # protection again.
-        results[-1].stored_checksum = 'SHA256'
-        results[-1].validation = {'small': model.VALIDATED,
-                                  'multipart': model.VALIDATED}
+        sha256 = _row(results, 'always/SHA256')
+        sha256.stored_checksum = 'SHA256'
+        sha256.validation = {'small': model.VALIDATED,
+                             'multipart': model.VALIDATED}
         self.assertFalse(report.stores_no_checksum(results))
         self.assertEqual('always/SHA256',
                          report.recommend(results).configuration.label)
+
+    def test_md5_where_the_backend_stores_no_checksum(self):
+        # Ceph RGW 16, Swift 2.30: no flexible checksum is stored, the
+        # MD5 ETag of the small object is checked under always/MD5; the
+        # multipart one too where the backend gives the part layout.
+        for md5_validates in (('small',), ('small', 'multipart')):
+            results = fixtures.matrix(
+                {'always/MD5': md5_validates},
+                when_supported='MissingContentLength')
+            for res in results:
+                res.stored_checksum = 'none'
+            self.assertTrue(report.stores_no_checksum(results))
+            rec = report.recommend(results)
+            self.assertEqual('always/MD5', rec.configuration.label)
+            self.assertEqual('s3_store_checksum_algorithm = MD5',
+                             report.snippet('b', rec.configuration)
+                             .splitlines()[-1])
+
+    def test_md5_never_before_a_cheaper_full_validation(self):
+        # Where CRCs validate every shape, MD5 (1.8 s/GiB) is not chosen;
+        # where MD5 validates small images only, a configuration that
+        # validates multipart ones goes first.
+        rec = report.recommend(fixtures.matrix())
+        self.assertEqual('always/CRC64NVME', rec.configuration.label)
+        both = ('small', 'multipart')
+        rec = report.recommend(fixtures.matrix({
+            'always/MD5': ('small',), 'always/SHA256': ('multipart',),
+            'always/CRC32': ()}))
+        self.assertEqual('always/SHA256', rec.configuration.label)
+        rec = report.recommend(fixtures.matrix({
+            'always/MD5': both, 'always/SHA1': both}))
+        self.assertEqual('always/SHA1', rec.configuration.label)
 
     def test_when_supported_before_off(self):
         failing = {'always_%s' % a: 'InvalidRequest' for a in ALGORITHMS}
@@ -182,11 +222,44 @@ class TestRendering(base.BaseTestCase):
         self.assertRegex(text, r'\* off +ok +ok +ChecksumMismatch +ok '
                                r'+unvalidated +unvalidated')
 
+    def test_what_a_backend_without_stored_checksums_validates(self):
+        res = self._backend()
+        res.configurations = fixtures.matrix({})
+        for row in res.configurations:
+            row.stored_checksum = 'none'
+        text = report.render_table([res])
+        self.assertIn('The backend stores no checksum whatever the '
+                      'settings and no MD5 ETag could be checked', text)
+        self.assertIn('Recommended settings (off)', text)
+        self.assertNotIn('No working configuration validates', text)
+        # Ceph RGW 16: the MD5 ETag validates the small object only.
+        _row(res.configurations, 'always/MD5').validation['small'] = \
+            model.VALIDATED
+        text = report.render_table([res])
+        self.assertNotIn('whatever the settings', text)
+        self.assertIn('The backend stores no flexible checksum: only the '
+                      'MD5 ETags it returns validate downloads here '
+                      '(s3_store_checksum_algorithm = MD5).', text)
+        self.assertIn('(multipart unvalidated)', text)
+        self.assertIn('Recommended settings (always/MD5)', text)
+        self.assertIn('    s3_store_checksum_algorithm = MD5\n', text)
+        doc = json.loads(report.to_json([res]))
+        rec = doc['backends'][0]['recommendation']
+        self.assertIs(True, rec['backend_stores_no_checksum'])
+        self.assertEqual({'small': 'validated', 'multipart': 'unvalidated'},
+                         rec['validation'])
+        # With the part layout (part-number HEADs) both shapes are.
+        _row(res.configurations, 'always/MD5').validation['multipart'] = \
+            model.VALIDATED
+        text = report.render_table([res])
+        self.assertIn('stores no flexible checksum', text)
+        self.assertNotIn('unvalidated):', text)
+
     def test_unvalidated_shape_is_said(self):
         res = self._backend()
         res.configurations = fixtures.matrix({
             'always/SHA256': ('small',)})
-        res.configurations[-1].stored_checksums = {
+        _row(res.configurations, 'always/SHA256').stored_checksums = {
             'small': 'SHA256', 'multipart': 'none'}
         text = report.render_table([res])
         self.assertIn('Recommended settings (always/SHA256)', text)
@@ -197,7 +270,8 @@ class TestRendering(base.BaseTestCase):
         (backend,) = doc['backends']
         self.assertEqual({'small': 'validated', 'multipart': 'unvalidated'},
                          backend['recommendation']['validation'])
-        row = backend['configurations'][-1]
+        (row,) = [c for c in backend['configurations']
+                  if c['label'] == 'always/SHA256']
         self.assertEqual({'small': 'SHA256', 'multipart': 'none'},
                          row['stored_checksums'])
         self.assertEqual(model.ALGORITHM_CPU['SHA256'],
