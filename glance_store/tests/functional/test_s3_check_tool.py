@@ -218,13 +218,23 @@ class ToolTestBase(testtools.TestCase):
             {op: 'ok' for op in entry['operations']},
             recommended['results'])
         # RGW 16 accepts the checksum headers of ``always`` but ignores
-        # them and stores no checksum, so protection would check nothing
-        # more: the tool recommends the switch-off mode and says why.
+        # them and stores no checksum: only the MD5 ETag validates a
+        # download there (the small object's always, a multipart one's
+        # where RGW gives its part layout), so the tool recommends
+        # always/MD5 and says why.
         self.assertIs(True, rec['backend_stores_no_checksum'])
-        self.assertEqual('off', rec['label'])
-        self.assertEqual({ENABLE: False}, rec['options'])
+        self.assertEqual('always/MD5', rec['label'])
+        self.assertEqual({ENABLE: True, REQUEST: 'always',
+                          RESPONSE: 'always', ALGORITHM: 'MD5'},
+                         rec['options'])
+        self.assertEqual('validated', rec['validation']['small'])
         for label in ('always/CRC32', 'always/SHA256'):
-            self.assertTrue(configuration(entry, label)['works'])
+            config = configuration(entry, label)
+            self.assertTrue(config['works'])
+            self.assertEqual({'small': 'unvalidated',
+                              'multipart': 'unvalidated'},
+                             config['validation'])
+        self.assertRecommendationValidatesMost(entry)
         self.assertTrue(rec['snippet'].startswith('[%s]\n' % section),
                         rec['snippet'])
         for name, value in rec['options'].items():
@@ -378,8 +388,8 @@ class TestS3CheckToolOnRGW(ToolTestBase):
         self.assertIn('MissingContentLength', run.stdout)
         self.assertIn('DO NOT WORK', run.stdout)
         self.assertIn('[ceph]', run.stdout)
-        self.assertIn('%s = False' % ENABLE, run.stdout)
-        self.assertIn('stores no checksum', run.stdout)
+        self.assertIn('%s = MD5' % ALGORITHM, run.stdout)
+        self.assertIn('stores no flexible checksum', run.stdout)
         self.assertNotIn('ceph_http', run.stdout)
         self.assertBucketAsBefore()
 
@@ -522,3 +532,19 @@ class TestS3CheckToolOnSeaweedFS(_EveryServer, ToolTestBase):
 class TestS3CheckToolOnSwift(_EveryServer, ToolTestBase):
     KIND = 'swift'
     REFUSAL = 'NotImplemented'
+
+    def test_default_options_and_recommendation(self):
+        entry = super().test_default_options_and_recommendation()
+        # Swift stores no flexible checksum: only always/MD5 validates a
+        # download (the small object's MD5 ETag; Swift 2.30 answers a
+        # part-number HEAD with 405, so no part layout of a multipart
+        # one), and it is the pick.
+        for config in entry['configurations']:
+            if config['works'] and config['label'] != 'always/MD5':
+                self.assertEqual('unvalidated',
+                                 config['validation']['small'], config)
+        self.assertEqual('validated', configuration(
+            entry, 'always/MD5')['validation']['small'])
+        rec = entry['recommendation']
+        self.assertEqual('always/MD5', rec['label'])
+        self.assertIs(True, rec['backend_stores_no_checksum'])
