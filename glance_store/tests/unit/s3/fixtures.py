@@ -448,6 +448,13 @@ class S3MotoTestBase(MotoServerMixin, base.StoreBaseTest):
         super().setUp()
         moto_small_parts(self)
         self.inspect = self.moto.client()
+        # botocore's and urllib3's DEBUG records hold whole request
+        # bodies: captured, one test's log outgrew what subunit can carry
+        # (4.7 MB). The key-in-logs tests (test_logging) keep DEBUG.
+        for name in ('botocore', 'urllib3', 's3transfer'):
+            logger = logging.getLogger(name)
+            self.addCleanup(logger.setLevel, logger.level)
+            logger.setLevel(logging.INFO)
 
     def make_store(self, failures=None, thread_pools=3, **overrides):
         opts = dict(s3_store_host=self.moto.url,
