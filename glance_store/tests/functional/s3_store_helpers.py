@@ -26,7 +26,6 @@
 
 import collections
 import hashlib
-import logging
 import os
 import random
 import subprocess
@@ -39,7 +38,6 @@ from oslotest import base
 
 from glance_store._drivers import s3
 from glance_store._drivers import s3_checksums
-from glance_store._drivers import s3_redact
 from glance_store import location
 from glance_store.tests.functional import servers
 
@@ -222,32 +220,6 @@ def unique_key(prefix='image'):
     return '%s-%s' % (prefix, uuid.uuid4())
 
 
-class KeyScan(logging.Handler):
-    """Notes every log record, of any logger at DEBUG and up, holding a key.
-
-    The message with its arguments, an attached traceback and the stack
-    are searched for each key (keys shorter than 8 characters, such as
-    LocalStack's ``test``, would match ordinary words and are left out).
-
-    :param keys: the access and secret keys of the servers in use.
-    """
-
-    def __init__(self, keys):
-        super().__init__(logging.DEBUG)
-        self.keys = sorted({k for k in keys if k and len(k) >= 8})
-        self.found = []
-
-    def emit(self, record):
-        parts = [record.getMessage(), record.exc_text or '',
-                 record.stack_info or '']
-        if record.exc_info:
-            parts.append(self.format(record))
-        text = '\n'.join(parts)
-        for key in self.keys:
-            if key in text:
-                self.found.append('%s: %s...' % (record.name, key[:3]))
-
-
 class S3StoreTestCase(base.BaseTestCase):
     """One unique bucket per (test class, server, scheme).
 
@@ -277,28 +249,6 @@ class S3StoreTestCase(base.BaseTestCase):
         super().setUp()
         self.servers = servers.load_servers()
         self.tmp = self.useFixture(fixtures.TempDir()).path
-        self._scan_logs_for_keys()
-
-    def _scan_logs_for_keys(self):
-        # No key in any log record at DEBUG, botocore's and urllib3's
-        # included: checked after every functional S3 test.  The keys are
-        # registered as a configured store would before its first request:
-        # the tests' own admin clients use them before any store exists.
-        infos = [i for i in self.servers.values() if isinstance(i, dict)]
-        for info in infos:
-            s3_redact.register_keys(info.get('access_key'),
-                                    info.get('secret_key'))
-        scan = KeyScan([info.get(name) for info in infos
-                        for name in ('access_key', 'secret_key')])
-        root = logging.getLogger()
-        self.addCleanup(root.setLevel, root.level)
-        root.setLevel(logging.DEBUG)
-        root.addHandler(scan)
-        self.addCleanup(self._check_scan, root, scan)
-
-    def _check_scan(self, root, scan):
-        root.removeHandler(scan)
-        self.assertEqual([], scan.found, 'a key reached the log')
 
     def server(self, kind):
         return servers.get_server(kind)
