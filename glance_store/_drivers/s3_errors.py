@@ -182,8 +182,7 @@ def _plain_http_to_tls(error, endpoint):
     """An http:// endpoint whose server hung up or answered garbage."""
     if not (endpoint or '').startswith('http://'):
         return False
-    if isinstance(error, (boto_exc.ConnectionClosedError,
-                          boto_exc.ReadTimeoutError)):
+    if isinstance(error, boto_exc.ConnectionClosedError):
         return True
     text = str(error).lower()
     return ('badstatusline' in text or 'remotedisconnected' in text or
@@ -247,6 +246,22 @@ RULES = (
     Rule('checksum-while-reading',
          lambda c: isinstance(c.error, boto_exc.FlexibleChecksumError),
          exceptions.ChecksumMismatch, exceptions.ChecksumMismatch.message),
+    Rule('read-timeout',
+         lambda c: isinstance(c.error, boto_exc.ReadTimeoutError),
+         exceptions.RemoteServiceUnavailable,
+         _("S3 backend %(store)s at %(endpoint)s did not answer within "
+           "s3_store_read_timeout while %(action)s %(target)s (%(error)s), "
+           "in each of s3_store_retry_max_attempts attempts. Raise "
+           "s3_store_read_timeout for a slow server; otherwise check "
+           "s3_store_host (its scheme too: plain http:// to an HTTPS port "
+           "can also go unanswered) and the network.")),
+    Rule('connect-timeout',
+         lambda c: isinstance(c.error, boto_exc.ConnectTimeoutError),
+         exceptions.RemoteServiceUnavailable,
+         _("S3 backend %(store)s at %(endpoint)s could not be connected "
+           "to within s3_store_connect_timeout while %(action)s "
+           "%(target)s (%(error)s). Check s3_store_host and the network, "
+           "or raise s3_store_connect_timeout.")),
     Rule('plain-http-to-tls-port',
          lambda c: not c.client_error and _plain_http_to_tls(c.error,
                                                              c.endpoint),

@@ -93,9 +93,12 @@ CASES = [
     (boto_exc.ConnectionClosedError(endpoint_url=ENDPOINT),
      exceptions.RemoteServiceUnavailable, ('s3_store_host',)),
     (boto_exc.ReadTimeoutError(endpoint_url=ENDPOINT),
-     exceptions.RemoteServiceUnavailable, ('s3_store_host',)),
+     exceptions.RemoteServiceUnavailable,
+     ('s3_store_read_timeout', 's3_store_retry_max_attempts',
+      's3_store_host')),
     (boto_exc.ConnectTimeoutError(endpoint_url=ENDPOINT),
-     exceptions.RemoteServiceUnavailable, ('s3_store_host',)),
+     exceptions.RemoteServiceUnavailable,
+     ('s3_store_connect_timeout', 's3_store_host')),
     (boto_exc.SSLError(endpoint_url=ENDPOINT,
                        error='certificate verify failed'),
      exceptions.RemoteServiceUnavailable,
@@ -427,7 +430,8 @@ def ssl_error(text):
 
 
 ORDER = [
-    'checksum-while-reading', 'plain-http-to-tls-port', 'unreachable',
+    'checksum-while-reading', 'read-timeout', 'connect-timeout',
+    'plain-http-to-tls-port', 'unreachable',
     'https-to-plain-http-port', 'tls-certificate', 'tls-tampered',
     'tls-other', 'other-botocore-error', 'missing-content-length',
     'aws-chunked-not-implemented', 'wrong-region', 'credentials',
@@ -446,6 +450,13 @@ WHICH_RULE = [
      'plain-http-to-tls-port'),
     (boto_exc.ConnectionClosedError(endpoint_url=HTTPS), 'uploading',
      HTTPS, 'unreachable'),
+    # A read timeout names the timeout, on http:// and https:// alike.
+    (boto_exc.ReadTimeoutError(endpoint_url=HTTP), 'uploading', HTTP,
+     'read-timeout'),
+    (boto_exc.ReadTimeoutError(endpoint_url=HTTPS), 'reading', HTTPS,
+     'read-timeout'),
+    (boto_exc.ConnectTimeoutError(endpoint_url=HTTP), 'reading', HTTP,
+     'connect-timeout'),
     (boto_exc.EndpointConnectionError(endpoint_url=HTTP), 'uploading',
      HTTP, 'unreachable'),
     (ssl_error('[SSL: WRONG_VERSION_NUMBER] wrong version number'),
