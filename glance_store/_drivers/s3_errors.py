@@ -53,6 +53,10 @@ NOT_IMPLEMENTED_CODES = ('NotImplemented', '501')
 _CHUNKED_WORDS = ('aws-chunked', 'chunked', 'streaming-',
                   'x-amz-content-sha256', 'x-amz-trailer',
                   'x-amz-decoded-content-length')
+# How servers refuse a checksum algorithm they do not know (LocalStack:
+# InvalidRequest), matched with "algorithm ... unsupported" in the message.
+ALGORITHM_REFUSED_CODES = ('InvalidRequest', 'InvalidArgument',
+                           'NotImplemented', '400', '501')
 # Actions on an existing image, whose bucket comes from its location.
 READ_ACTIONS = ('reading', 'looking up', 'deleting')
 
@@ -167,6 +171,17 @@ def _refuses_chunked(ctx):
     text = (ctx.values['message'] or '').lower()
     return ctx.has_code(NOT_IMPLEMENTED_CODES) and any(
         word in text for word in _CHUNKED_WORDS)
+
+
+def _refuses_algorithm(ctx):
+    """An answer saying the checksum algorithm is not supported.
+
+    LocalStack: InvalidRequest "Checksum algorithm provided is
+    unsupported" to a CreateMultipartUpload with SHA512 or an XXHASH.
+    """
+    text = (ctx.values['message'] or '').lower()
+    return (ctx.has_code(ALGORITHM_REFUSED_CODES) and 'algorithm' in text
+            and ('unsupported' in text or 'not supported' in text))
 
 
 def _tls_kind(error):
@@ -355,6 +370,13 @@ RULES = (
          exceptions.ChecksumMismatch,
          _("S3 backend %(store)s rejected %(target)s with %(code)s: the "
            "data was corrupted in transit and nothing was stored.")),
+    Rule('checksum-algorithm-unsupported',
+         _refuses_algorithm,
+         exceptions.BackendException,
+         _("S3 backend %(store)s refused the checksum algorithm the store "
+           "asked for (%(code)s while %(action)s %(target)s: %(message)s). "
+           "Set s3_store_checksum_algorithm to one this backend supports "
+           "(glance-store-s3-check lists what works), for this backend.")),
     Rule('not-found',
          lambda c: is_not_found(c.error),
          exceptions.NotFound,

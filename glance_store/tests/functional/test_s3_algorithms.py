@@ -127,6 +127,8 @@ class TestLocalStack(AlgorithmsTestCase):
         exc = self.assertRaises(exceptions.BackendException, store.add,
                                 key, helpers.Reader(data), MULTI, 'sha512')
         self.assertIn('InvalidRequest', str(exc))
+        # The message names the option to change.
+        self.assertIn('s3_store_checksum_algorithm', str(exc))
         self.assertNothingLeft('localstack', key)
         for size in (SINGLE,):
             with self.subTest(size=size):

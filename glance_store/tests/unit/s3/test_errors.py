@@ -109,6 +109,10 @@ CASES = [
      ('InternalError', '500')),
     (client_error('EntityTooLarge', 400), exceptions.StorageFull,
      ('bkt/img',)),
+    (client_error('InvalidRequest', 400, 'CreateMultipartUpload',
+                  'Checksum algorithm provided is unsupported.'),
+     exceptions.BackendException,
+     ('s3_store_checksum_algorithm', 'InvalidRequest', 'bkt/img')),
 ]
 
 
@@ -436,7 +440,8 @@ ORDER = [
     'tls-other', 'other-botocore-error', 'missing-content-length',
     'aws-chunked-not-implemented', 'wrong-region', 'credentials',
     'image-bucket-missing',
-    'bucket-missing', 'denied', 'corrupted-upload', 'not-found',
+    'bucket-missing', 'denied', 'corrupted-upload',
+    'checksum-algorithm-unsupported', 'not-found',
     'too-large', 'any-other-answer',
 ]
 
@@ -486,6 +491,16 @@ WHICH_RULE = [
      'uploading', HTTPS, 'any-other-answer'),
     (s3_error('AuthorizationHeaderMalformed', 400), 'uploading', HTTPS,
      'wrong-region'),
+    # LocalStack 2026.3 to a multipart upload with SHA512 or an XXHASH;
+    # other InvalidRequest answers are no algorithm matter.
+    (s3_error('InvalidRequest', 400, 'Checksum algorithm provided is '
+              'unsupported. Please try again with any of the valid types: '
+              '[CRC32, CRC32C, CRC64NVME, SHA1, SHA256]'), 'uploading',
+     HTTPS, 'checksum-algorithm-unsupported'),
+    (s3_error('InvalidRequest', 400, 'The upload was created using a '
+              'crc32 checksum. The complete request must include the '
+              'checksum for each part.'), 'uploading', HTTPS,
+     'any-other-answer'),
     (s3_error('PermanentRedirect', 301), 'reading', HTTPS,
      'wrong-region'),
     (s3_error('301', 301), 'checking bucket', HTTPS, 'wrong-region'),
