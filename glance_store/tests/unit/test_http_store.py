@@ -665,34 +665,37 @@ class TestHostileServers(HttpStoreTestCase):
         self.assertEqual(5, size)
         self.assertEqual(b'yyyyy', data)
 
-    def test_endless_body_stops_at_the_head_size(self):
+    @staticmethod
+    def _endless(size, head, piece):
+        """A server whose HEAD gives ``size`` and whose GET never ends.
+
+        The GET has no Content-Length: ``head`` says how its body is
+        delimited, and ``piece`` is sent again and again.
+        """
         def handler(sock, request, stop):
             if request.startswith(b'HEAD'):
-                sock.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n'
-                             b'Connection: close\r\n\r\n')
+                sock.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: %d\r\n'
+                             b'\r\n' % size)
                 return
-            # No Content-Length: the body runs until the connection ends,
-            # which this server never does.
-            sock.sendall(b'HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n')
+            sock.sendall(b'HTTP/1.1 200 OK\r\n' + head + b'\r\n')
             while not stop.is_set():
-                sock.sendall(b'z' * 4096)
-        url = self._serve(handler)
+                sock.sendall(piece)
+        return handler
+
+    def test_endless_body_stops_at_the_head_size(self):
+        # Close-delimited: the body would run until the connection ends.
+        url = self._serve(self._endless(1000, b'Connection: close\r\n',
+                                        b'z' * 4096))
         self.assertEqual(1000, self.store.get_size(self._loc(url)))
         data, size = self._get_all(url)
         self.assertEqual(1000, size)
         self.assertEqual(b'z' * 1000, data)
 
     def test_endless_chunked_body_stops_at_the_head_size(self):
-        def handler(sock, request, stop):
-            if request.startswith(b'HEAD'):
-                sock.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n'
-                             b'\r\n')
-                return
-            sock.sendall(b'HTTP/1.1 200 OK\r\n'
-                         b'Transfer-Encoding: chunked\r\n\r\n')
-            while not stop.is_set():
-                sock.sendall(b'1000\r\n' + b'y' * 4096 + b'\r\n')
-        data, size = self._get_all(self._serve(handler))
+        url = self._serve(self._endless(
+            10, b'Transfer-Encoding: chunked\r\n',
+            b'1000\r\n' + b'y' * 4096 + b'\r\n'))
+        data, size = self._get_all(url)
         self.assertEqual((10, b'y' * 10), (size, data))
 
     @staticmethod

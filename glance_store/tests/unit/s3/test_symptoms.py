@@ -102,6 +102,16 @@ MAPPED = {
     'Checksums: MissingContentLength (HTTP 411)': lambda: mapped(
         client_error('MissingContentLength', 411,
                      'You must provide the Content-Length HTTP header.')),
+    'Checksums: algorithm not supported by the server': lambda: mapped(
+        client_error('InvalidRequest', 400,
+                     'Checksum algorithm provided is unsupported. Please '
+                     'try again with any of the valid types: [CRC32, '
+                     'CRC32C, CRC64NVME, SHA1, SHA256]',
+                     operation='CreateMultipartUpload')),
+    'Timeouts: no answer in time': lambda: mapped(
+        boto_exc.ReadTimeoutError(
+            endpoint_url='http://rgw.example.com:8080/glance/<image-id>'),
+        endpoint='http://rgw.example.com:8080'),
     'Credentials: wrong access or secret key': lambda: mapped(
         client_error('InvalidAccessKeyId', 403,
                      'The AWS Access Key Id you provided does not exist in '

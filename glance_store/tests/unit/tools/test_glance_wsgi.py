@@ -35,7 +35,10 @@ import glance_wsgi  # noqa: E402,I100  (tools/glance_wsgi.py)
 import procs  # noqa: E402  (tools/procs.py)
 
 FAKE_UWSGI = r'''#!%(python)s
-import configparser, http.server, importlib, os, sys
+import configparser, http.server, importlib, os, signal, sys
+# uWSGI sets its own SIGINT handler; a Python started from a shell job
+# without job control would inherit SIGINT ignored.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 ini = configparser.ConfigParser(strict=False, interpolation=None)
 # uWSGI ini files repeat keys (env, import): keep the last one of each.
 ini.read(sys.argv[2])
