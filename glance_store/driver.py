@@ -16,6 +16,7 @@ import functools
 import logging
 
 from oslo_config import cfg
+from oslo_config import types
 from oslo_utils import importutils
 from oslo_utils import units
 
@@ -28,6 +29,10 @@ LOG = logging.getLogger(__name__)
 # Option groups in which a backend's unset options fall back to
 # ``[backend_defaults]`` (multi-store only).
 BACKEND_DEFAULTS_GROUP = 'backend_defaults'
+
+# What a string option whose value oslo.config cannot substitute (a bare
+# '$') reads as once a store has found it: no '$', nothing of the value.
+UNREADABLE_VALUE = '<unreadable value: see the glance_store error>'
 
 
 def _register(conf, opt, group):
@@ -131,14 +136,38 @@ class BackendGroupConfiguration(object):
         return exceptions.BadStoreConfiguration(
             store_name=self.config_group or 'glance_store', reason=reason)
 
+    def _mask_unreadable(self, name, group):
+        """Make an unreadable string option read as UNREADABLE_VALUE.
+
+        Whoever reads the option next gets a value instead of the error
+        (Glance with ``debug`` on logs every option at start-up, and that
+        error would stop the API and show part of the value); this object
+        still refuses it.  Options of other types are left as they are.
+        """
+        if not isinstance(getattr(self._opts[name], 'type', None),
+                          types.String):
+            return
+        try:
+            self.conf.set_override(name, UNREADABLE_VALUE, group=group)
+        except (ValueError, TypeError):
+            # A string option with choices or a pattern.
+            pass
+
     def _read(self, group, name):
         try:
-            return getattr(self.conf[group], name)
+            value = getattr(self.conf[group], name)
         except (cfg.NoSuchOptError, cfg.TemplateSubstitutionError,
                 RecursionError):
             if name not in self._opts:
                 raise
-            raise self._substitution_error(name, group) from None
+            # Handled after the except block: oslo.log adds the exception
+            # being handled to an error record, and oslo.config's message
+            # holds part of the value.
+        else:
+            if not (isinstance(value, str) and value == UNREADABLE_VALUE):
+                return value
+        self._mask_unreadable(name, group)
+        raise self._substitution_error(name, group)
 
     def __getattr__(self, name):
         if name.startswith('_'):
