@@ -120,7 +120,7 @@ class BackendGroupConfiguration(object):
         except (AttributeError, cfg.NoSuchOptError, cfg.NoSuchGroupError):
             return default
 
-    def _substitution_error(self, name, group):
+    def _substitution_error(self, name, group, log=True):
         """The error for a value oslo.config cannot substitute.
 
         oslo.config reads ``$name`` in a value as a reference to another
@@ -132,7 +132,8 @@ class BackendGroupConfiguration(object):
                     "read: oslo.config takes '$' as the start of a "
                     "reference to another option. Write each literal '$' "
                     "as '$$'.") % {'opt': name, 'group': group})
-        LOG.error(reason)
+        if log:
+            LOG.error(reason)
         return exceptions.BadStoreConfiguration(
             store_name=self.config_group or 'glance_store', reason=reason)
 
@@ -166,8 +167,31 @@ class BackendGroupConfiguration(object):
         else:
             if not (isinstance(value, str) and value == UNREADABLE_VALUE):
                 return value
+            # Found (and logged) before.
+            raise self._substitution_error(name, group, log=False)
         self._mask_unreadable(name, group)
         raise self._substitution_error(name, group)
+
+    def find_unreadable(self):
+        """Read every option once, to find those that cannot be read.
+
+        Each one found is logged (option and group, never the value) and
+        masked as :meth:`_read` does, so that a later reading of the whole
+        configuration (Glance's start-up dump of every option with
+        ``debug`` on) does not fail on an option the store itself has not
+        read yet.  Other errors are left to the code reading the option.
+
+        :returns: list of the names of the options that cannot be read
+        """
+        unreadable = []
+        for name in list(self._opts):
+            try:
+                self.__getattr__(name)
+            except exceptions.BadStoreConfiguration:
+                unreadable.append(name)
+            except (cfg.Error, ValueError):
+                pass
+        return unreadable
 
     def __getattr__(self, name):
         if name.startswith('_'):
@@ -220,6 +244,7 @@ class Store(capabilities.StoreCapability):
         :returns: None
         :raises: ``BadStoreConfiguration`` with ``re_raise_bsc``
         """
+        self.store_conf.find_unreadable()
         try:
             self.configure_add()
             self._add_disabled_reason = None

@@ -400,6 +400,29 @@ class TestBackendGroupConfiguration(base.BaseTestCase):
         self.assertNotIn('secret', text)
         self.assertNotIn('sword', text)
 
+    def test_find_unreadable_reports_and_masks_all(self):
+        key = cfg.StrOpt('key', secret=True)
+        conf = self._conf('[be1]\ncolour = pa$sword\nsize = 1$x\n'
+                          '[backend_defaults]\nkey = top$secret\n')
+        for group in ('be1', 'be2', driver.BACKEND_DEFAULTS_GROUP):
+            conf.register_opt(key, group)
+        log = self.useFixture(fixtures.FakeLogger(name=driver.__name__))
+        bgc = driver.BackendGroupConfiguration(self.OPTS + [key], 'be1',
+                                               conf)
+        self.assertEqual(['colour', 'size', 'key'], bgc.find_unreadable())
+        for name in ('colour in [be1]', 'size in [be1]',
+                     'key in [backend_defaults]'):
+            self.assertEqual(1, log.output.count(name), log.output)
+        self.assertEqual(driver.UNREADABLE_VALUE, conf.be1.colour)
+        self.assertEqual(driver.UNREADABLE_VALUE, conf.backend_defaults.key)
+        # Found again, logged once more only for the option that could not
+        # be masked.
+        self.assertEqual(['colour', 'size', 'key'], bgc.find_unreadable())
+        self.assertEqual(1, log.output.count('colour in [be1]'))
+        self.assertEqual(2, log.output.count('size in [be1]'))
+        self.assertNotIn('sword', log.output)
+        self.assertNotIn('secret', log.output)
+
     def test_unreadable_non_string_value_is_left_alone(self):
         conf = self._conf('[be1]\nsize = 1$x\n')
         bgc = driver.BackendGroupConfiguration(self.OPTS, 'be1', conf)
