@@ -161,7 +161,7 @@ class DollarSecretMixin(mixins.RGWGlanceMixin, mixins.GlanceServerMixin):
         # Glance answers 410 Gone to StoreAddDisabled ("Adding images to
         # store is disabled"), and puts the image back to queued.
         self.assertEqual(410, resp.status_code, resp.text)
-        self.assertIn('disabled', resp.text)
+        self.assertIn('Adding images to store is disabled', resp.text)
         image = self._answer(self.client.get_image(image_id)).json()
         self.assertEqual('queued', image['status'])
         self.assertIsNone(image['size'])
