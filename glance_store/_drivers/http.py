@@ -19,13 +19,17 @@ sent to another host.
 """
 
 import logging
+import socket
+import threading
 import time
 import urllib.parse
 
 from oslo_config import cfg
 from oslo_utils import units
 import requests
+from requests import adapters
 import urllib3
+from urllib3 import connection
 
 from glance_store import backend
 from glance_store import capabilities
@@ -80,13 +84,14 @@ given by the environment).
                  help=_("""
 Seconds to wait for an image's HTTP server before giving up.
 
-Applies to connecting, to each wait for the response headers, and to
-the body: within each such period the server must send at least 64 KiB
-(or the rest of the image). A server that stops answering then makes
-``get`` fail with ``RemoteServiceUnavailable`` and ``get_size`` with
-``BadStoreUri`` (Glance: "Invalid location"), both naming the URL,
-instead of holding an API worker for good. The default, 60 seconds, is
-far beyond what a healthy server takes.
+Applies to connecting, to the response headers, which must all arrive
+within it, and to the body: within each such period the server must
+send at least 64 KiB (or the rest of the image). A server that stops
+answering or trickles bytes then makes ``get`` fail with
+``RemoteServiceUnavailable`` and ``get_size`` with ``BadStoreUri``
+(Glance: "Invalid location"), both naming the URL, instead of holding
+an API worker for good. The default, 60 seconds, is far beyond what a
+healthy server takes.
 """)),
 ]
 
@@ -290,6 +295,106 @@ class ResponseChunks(object):
             self.session.close()
 
 
+def _cut(sock):
+    """Shut ``sock`` down so that a read blocked on it returns at once."""
+    try:
+        # The plain socket's shutdown, also for TLS sockets: nothing is
+        # sent, the reader just sees the end.
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+class _HeadDeadline(object):
+    """Connection mixin: the response head must arrive within the timeout.
+
+    The socket timeout bounds each wait for a byte; a server sending its
+    status line and headers a byte at a time would pass every such wait.
+    The read timeout the pool sets on the connection is used here as a
+    deadline for the whole head: when it passes, the socket is shut down
+    and the response fails with a timeout (requests' ``ReadTimeout``).
+    """
+
+    def getresponse(self, *args, **kwargs):
+        limit = self.timeout
+        if self.sock is None or not isinstance(limit, (int, float)):
+            return super().getresponse(*args, **kwargs)
+        lock = threading.Lock()
+        state = {'done': False, 'expired': False}
+
+        def expire(sock=self.sock):
+            with lock:
+                if not state['done']:
+                    state['expired'] = True
+                    _cut(sock)
+
+        timer = threading.Timer(limit, expire)
+        timer.daemon = True
+        timer.start()
+        response = None
+        try:
+            response = super().getresponse(*args, **kwargs)
+        except Exception:
+            if not state['expired']:
+                raise
+        finally:
+            with lock:
+                state['done'] = True
+            timer.cancel()
+        if state['expired']:
+            # The head was cut short (http.client takes the end of the
+            # stream for the end of the headers): never use it.
+            if response is not None:
+                response.close()
+            raise TimeoutError("no complete response head within %s "
+                               "seconds" % limit)
+        return response
+
+
+class _HTTPConnection(_HeadDeadline, connection.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_HeadDeadline, connection.HTTPSConnection):
+    pass
+
+
+class _HTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+_POOLS = {'http': _HTTPPool, 'https': _HTTPSPool}
+
+
+class DeadlineAdapter(adapters.HTTPAdapter):
+    """requests' adapter, with a deadline for each response head.
+
+    Direct connections and those through an HTTP(S) proxy use
+    connections that give up when the whole response head has not
+    arrived within the read timeout (SOCKS proxies keep urllib3's own).
+    """
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _POOLS
+
+    def proxy_manager_for(self, proxy, **proxy_kwargs):
+        """The pool manager for ``proxy``, with the deadline connections.
+
+        :param proxy: the proxy URL.
+        :param proxy_kwargs: passed to requests' own method.
+        :returns: a urllib3 ``ProxyManager``.
+        """
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if not proxy.lower().startswith('socks'):
+            manager.pool_classes_by_scheme = _POOLS
+        return manager
+
+
 class Store(driver.Store):
     """The ``http`` store: read images from HTTP(S) URLs."""
 
@@ -310,12 +415,32 @@ class Store(driver.Store):
 
     @capabilities.check
     def get(self, location, offset=0, chunk_size=None, context=None):
-        """``(iterator, size)`` of the image at an HTTP(S) URL."""
-        session, resp, url, content_length = self._query(location, 'GET')
+        """``(iterator, size)`` of the image at an HTTP(S) URL.
+
+        The size is the GET's Content-Length; without one (a chunked or
+        close-delimited body) it is the one a HEAD of the same URL gives,
+        as ``get_size`` reports it. The iterator yields no more than that
+        size and fails when the body ends before it; with no size at all
+        it yields the body to its end.
+
+        :param location: the ``Location`` of the image
+        :param offset: unused (ranged reads are not supported)
+        :param chunk_size: unused (the store's ``READ_CHUNKSIZE`` is used)
+        :param context: the request context (unused)
+        :returns: ``(iterator, size)``, size 0 when unknown
+        :raises: ``RemoteServiceUnavailable`` when the server cannot be
+            reached or fails, ``NotFound`` on HTTP 404, ``BadStoreUri`` on
+            other errors
+        """
+        session, resp, loc, length = self._query(
+            location.store_location, 'GET')
+        if length is None:
+            length = self._head_size(loc)
         timeout = self.store_conf.http_store_read_timeout
-        chunks = ResponseChunks(session, resp, self.READ_CHUNKSIZE, url,
-                                size=content_length, timeout=timeout)
-        return ResponseIndexable(chunks, content_length), content_length
+        chunks = ResponseChunks(session, resp, self.READ_CHUNKSIZE,
+                                loc.safe_uri(), size=length or 0,
+                                timeout=timeout)
+        return ResponseIndexable(chunks, length or 0), length or 0
 
     def get_size(self, location, context=None):
         """The Content-Length the server gives for the image URL.
@@ -326,13 +451,30 @@ class Store(driver.Store):
         :raises: ``BadStoreUri`` when the server cannot be reached (Glance
             answers "Invalid location"), ``NotFound`` on HTTP 404
         """
-        session, resp, _url, content_length = self._query(
-            location, 'HEAD', unreachable=exceptions.BadStoreUri)
+        return self._size(location.store_location) or 0
+
+    def _size(self, loc):
+        """The HEAD's Content-Length for ``loc``, None when not given."""
+        session, resp, _loc, length = self._query(
+            loc, 'HEAD', unreachable=exceptions.BadStoreUri)
         try:
             resp.close()
         finally:
             session.close()
-        return content_length
+        return length
+
+    def _head_size(self, loc):
+        """The size a HEAD gives, for a GET that gave none; None if none.
+
+        A server that does not answer HEAD (or fails it) leaves the size
+        unknown: the GET already succeeded.
+        """
+        try:
+            return self._size(loc)
+        except exceptions.GlanceStoreException as e:
+            LOG.debug("HTTP store: no size from a HEAD of %(url)s: %(e)s",
+                      {'url': loc.safe_uri(), 'e': e})
+            return None
 
     @driver.back_compat_add
     @capabilities.check
@@ -355,6 +497,9 @@ class Store(driver.Store):
         # (requests offers gzip by default); a Content-Encoding a server
         # sends anyway is kept, not decoded (see ResponseChunks).
         session.headers['Accept-Encoding'] = 'identity'
+        deadline = DeadlineAdapter()
+        session.mount('http://', deadline)
+        session.mount('https://', deadline)
         ca_file = conf.https_ca_certificates_file
         session.verify = ca_file if ca_file else not conf.https_insecure
         proxies = conf.http_proxy_information
@@ -365,21 +510,29 @@ class Store(driver.Store):
     def _request(self, session, verb, loc,
                  unreachable=exceptions.RemoteServiceUnavailable):
         url = loc.safe_uri()
+        timeout = self.store_conf.http_store_read_timeout
         LOG.debug("HTTP store: %(verb)s %(url)s", {'verb': verb, 'url': url})
+        start = time.monotonic()
         try:
             # verify and proxies are passed again per request: requests
             # lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override the
             # session's verify setting otherwise.
             return session.request(verb, url, auth=loc.auth(), stream=True,
-                                   allow_redirects=False,
-                                   timeout=self.store_conf.
-                                   http_store_read_timeout,
+                                   allow_redirects=False, timeout=timeout,
                                    verify=session.verify,
                                    proxies=dict(session.proxies))
         except (requests.exceptions.ConnectionError,
                 requests.exceptions.Timeout) as e:
-            reason = (_("The HTTP server of the image at %(url)s cannot be "
-                        "reached: %(error)s") % {'url': url, 'error': e})
+            if (isinstance(e, requests.exceptions.Timeout) or
+                    time.monotonic() - start >= timeout):
+                reason = (_("The HTTP server of the image at %(url)s did "
+                            "not answer within %(timeout)s seconds "
+                            "(http_store_read_timeout).")
+                          % {'url': url, 'timeout': timeout})
+            else:
+                reason = (_("The HTTP server of the image at %(url)s cannot "
+                            "be reached: %(error)s") % {'url': url,
+                                                        'error': e})
             LOG.warning(reason)
             raise unreachable(message=reason)
         except requests.exceptions.RequestException as e:
@@ -446,52 +599,40 @@ class Store(driver.Store):
 
     @staticmethod
     def _content_length(resp, url):
+        """The response's Content-Length; None when missing or invalid."""
         value = resp.headers.get('content-length')
         if value is None:
-            return 0
+            return None
         try:
             length = int(value)
         except ValueError:
+            length = -1
+        if length < 0:
             LOG.warning("%(url)s sent an invalid Content-Length %(value)r",
                         {'url': url, 'value': value[:40]})
-            return 0
+            return None
         if length > MAX_CONTENT_LENGTH:
             reason = (_("%(url)s announced an impossible Content-Length "
                         "(%(digits)d digits).")
                       % {'url': url, 'digits': len(value.strip())})
             LOG.warning(reason)
             raise exceptions.BadStoreUri(message=reason)
-        return max(0, length)
+        return length
 
-    def _query(self, location, verb,
+    def _query(self, loc, verb,
                unreachable=exceptions.RemoteServiceUnavailable):
-        """Send ``verb``, following redirects.
+        """Send ``verb`` to the ``StoreLocation`` ``loc``, following redirects.
 
         ``unreachable`` is the exception raised when the server cannot be
         reached.
 
-        Returns ``(session, response, url, content_length)``; the caller
-        closes the response and the session.
+        Returns ``(session, response, final_loc, content_length)``, the
+        length None when the response gives none; the caller closes the
+        response and the session.
         """
-        loc = location.store_location
         session = self._session()
         try:
-            redirects = 0
-            while True:
-                resp = self._request(session, verb, loc,
-                                     unreachable=unreachable)
-                if resp.status_code not in _REDIRECT_CODES:
-                    break
-                resp.close()
-                if redirects >= MAX_REDIRECTS:
-                    LOG.warning("HTTP store: more than %(max)d redirects "
-                                "for %(url)s",
-                                {'max': MAX_REDIRECTS,
-                                 'url': location.store_location.safe_uri()})
-                    raise exceptions.MaxRedirectsExceeded(
-                        redirects=MAX_REDIRECTS)
-                loc = self._redirect_location(loc, resp)
-                redirects += 1
+            resp, loc = self._follow(session, verb, loc, unreachable)
             url = loc.safe_uri()
             try:
                 self._check_status(resp, url)
@@ -499,7 +640,24 @@ class Store(driver.Store):
             except Exception:
                 resp.close()
                 raise
-            return session, resp, url, length
+            return session, resp, loc, length
         except BaseException:
             session.close()
             raise
+
+    def _follow(self, session, verb, loc, unreachable):
+        """``(response, loc)`` of the first answer that is no redirect."""
+        first = loc.safe_uri()
+        redirects = 0
+        while True:
+            resp = self._request(session, verb, loc, unreachable=unreachable)
+            if resp.status_code not in _REDIRECT_CODES:
+                return resp, loc
+            resp.close()
+            if redirects >= MAX_REDIRECTS:
+                LOG.warning("HTTP store: more than %(max)d redirects for "
+                            "%(url)s", {'max': MAX_REDIRECTS, 'url': first})
+                raise exceptions.MaxRedirectsExceeded(
+                    redirects=MAX_REDIRECTS)
+            loc = self._redirect_location(loc, resp)
+            redirects += 1

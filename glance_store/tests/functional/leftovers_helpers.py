@@ -114,14 +114,21 @@ def start_child(job, prefix=()):
 
 
 def child_result(child, timeout=240):
-    """The last JSON line the child printed, and its stderr."""
+    """The last JSON line the child printed, and its stderr.
+
+    Fails when the child found a key in one of its log records.
+    """
     out, err = child.communicate(timeout=timeout)
     lines = [line for line in out.decode('utf-8', 'replace').splitlines()
              if line.startswith('{')]
     if not lines:
         raise AssertionError('the upload child printed nothing (exit %s): '
                              '%s' % (child.returncode, err[-4000:]))
-    return json.loads(lines[-1]), err.decode('utf-8', 'replace')
+    result = json.loads(lines[-1])
+    if result.get('keys_in_log'):
+        raise AssertionError('a key reached the upload child\'s log: %s'
+                             % result['keys_in_log'])
+    return result, err.decode('utf-8', 'replace')
 
 
 def wait_for_part(admin, bucket, key, child, timeout=90):

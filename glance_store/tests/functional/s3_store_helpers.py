@@ -26,6 +26,7 @@
 
 import collections
 import hashlib
+import logging
 import os
 import random
 import subprocess
@@ -38,6 +39,7 @@ from oslotest import base
 
 from glance_store._drivers import s3
 from glance_store._drivers import s3_checksums
+from glance_store._drivers import s3_redact
 from glance_store import location
 from glance_store.tests.functional import servers
 
@@ -220,6 +222,78 @@ def unique_key(prefix='image'):
     return '%s-%s' % (prefix, uuid.uuid4())
 
 
+class NoKeyInLogs(fixtures.Fixture):
+    """Fails the test when any log record made during it holds a key.
+
+    Every logger runs at DEBUG for the test (botocore's and urllib3's
+    request logs included), and every record is searched as it is made,
+    after the store's redaction: its message with the arguments, an
+    attached traceback and the stack. Nothing is kept but the names of
+    the loggers at fault, and the handlers already on the root logger
+    (the test's log capture) keep the level they had, so the captured log
+    does not grow with the request bodies botocore logs at DEBUG.
+
+    Keys shorter than 8 characters (LocalStack's ``test``) would match
+    ordinary words and are not searched for.
+
+    :param servers: the server descriptions (``access_key``,
+        ``secret_key``) of the functional environment.
+    """
+
+    MIN_KEY = 8
+
+    def __init__(self, servers):
+        super().__init__()
+        infos = [i for i in servers.values() if isinstance(i, dict)]
+        self._pairs = [(i.get('access_key'), i.get('secret_key'))
+                       for i in infos]
+        self.keys = sorted({k for pair in self._pairs for k in pair
+                            if k and len(k) >= self.MIN_KEY})
+        self.found = []
+
+    def _setUp(self):
+        # A configured store registers its keys before its first request;
+        # the tests' own admin clients use them before any store exists.
+        for access_key, secret_key in self._pairs:
+            s3_redact.register_keys(access_key, secret_key)
+        root = logging.getLogger()
+        for handler in list(root.handlers):
+            self.addCleanup(handler.setLevel, handler.level)
+            handler.setLevel(max(handler.level, root.getEffectiveLevel()))
+        self.addCleanup(root.setLevel, root.level)
+        root.setLevel(logging.DEBUG)
+        previous = logging.getLogRecordFactory()
+
+        def factory(*args, **kwargs):
+            record = previous(*args, **kwargs)
+            self._scan(record)
+            return record
+
+        logging.setLogRecordFactory(factory)
+        self.addCleanup(logging.setLogRecordFactory, previous)
+        self.addCleanup(self._check)
+
+    def _scan(self, record):
+        try:
+            parts = [record.getMessage()]
+        except Exception:
+            parts = [str(record.msg), repr(record.args)]
+        parts += [record.exc_text or '', record.stack_info or '']
+        if record.exc_info and record.exc_info[0] is not None:
+            parts.append(logging.Formatter().formatException(
+                record.exc_info))
+        for part in parts:
+            for key in self.keys:
+                if key in part:
+                    self.found.append('%s (%s, key %s...)' % (
+                        record.name, record.levelname, key[:3]))
+
+    def _check(self):
+        if self.found:
+            raise AssertionError('a key reached the log: %s'
+                                 % sorted(set(self.found)))
+
+
 class S3StoreTestCase(base.BaseTestCase):
     """One unique bucket per (test class, server, scheme).
 
@@ -248,6 +322,7 @@ class S3StoreTestCase(base.BaseTestCase):
     def setUp(self):
         super().setUp()
         self.servers = servers.load_servers()
+        self.useFixture(NoKeyInLogs(self.servers))
         self.tmp = self.useFixture(fixtures.TempDir()).path
 
     def server(self, kind):

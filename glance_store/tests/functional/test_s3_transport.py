@@ -30,12 +30,9 @@ without it unless ``CI`` is set.
 import io
 import logging
 import os
-import shutil
 import socket
-import subprocess
 import threading
 import time
-import unittest
 from unittest import mock
 
 import fixtures
@@ -48,91 +45,9 @@ from glance_store import exceptions
 from glance_store import location
 from glance_store.tests.functional import s3_store_helpers as helpers
 from glance_store.tests.functional import servers
+from glance_store.tests.functional import tinyproxy
 
 MiB = 1024 * 1024
-PROXY_USER = 'glance'
-PROXY_PASSWORD = 'tiny-Proxy-Passw0rd'
-
-TINYPROXY_CONF = """\
-Port {port}
-Listen 127.0.0.1
-Timeout 120
-LogFile "{log}"
-LogLevel Info
-PidFile "{pid}"
-MaxClients 20
-Allow 127.0.0.1
-BasicAuth {user} {password}
-DisableViaHeader Yes
-"""
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-class TinyProxy(fixtures.Fixture):
-    """tinyproxy on 127.0.0.1 with a login, its own config and log."""
-
-    def _setUp(self):
-        binary = shutil.which('tinyproxy')
-        if binary is None:
-            message = ('tinyproxy is not installed (tools/'
-                       'install_functional_deps.sh)')
-            if servers.in_ci():
-                raise AssertionError(message)
-            raise unittest.SkipTest(message)
-        tmp = self.useFixture(fixtures.TempDir()).path
-        self.port = _free_port()
-        self.log_path = os.path.join(tmp, 'tinyproxy.log')
-        conf = os.path.join(tmp, 'tinyproxy.conf')
-        with open(conf, 'w') as f:
-            f.write(TINYPROXY_CONF.format(
-                port=self.port, log=self.log_path,
-                pid=os.path.join(tmp, 'tinyproxy.pid'), user=PROXY_USER,
-                password=PROXY_PASSWORD))
-        # -d: stay in the foreground, so the PID is the one to stop.
-        self.process = subprocess.Popen(
-            [binary, '-d', '-c', conf], stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        self.addCleanup(self._stop)
-        deadline = time.monotonic() + 30
-        while True:
-            if self.process.poll() is not None:
-                raise AssertionError('tinyproxy exited with %s: %s' % (
-                    self.process.returncode, self.log()))
-            try:
-                socket.create_connection(('127.0.0.1', self.port), 1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        self.url = 'http://%s:%s@127.0.0.1:%d' % (
-            PROXY_USER, PROXY_PASSWORD, self.port)
-
-    def _stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-    def log(self):
-        try:
-            with open(self.log_path) as f:
-                return f.read()
-        except FileNotFoundError:
-            return ''
-
-    def requests(self):
-        """The request lines tinyproxy logged (method and URL)."""
-        marker = 'Request (file descriptor '
-        return [line.split('): ', 1)[1] for line in self.log().splitlines()
-                if marker in line]
 
 
 def _multi_store_conf(path, backends):
@@ -160,7 +75,7 @@ class TestProxyPerBackend(helpers.S3StoreTestCase):
 
     def setUp(self):
         super().setUp()
-        self.proxy = self.useFixture(TinyProxy())
+        self.proxy = self.useFixture(tinyproxy.TinyProxy())
         # Multi-store registers the backends' schemes globally: undone.
         self.useFixture(fixtures.MockPatchObject(
             location, 'SCHEME_TO_CLS_BACKEND_MAP', {}))
@@ -221,14 +136,16 @@ class TestProxyPerBackend(helpers.S3StoreTestCase):
         # Every request tinyproxy saw was one of this backend's.
         self.assertEqual([], [line for line in requests
                               if rgw_url not in line])
-        self.assertNotIn(PROXY_PASSWORD, self.log.output)
-        self.assertIn('network: http via http://%s:***@' % PROXY_USER,
+        self.assertNotIn(tinyproxy.PROXY_PASSWORD, self.log.output)
+        self.assertIn('network: http via http://%s:***@'
+                      % tinyproxy.PROXY_USER,
                       self.log.output)
 
     def test_wrong_proxy_password_is_refused_by_the_proxy(self):
         rgw = self.server('rgw')
         bucket = self.bucket_of('rgw')
-        wrong = self.proxy.url.replace(PROXY_PASSWORD, 'not-the-password')
+        wrong = self.proxy.url.replace(tinyproxy.PROXY_PASSWORD,
+                                       'not-the-password')
         self.conf = _multi_store_conf(
             os.path.join(self.tmp, 'glance-api.conf'), {
                 'rgw': helpers.store_options(

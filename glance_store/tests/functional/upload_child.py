@@ -25,8 +25,9 @@ starts).
 It prints one JSON line: the store's answer, md5 and sha512 of what was
 sent and read back, the elapsed seconds, the request attempts botocore
 made per operation (so retries show) and, on failure, the exception's
-class and message.  The functional tests kill it mid-upload or let it
-run through a shaped network path.
+class and message, and the loggers of any log record (every logger at
+DEBUG) that held one of the server's keys.  The functional tests kill it
+mid-upload or let it run through a shaped network path.
 """
 
 import hashlib
@@ -72,10 +73,29 @@ def _count_attempts(client, counts):
     client.meta.events.register('before-call.s3', before_call)
 
 
+def _to_stderr(record):
+    # stderr gets the store's own records and warnings, not botocore's
+    # DEBUG request logs the key search below turns on.
+    return (record.levelno >= logging.WARNING or
+            record.name.startswith('glance_store'))
+
+
+def _search_logs_for_keys(server):
+    scan = helpers.NoKeyInLogs({'server': server})
+    scan.setUp()
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(logging.NOTSET)
+        handler.addFilter(_to_stderr)
+    return scan
+
+
 def run(job):
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format='%(levelname)s %(name)s %(message)s')
     logging.getLogger('glance_store').setLevel(logging.DEBUG)
+    # Every record, at DEBUG, searched for the server's keys (reported in
+    # the result: a killed child reports nothing).
+    scan = _search_logs_for_keys(job['server'])
     store = helpers.make_store(job['server'], job.get('scheme', 'http'),
                                job['bucket'], **job.get('overrides', {}))
     counts = {}
@@ -102,6 +122,7 @@ def run(job):
         out.update(error_class=type(e).__name__, error=str(e),
                    failed_after=time.monotonic() - t0)
     out['attempts'] = counts
+    out['keys_in_log'] = sorted(set(scan.found))
     print(json.dumps(out), flush=True)
     return 0
 

@@ -23,6 +23,7 @@ from unittest import mock
 import fixtures
 from oslo_utils import units
 import requests
+import requests_mock
 from requests_mock.contrib import fixture as rm_fixture
 import urllib3
 
@@ -51,6 +52,9 @@ class HttpStoreTestCase(base.StoreBaseTest):
         self.store.configure()
         self.register_store_schemes(self.store, 'http')
         self.mock = self.useFixture(rm_fixture.Fixture())
+        # A GET without Content-Length makes the store ask a HEAD for the
+        # size: by default these servers do not answer HEAD.
+        self.mock.head(requests_mock.ANY, status_code=405)
 
     def _loc(self, uri=URL):
         return location.get_location_from_uri(uri, conf=self.conf)
@@ -179,16 +183,41 @@ class TestStore(HttpStoreTestCase):
                          req.headers['Authorization'])
         self.assertEqual(URL, req.url)
 
-    def test_no_content_length(self):
-        resp = mock.Mock(status_code=200, headers={})
-        self.assertEqual(0, self.store._content_length(resp, URL))
+    def test_no_content_length_takes_the_head_size(self):
+        # A chunked (or close-delimited) GET gives no size: the HEAD's is
+        # the one get_size reported, and the iterator stops there.
+        self.mock.get(URL, content=b'abcdefgh')
+        self.mock.head(URL, headers={'Content-Length': '5'})
+        it, size = self.store.get(self._loc())
+        self.assertEqual(5, size)
+        self.assertEqual(5, len(it))
+        self.assertEqual(b'abcde', b''.join(it))
+        self.assertEqual(['GET', 'HEAD'],
+                         [r.method for r in self.mock.request_history])
+
+    def test_no_size_anywhere(self):
+        self.mock.get(URL, content=b'abcdefgh')
+        self.mock.head(URL, status_code=405)
+        it, size = self.store.get(self._loc())
+        self.assertEqual(0, size)
+        self.assertEqual(b'abcdefgh', b''.join(it))
+
+    def test_empty_image_needs_no_head(self):
+        self.mock.get(URL, content=b'', headers={'Content-Length': '0'})
+        it, size = self.store.get(self._loc())
+        self.assertEqual((0, b''), (size, b''.join(it)))
+        self.assertEqual(['GET'],
+                         [r.method for r in self.mock.request_history])
 
     def test_invalid_content_length(self):
-        resp = mock.Mock(status_code=200,
-                         headers={'content-length': 'many'})
-        self.assertEqual(0, self.store._content_length(resp, URL))
-        resp.headers = {'content-length': '-5'}
-        self.assertEqual(0, self.store._content_length(resp, URL))
+        for value in ('many', '-5'):
+            self.mock.reset()
+            self.mock.head(URL, headers={'Content-Length': value})
+            self.mock.get(URL, content=b'xyz',
+                          headers={'Content-Length': value})
+            self.assertEqual(0, self.store.get_size(self._loc()))
+            it, size = self.store.get(self._loc())
+            self.assertEqual((0, b'xyz'), (size, b''.join(it)))
 
     def test_redirects(self):
         self.store.READ_CHUNKSIZE = 1024
@@ -344,7 +373,7 @@ class TestStore(HttpStoreTestCase):
         resp.close.assert_called_once_with()
 
     def test_consumer_failure_closes(self):
-        resp = mock.Mock(status_code=200, headers={})
+        resp = mock.Mock(status_code=200, headers={'content-length': '10'})
 
         resp.raw.read1.side_effect = KeyboardInterrupt()
         with mock.patch.object(requests.Session, 'request',
@@ -635,6 +664,72 @@ class TestHostileServers(HttpStoreTestCase):
         data, size = self._get_all(self._serve(handler))
         self.assertEqual(5, size)
         self.assertEqual(b'yyyyy', data)
+
+    def test_endless_body_stops_at_the_head_size(self):
+        def handler(sock, request, stop):
+            if request.startswith(b'HEAD'):
+                sock.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n'
+                             b'Connection: close\r\n\r\n')
+                return
+            # No Content-Length: the body runs until the connection ends,
+            # which this server never does.
+            sock.sendall(b'HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n')
+            while not stop.is_set():
+                sock.sendall(b'z' * 4096)
+        url = self._serve(handler)
+        self.assertEqual(1000, self.store.get_size(self._loc(url)))
+        data, size = self._get_all(url)
+        self.assertEqual(1000, size)
+        self.assertEqual(b'z' * 1000, data)
+
+    def test_endless_chunked_body_stops_at_the_head_size(self):
+        def handler(sock, request, stop):
+            if request.startswith(b'HEAD'):
+                sock.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n'
+                             b'\r\n')
+                return
+            sock.sendall(b'HTTP/1.1 200 OK\r\n'
+                         b'Transfer-Encoding: chunked\r\n\r\n')
+            while not stop.is_set():
+                sock.sendall(b'1000\r\n' + b'y' * 4096 + b'\r\n')
+        data, size = self._get_all(self._serve(handler))
+        self.assertEqual((10, b'y' * 10), (size, data))
+
+    @staticmethod
+    def _trickled_head(sock, request, stop):
+        # A valid status line, then one header byte at a time, each well
+        # within the read timeout, never ending.
+        sock.sendall(b'HTTP/1.1 200 OK\r\nX-Slow: ')
+        for _ in range(200):  # 10 s, so that a store that waits fails
+            if stop.wait(0.05):
+                return
+            sock.sendall(b'a')
+
+    def test_trickled_head_get_times_out(self):
+        url = self._serve(self._trickled_head)
+        start = time.monotonic()
+        e = self.assertRaises(exceptions.RemoteServiceUnavailable,
+                              self.store.get, self._loc(url))
+        self.assertLess(time.monotonic() - start, 5)
+        self.assertIn(url, str(e))
+        self.assertIn('http_store_read_timeout', str(e))
+
+    def test_trickled_head_get_size_times_out(self):
+        url = self._serve(self._trickled_head)
+        start = time.monotonic()
+        e = self.assertRaises(exceptions.BadStoreUri, self.store.get_size,
+                              self._loc(url))
+        self.assertLess(time.monotonic() - start, 5)
+        self.assertIn('http_store_read_timeout', str(e))
+
+    def test_slow_but_complete_head_is_served(self):
+        def handler(sock, request, stop):
+            for piece in (b'HTTP/1.1 200 OK\r\n', b'Content-Length: 3\r\n',
+                          b'\r\nabc'):
+                time.sleep(0.1)
+                sock.sendall(piece)
+        data, size = self._get_all(self._serve(handler))
+        self.assertEqual((3, b'abc'), (size, data))
 
     def test_malformed_redirect(self):
         def handler(sock, request, stop):

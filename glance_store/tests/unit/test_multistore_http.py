@@ -18,6 +18,7 @@ import urllib.parse
 
 import fixtures
 import requests
+import requests_mock
 from requests_mock.contrib import fixture as rm_fixture
 
 import glance_store as store
@@ -43,6 +44,8 @@ class TestMultiStoreHttp(base.MultiStoreBaseTest):
                                                           'images'),
                     group='file1')
         self.mock = self.useFixture(rm_fixture.Fixture())
+        # Asked for the size of a GET without Content-Length: no answer.
+        self.mock.head(requests_mock.ANY, status_code=405)
 
     def _create(self):
         self.assertEqual(3, store.create_multi_stores(self.conf))
