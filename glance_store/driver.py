@@ -16,6 +16,7 @@ import functools
 import logging
 
 from oslo_config import cfg
+from oslo_config import types
 from oslo_utils import importutils
 from oslo_utils import units
 
@@ -28,6 +29,10 @@ LOG = logging.getLogger(__name__)
 # Option groups in which a backend's unset options fall back to
 # ``[backend_defaults]`` (multi-store only).
 BACKEND_DEFAULTS_GROUP = 'backend_defaults'
+
+# What a string option whose value oslo.config cannot substitute (a bare
+# '$') reads as once a store has found it: no '$', nothing of the value.
+UNREADABLE_VALUE = '<unreadable value: see the glance_store error>'
 
 
 def _register(conf, opt, group):
@@ -115,7 +120,7 @@ class BackendGroupConfiguration(object):
         except (AttributeError, cfg.NoSuchOptError, cfg.NoSuchGroupError):
             return default
 
-    def _substitution_error(self, name, group):
+    def _substitution_error(self, name, group, log=True):
         """The error for a value oslo.config cannot substitute.
 
         oslo.config reads ``$name`` in a value as a reference to another
@@ -127,18 +132,66 @@ class BackendGroupConfiguration(object):
                     "read: oslo.config takes '$' as the start of a "
                     "reference to another option. Write each literal '$' "
                     "as '$$'.") % {'opt': name, 'group': group})
-        LOG.error(reason)
+        if log:
+            LOG.error(reason)
         return exceptions.BadStoreConfiguration(
             store_name=self.config_group or 'glance_store', reason=reason)
 
+    def _mask_unreadable(self, name, group):
+        """Make an unreadable string option read as UNREADABLE_VALUE.
+
+        Whoever reads the option next gets a value instead of the error
+        (Glance with ``debug`` on logs every option at start-up, and that
+        error would stop the API and show part of the value); this object
+        still refuses it.  Options of other types are left as they are.
+        """
+        if not isinstance(getattr(self._opts[name], 'type', None),
+                          types.String):
+            return
+        try:
+            self.conf.set_override(name, UNREADABLE_VALUE, group=group)
+        except (ValueError, TypeError):
+            # A string option with choices or a pattern.
+            pass
+
     def _read(self, group, name):
         try:
-            return getattr(self.conf[group], name)
+            value = getattr(self.conf[group], name)
         except (cfg.NoSuchOptError, cfg.TemplateSubstitutionError,
                 RecursionError):
             if name not in self._opts:
                 raise
-            raise self._substitution_error(name, group) from None
+            # Handled after the except block: oslo.log adds the exception
+            # being handled to an error record, and oslo.config's message
+            # holds part of the value.
+        else:
+            if not (isinstance(value, str) and value == UNREADABLE_VALUE):
+                return value
+            # Found (and logged) before.
+            raise self._substitution_error(name, group, log=False)
+        self._mask_unreadable(name, group)
+        raise self._substitution_error(name, group)
+
+    def find_unreadable(self):
+        """Read every option once, to find those that cannot be read.
+
+        Each one found is logged (option and group, never the value) and
+        masked as :meth:`_read` does, so that a later reading of the whole
+        configuration (Glance's start-up dump of every option with
+        ``debug`` on) does not fail on an option the store itself has not
+        read yet.  Other errors are left to the code reading the option.
+
+        :returns: list of the names of the options that cannot be read
+        """
+        unreadable = []
+        for name in list(self._opts):
+            try:
+                self.__getattr__(name)
+            except exceptions.BadStoreConfiguration:
+                unreadable.append(name)
+            except (cfg.Error, ValueError):
+                pass
+        return unreadable
 
     def __getattr__(self, name):
         if name.startswith('_'):
@@ -191,6 +244,7 @@ class Store(capabilities.StoreCapability):
         :returns: None
         :raises: ``BadStoreConfiguration`` with ``re_raise_bsc``
         """
+        self.store_conf.find_unreadable()
         try:
             self.configure_add()
             self._add_disabled_reason = None

@@ -12,10 +12,13 @@
 
 import hashlib
 import io
+import logging
 import os
 
 import fixtures
 from oslo_config import cfg
+from oslo_log import formatters
+from oslo_log import log as oslo_log
 from oslotest import base
 
 from glance_store import capabilities
@@ -295,6 +298,16 @@ class _Verifier(object):
         self.data += chunk
 
 
+class _ListLogger(object):
+    """A logger for log_opt_values that keeps the formatted lines."""
+
+    def __init__(self, lines):
+        self.lines = lines
+
+    def log(self, level, msg, *args):
+        self.lines.append(msg % args)
+
+
 class TestBackendGroupConfiguration(base.BaseTestCase):
 
     OPTS = [cfg.StrOpt('colour', default='grey'),
@@ -333,6 +346,90 @@ class TestBackendGroupConfiguration(base.BaseTestCase):
             self.assertIn("'$$'", str(e))
             self.assertNotIn('sword', str(e))
             self.assertEqual(1, bgc.size)
+
+    def test_dollar_error_logged_without_the_value(self):
+        # oslo.log's formatter adds the exception being handled to an
+        # error record: oslo.config's one names part of the value.
+        log_conf = cfg.ConfigOpts()
+        oslo_log.register_options(log_conf)
+        log_conf([], project='glance_store_test')
+        stream = io.StringIO()
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(formatters.ContextFormatter(config=log_conf))
+        logger = logging.getLogger(driver.__name__)
+        logger.addHandler(handler)
+        self.addCleanup(logger.removeHandler, handler)
+        bgc = driver.BackendGroupConfiguration(
+            self.OPTS, 'be1', self._conf('[be1]\ncolour = pa$sword\n'))
+        self.assertRaises(exceptions.BadStoreConfiguration,
+                          getattr, bgc, 'colour')
+        self.assertIn('colour in [be1]', stream.getvalue())
+        self.assertNotIn('sword', stream.getvalue())
+
+    def test_unreadable_value_readable_by_others_after_the_error(self):
+        # Glance with debug on logs every option's value once the stores
+        # are configured: that must not raise (the API would not start).
+        key = cfg.StrOpt('key', secret=True)
+        conf = self._conf('[be1]\ncolour = pa$sword\n'
+                          '[be2]\nkey = top$secret\n')
+        for group in ('be1', 'be2', driver.BACKEND_DEFAULTS_GROUP):
+            conf.register_opt(key, group)
+        opts = self.OPTS + [key]
+        be1 = driver.BackendGroupConfiguration(opts, 'be1', conf)
+        be2 = driver.BackendGroupConfiguration(opts, 'be2', conf)
+        self.assertRaises(exceptions.BadStoreConfiguration,
+                          getattr, be1, 'colour')
+        self.assertRaises(exceptions.BadStoreConfiguration,
+                          getattr, be2, 'key')
+        self.assertEqual(driver.UNREADABLE_VALUE, conf.be1.colour)
+        self.assertEqual(driver.UNREADABLE_VALUE, conf.be2.key)
+        # Other options and backends are not touched.
+        self.assertEqual('grey', be2.colour)
+        self.assertEqual(1, be1.size)
+        # The stores, and a new one, still refuse the value.
+        again = driver.BackendGroupConfiguration(opts, 'be1', conf)
+        for bgc, name in ((be1, 'colour'), (again, 'colour'), (be2, 'key')):
+            e = self.assertRaises(exceptions.BadStoreConfiguration,
+                                  getattr, bgc, name)
+            self.assertIn("%s in [%s]" % (name, bgc.config_group), str(e))
+            self.assertIn("'$$'", str(e))
+        logged = []
+        conf.log_opt_values(_ListLogger(logged), logging.DEBUG)
+        text = '\n'.join(logged)
+        self.assertIn('be2.key', text)
+        self.assertNotIn('secret', text)
+        self.assertNotIn('sword', text)
+
+    def test_find_unreadable_reports_and_masks_all(self):
+        key = cfg.StrOpt('key', secret=True)
+        conf = self._conf('[be1]\ncolour = pa$sword\nsize = 1$x\n'
+                          '[backend_defaults]\nkey = top$secret\n')
+        for group in ('be1', 'be2', driver.BACKEND_DEFAULTS_GROUP):
+            conf.register_opt(key, group)
+        log = self.useFixture(fixtures.FakeLogger(name=driver.__name__))
+        bgc = driver.BackendGroupConfiguration(self.OPTS + [key], 'be1',
+                                               conf)
+        self.assertEqual(['colour', 'size', 'key'], bgc.find_unreadable())
+        for name in ('colour in [be1]', 'size in [be1]',
+                     'key in [backend_defaults]'):
+            self.assertEqual(1, log.output.count(name), log.output)
+        self.assertEqual(driver.UNREADABLE_VALUE, conf.be1.colour)
+        self.assertEqual(driver.UNREADABLE_VALUE, conf.backend_defaults.key)
+        # Found again, logged once more only for the option that could not
+        # be masked.
+        self.assertEqual(['colour', 'size', 'key'], bgc.find_unreadable())
+        self.assertEqual(1, log.output.count('colour in [be1]'))
+        self.assertEqual(2, log.output.count('size in [be1]'))
+        self.assertNotIn('sword', log.output)
+        self.assertNotIn('secret', log.output)
+
+    def test_unreadable_non_string_value_is_left_alone(self):
+        conf = self._conf('[be1]\nsize = 1$x\n')
+        bgc = driver.BackendGroupConfiguration(self.OPTS, 'be1', conf)
+        for _attempt in range(2):
+            self.assertRaises(exceptions.BadStoreConfiguration,
+                              getattr, bgc, 'size')
+        self.assertRaises(cfg.NoSuchOptError, getattr, conf.be1, 'size')
 
     def test_dollar_doubled_is_a_literal(self):
         bgc = driver.BackendGroupConfiguration(

@@ -299,3 +299,34 @@ class DollarInSecretTest(s3fx.MultiStoreS3Base):
         for text in (str(e), log.output):
             self.assertNotIn('defSECRET', text)
             self.assertNotIn('SECRETtail', text)
+
+    def test_whole_configuration_readable_after_load(self):
+        # Glance with debug on logs every option once the stores are
+        # created: a '$' in an option the store has not read (it stops at
+        # the first bad one) must not stop that, nor show the value.
+        log = self.useFixture(fixtures.FakeLogger(
+            level=logging.DEBUG, name=None,
+            format='%(levelname)s %(name)s %(message)s'))
+        rgw = dict(s3fx.glance_sections(self.test_dir, self.moto.url)['rgw'])
+        rgw['s3_store_secret_key'] = self.SECRET
+        rgw['s3_store_access_key'] = 'xyz$uvwACCESShead'
+        self.assertEqual(5, self.load(rgw=rgw))
+        for name in ('s3_store_secret_key', 's3_store_access_key'):
+            self.assertIn('%s in [rgw]' % name, log.output)
+        dump = []
+        self.conf.log_opt_values(_Lines(dump), logging.DEBUG)
+        dump = '\n'.join(dump)
+        self.assertIn('rgw.s3_store_secret_key', dump)
+        for text in (log.output, dump):
+            for piece in ('defSECRET', 'SECRETtail', 'uvwACCESS'):
+                self.assertNotIn(piece, text)
+
+
+class _Lines(object):
+    """A logger for log_opt_values keeping the formatted lines."""
+
+    def __init__(self, lines):
+        self.lines = lines
+
+    def log(self, level, msg, *args):
+        self.lines.append(msg % args)
