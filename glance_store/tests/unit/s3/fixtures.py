@@ -37,7 +37,9 @@ import socket
 import ssl
 import subprocess
 import threading
+import zlib
 
+from awscrt import checksums as crt
 import boto3
 from botocore import awsrequest
 from botocore import exceptions as boto_exc
@@ -638,3 +640,50 @@ class TLSServer(object):
 
     def stop(self):
         self.sock.close()
+
+
+# Reference checksums and sample images for the checksum tests
+# (test_s3 and test_download).
+# The flexible checksum algorithms of botocore 1.36.
+ALGORITHMS = ('CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256')
+CRCS = ('CRC32', 'CRC32C', 'CRC64NVME')
+# The algorithms of botocore >= 1.42 (composite for multipart uploads).
+NEW_ALGORITHMS = ('SHA512', 'XXHASH64', 'XXHASH3', 'XXHASH128')
+XXHASH = {'XXHASH64': 'compute_xxhash64', 'XXHASH3': 'compute_xxhash3_64',
+          'XXHASH128': 'compute_xxhash3_128'}
+
+# Multipart tests of the checksums use small parts (UploadLimits below
+# S3's minimum).
+SAMPLE_PART = 1024
+SAMPLE_THRESHOLD = 2 * SAMPLE_PART
+SMALL = bytes(range(256)) * 3 + b'tail'           # one PutObject
+LARGE = bytes((i * 31) % 251 for i in range(2 * SAMPLE_PART + 500))  # 3 parts
+
+
+def b64(raw):
+    """``raw`` in base64, as S3 writes checksums."""
+    return base64.b64encode(raw).decode('ascii')
+
+
+def ref_checksum(algorithm, data):
+    """S3's base64 checksum of ``data``, from independent libraries."""
+    if algorithm == 'CRC32':
+        return b64(zlib.crc32(data).to_bytes(4, 'big'))
+    if algorithm == 'CRC32C':
+        return b64(crt.crc32c(data).to_bytes(4, 'big'))
+    if algorithm == 'CRC64NVME':
+        return b64(crt.crc64nvme(data).to_bytes(8, 'big'))
+    if algorithm in XXHASH:
+        return b64(getattr(crt.XXHash, XXHASH[algorithm])(bytes(data)))
+    return b64(hashlib.new(algorithm.lower(), data).digest())
+
+
+def ref_digest(algorithm, data):
+    """The raw digest of ``ref_checksum``."""
+    return base64.b64decode(ref_checksum(algorithm, data))
+
+
+def split_parts(data):
+    """``data`` in ``SAMPLE_PART``-sized parts."""
+    return [data[i:i + SAMPLE_PART]
+            for i in range(0, len(data), SAMPLE_PART)]

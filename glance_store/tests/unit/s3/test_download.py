@@ -16,12 +16,16 @@
   (subclasses included), not by its name;
 * the iterator names the algorithm it was given when botocore's own
   validation fails, whatever botocore's message says;
-* a body that fails to close does not fail a download that was served.
+* a body that fails to close does not fail a download that was served;
+* through the store, each response validation mode checks a download
+  against the stored checksum (single-part, full-object and composite
+  multipart) and refuses one that does not match.
 """
 
 import hashlib
 import io
 import logging
+from unittest import mock
 
 from botocore import exceptions as boto_exc
 from botocore import httpchecksum
@@ -31,6 +35,7 @@ from glance_store._drivers import s3_checksums
 from glance_store._drivers import s3_download
 from glance_store import exceptions
 from glance_store.tests import base
+from glance_store.tests.unit.s3 import fixtures as fx
 
 
 class _Body(object):
@@ -301,3 +306,171 @@ class NoChecksumNoticeTest(base.StoreBaseTest):
         self.assertEqual([logging.WARNING, logging.DEBUG, logging.DEBUG,
                           logging.WARNING], levels)
         self.assertIn('logged once for this backend', log.output)
+
+
+class TestResponseValidation(fx.StubbedStoreTest):
+    """What the store checks on a download, per validation mode."""
+
+    def _get(self, st, response, expected_params=None, attrs=(),
+             stub=None):
+        stub = stub or fx.Stubbed.for_test(self, st._s3_client)
+        stub.add_response('get_object', response, expected_params or
+                          {'Bucket': fx.BUCKET, 'Key': 'obj',
+                           'ChecksumMode': 'ENABLED'})
+        for resp, params in attrs:
+            stub.add_response('get_object_attributes', resp, params)
+        it, _size = st.get(fx.get_location(st, 'obj'))
+        return it, stub
+
+    def test_always_detects_corrupted_body(self):
+        good = fx.LARGE
+        bad = fx.LARGE[:-1] + b'\x00'
+        # MD5: a stored x-amz-checksum-md5 (AWS's newer flexible one).
+        for algorithm in fx.ALGORITHMS + fx.NEW_ALGORITHMS + ('MD5',):
+            with self.subTest(algorithm=algorithm):
+                st = self.policy_store(True, 'when_required', 'always',
+                                       algorithm)
+                stored = {'Checksum' + algorithm:
+                          fx.ref_checksum(algorithm, good)}
+                it, stub = self._get(st, fx.get_object(good, **stored))
+                self.assertEqual(good, b''.join(it))
+                it, _s = self._get(st, fx.get_object(bad, **stored),
+                                   stub=stub)
+                e = self.assertRaises(exceptions.ChecksumMismatch,
+                                      b''.join, it)
+                self.assertIn('%s/obj' % fx.BUCKET, e.msg)
+                self.assertIn(algorithm, e.msg)
+
+    def test_always_validates_other_algorithm_than_configured(self):
+        # The stored checksum decides, not s3_store_checksum_algorithm.
+        st = self.policy_store(True, 'when_required', 'always', 'CRC32')
+        stored = {'ChecksumSHA1': fx.ref_checksum('SHA1', fx.SMALL)}
+        it, _s = self._get(st, fx.get_object(fx.SMALL[1:] + b'!', **stored))
+        e = self.assertRaises(exceptions.ChecksumMismatch, list, it)
+        self.assertIn('SHA1', e.msg)
+
+    def _composite_case(self, algorithm, body, pages):
+        parts = fx.split_parts(fx.LARGE)
+        stored = '%s-%d' % (
+            fx.ref_checksum(algorithm, b''.join(
+                fx.ref_digest(algorithm, p) for p in parts)), len(parts))
+        attrs = []
+        described = [{'PartNumber': n, 'Size': len(p),
+                      'Checksum' + algorithm: fx.ref_checksum(algorithm, p)}
+                     for n, p in enumerate(parts, 1)]
+        per_page = -(-len(described) // pages)
+        marker = 0
+        for page in range(pages):
+            chunk = described[page * per_page:(page + 1) * per_page]
+            last = page == pages - 1
+            info = {'Parts': chunk, 'IsTruncated': not last}
+            if not last:
+                info['NextPartNumberMarker'] = chunk[-1]['PartNumber']
+            attrs.append(({'ObjectParts': info},
+                          {'Bucket': fx.BUCKET, 'Key': 'obj',
+                           'ObjectAttributes': ['ObjectParts'],
+                           'MaxParts': 1000, 'PartNumberMarker': marker}))
+            if not last:
+                marker = chunk[-1]['PartNumber']
+        st = self.policy_store(True, 'when_required', 'always', algorithm)
+        it, stub = self._get(
+            st, fx.get_object(body, **{'Checksum' + algorithm: stored}),
+            attrs=attrs)
+        return it, stub
+
+    def test_always_composite(self):
+        part = fx.SAMPLE_PART
+        bad = fx.LARGE[:part + 3] + b'\xff' + fx.LARGE[part + 4:]
+        for algorithm in ('SHA256', 'SHA1', 'CRC32') + fx.NEW_ALGORITHMS:
+            for pages in (1, 2):
+                with self.subTest(algorithm=algorithm, pages=pages):
+                    it, stub = self._composite_case(algorithm, fx.LARGE, pages)
+                    self.assertEqual(fx.LARGE, b''.join(it))
+                    stub.assert_no_pending_responses()
+                    it, stub = self._composite_case(algorithm, bad, pages)
+                    e = self.assertRaises(exceptions.ChecksumMismatch,
+                                          b''.join, it)
+                    self.assertIn('%s/obj' % fx.BUCKET, e.msg)
+                    self.assertIn(algorithm, e.msg)
+
+    def test_always_composite_wrong_length(self):
+        for body in (fx.LARGE + b'extra', fx.LARGE[:-1]):
+            with self.subTest(size=len(body)):
+                it, _stub = self._composite_case('SHA256', body, 1)
+                e = self.assertRaises(exceptions.ChecksumMismatch,
+                                      b''.join, it)
+                self.assertIn('SHA256', e.msg)
+
+    def _composite_unverifiable(self, attrs_error=False):
+        st = self.policy_store(True, 'when_required', 'always', 'SHA256')
+        stub = fx.Stubbed.for_test(self, st._s3_client)
+        stub.add_response('get_object', fx.get_object(
+            fx.LARGE, ChecksumSHA256='AAAA-3'))
+        if attrs_error:
+            stub.add_client_error('get_object_attributes', 'AccessDenied',
+                                  'no', 403)
+        else:
+            # A part without a checksum of that algorithm.
+            stub.add_response('get_object_attributes', {'ObjectParts': {
+                'Parts': [{'PartNumber': 1, 'Size': len(fx.LARGE)}],
+                'IsTruncated': False}})
+        logger = self.useFixture(fixtures.FakeLogger(
+            name='glance_store._drivers.s3_download'))
+        it, _s = st.get(fx.get_location(st, 'obj'))
+        # Served, with a warning saying it could not be checked.
+        self.assertEqual(fx.LARGE, b''.join(it))
+        self.assertIn('served without validation', logger.output)
+        stub.assert_no_pending_responses()
+
+    def test_always_composite_parts_unavailable(self):
+        self._composite_unverifiable(attrs_error=True)
+
+    def test_always_composite_part_without_checksum(self):
+        self._composite_unverifiable(attrs_error=False)
+
+    def test_always_crt_checksum_without_awscrt(self):
+        st = self.policy_store(True, 'when_required', 'always', 'CRC32')
+        logger = self.useFixture(fixtures.FakeLogger(
+            name='glance_store._drivers.s3_download'))
+        with mock.patch.object(s3_checksums, 'crt_checksums', None):
+            it, _s = self._get(st, fx.get_object(
+                fx.SMALL, ChecksumCRC32C=fx.ref_checksum('CRC32C', b'other')))
+            self.assertEqual(fx.SMALL, b''.join(it))
+        self.assertIn('needs awscrt', logger.output)
+
+    def test_always_without_stored_checksum_serves_with_warning(self):
+        st = self.policy_store(True, 'when_required', 'always')
+        logger = self.useFixture(fixtures.FakeLogger(
+            name='glance_store._drivers.s3_download'))
+        it, _s = self._get(st, fx.get_object(fx.SMALL))
+        self.assertEqual(fx.SMALL, b''.join(it))
+        self.assertIn('no stored checksum', logger.output)
+
+    def test_ranged_get_not_validated(self):
+        # A range cannot be checked against a whole-object checksum: no
+        # ChecksumMode is asked and the bytes are served as they are.
+        st = self.policy_store(True, 'when_required', 'always')
+        stub = fx.Stubbed.for_test(self, st._s3_client)
+        stored = {'ChecksumCRC32': fx.ref_checksum('CRC32', fx.SMALL)}
+        stub.add_response('get_object', fx.get_object(b'XYZ', **stored),
+                          {'Bucket': fx.BUCKET, 'Key': 'obj',
+                           'Range': 'bytes=5-'})
+        it, size = st.get(fx.get_location(st, 'obj'), offset=5)
+        self.assertEqual(b'XYZ', b''.join(it))
+        self.assertEqual(3, size)
+
+    def test_when_supported_botocore_error_becomes_mismatch(self):
+        st = self.policy_store(True, 'when_required', 'when_supported')
+        expected = fx.ref_checksum('CRC32', fx.SMALL)
+        body = httpchecksum.StreamingChecksumBody(
+            io.BytesIO(fx.SMALL[:-1] + b'?'), len(fx.SMALL),
+            httpchecksum.Crc32Checksum(), expected)
+        resp = {'Body': body, 'ContentLength': len(fx.SMALL),
+                'ChecksumCRC32': expected}
+        it, stub = self._get(st, resp, {'Bucket': fx.BUCKET, 'Key': 'obj'})
+        e = self.assertRaises(exceptions.ChecksumMismatch, list, it)
+        self.assertIn('%s/obj' % fx.BUCKET, e.msg)
+        self.assertIn('CRC32', e.msg)
+        # botocore itself asked for the checksum.
+        self.assertEqual('ENABLED',
+                         stub.headers('GetObject')['x-amz-checksum-mode'])

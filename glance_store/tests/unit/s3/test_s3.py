@@ -21,31 +21,19 @@ its ``before-send`` event, on a client pointed at an address where no
 server listens.
 """
 
-import base64
 import hashlib
-import io
 import itertools
 from unittest import mock
-import zlib
 
-from awscrt import checksums as crt
 import boto3
-from botocore import httpchecksum
 import fixtures
 
 from glance_store._drivers import s3
-from glance_store._drivers import s3_checksums
 from glance_store import exceptions
 from glance_store import location
 from glance_store.tests.unit.s3 import fixtures as fx
 
 MODES = ('when_required', 'when_supported', 'always', 'never')
-ALGORITHMS = ('CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256')
-CRCS = ('CRC32', 'CRC32C', 'CRC64NVME')
-# The algorithms of botocore >= 1.42 (composite for multipart uploads).
-NEW_ALGORITHMS = ('SHA512', 'XXHASH64', 'XXHASH3', 'XXHASH128')
-XXHASH = {'XXHASH64': 'compute_xxhash64', 'XXHASH3': 'compute_xxhash3_64',
-          'XXHASH128': 'compute_xxhash3_128'}
 ENV_REQ = 'AWS_REQUEST_CHECKSUM_CALCULATION'
 ENV_RESP = 'AWS_RESPONSE_CHECKSUM_VALIDATION'
 
@@ -96,38 +84,6 @@ def lookup(table, key, default):
     return default
 
 
-# Multipart tests use small parts (UploadLimits below S3's minimum).
-PART = 1024
-THRESHOLD = 2 * PART
-SMALL = bytes(range(256)) * 3 + b'tail'           # one PutObject
-LARGE = bytes((i * 31) % 251 for i in range(2 * PART + 500))  # 3 parts
-
-
-def b64(raw):
-    return base64.b64encode(raw).decode('ascii')
-
-
-def ref_checksum(algorithm, data):
-    """S3's base64 checksum of ``data``, from independent libraries."""
-    if algorithm == 'CRC32':
-        return b64(zlib.crc32(data).to_bytes(4, 'big'))
-    if algorithm == 'CRC32C':
-        return b64(crt.crc32c(data).to_bytes(4, 'big'))
-    if algorithm == 'CRC64NVME':
-        return b64(crt.crc64nvme(data).to_bytes(8, 'big'))
-    if algorithm in XXHASH:
-        return b64(getattr(crt.XXHash, XXHASH[algorithm])(bytes(data)))
-    return b64(hashlib.new(algorithm.lower(), data).digest())
-
-
-def ref_digest(algorithm, data):
-    return base64.b64decode(ref_checksum(algorithm, data))
-
-
-def split_parts(data):
-    return [data[i:i + PART] for i in range(0, len(data), PART)]
-
-
 def has_checksum_header(headers):
     return [h for h in headers
             if h.lower().startswith(('x-amz-checksum', 'x-amz-sdk-checksum',
@@ -139,8 +95,9 @@ class S3TestBase(fx.StubbedStoreTest):
     @staticmethod
     def small_parts(st):
         # One part in flight: the Stubber answers calls in order.
-        fx.small_limits(st, THRESHOLD, PART, max_in_flight=1,
-                        min_part_size=PART)
+        fx.small_limits(st, fx.SAMPLE_THRESHOLD, fx.SAMPLE_PART,
+                        max_in_flight=1,
+                        min_part_size=fx.SAMPLE_PART)
 
     def expect_multipart(self, stub, key, data, algorithm=None):
         """Stubs of a multipart upload; ``algorithm``: precomputed."""
@@ -148,17 +105,17 @@ class S3TestBase(fx.StubbedStoreTest):
         create = dict(obj)
         if algorithm:
             create.update(ChecksumAlgorithm=algorithm,
-                          ChecksumType='FULL_OBJECT' if algorithm in CRCS
+                          ChecksumType='FULL_OBJECT' if algorithm in fx.CRCS
                           else 'COMPOSITE')
         stub.add_response('create_multipart_upload',
                           dict(obj, UploadId='up-1'), create)
         parts = []
-        for number, body in enumerate(split_parts(data), 1):
+        for number, body in enumerate(fx.split_parts(data), 1):
             params = dict(obj, UploadId='up-1', PartNumber=number,
                           Body=fx.ANY)
             part = {'ETag': '"p%d"' % number, 'PartNumber': number}
             if algorithm:
-                value = ref_checksum(algorithm, body)
+                value = fx.ref_checksum(algorithm, body)
                 params.update({'ChecksumAlgorithm': algorithm,
                                'Checksum' + algorithm: value})
                 part['Checksum' + algorithm] = value
@@ -166,9 +123,9 @@ class S3TestBase(fx.StubbedStoreTest):
             parts.append(part)
         complete = dict(obj, UploadId='up-1',
                         MultipartUpload={'Parts': parts})
-        if algorithm in CRCS:
+        if algorithm in fx.CRCS:
             complete.update({'Checksum' + algorithm:
-                             ref_checksum(algorithm, data),
+                             fx.ref_checksum(algorithm, data),
                              'ChecksumType': 'FULL_OBJECT'})
         stub.add_response('complete_multipart_upload',
                           {'ETag': '"whole-3"'}, complete)
@@ -212,28 +169,29 @@ class TestChecksumMatrix(S3TestBase):
         with stub:
             # A small image: one PutObject.
             self.expect_new_object(stub, 'small')
-            self.expect_put(stub, 'small', SMALL,
+            self.expect_put(stub, 'small', fx.SMALL,
                             {'ChecksumAlgorithm': 'CRC32',
-                             'ChecksumCRC32': ref_checksum('CRC32', SMALL)}
+                             'ChecksumCRC32': fx.ref_checksum('CRC32',
+                                                              fx.SMALL)}
                             if precompute else {})
-            uri, size, md5, mh, meta = self.add(st, 'small', SMALL)
-            self.assertEqual(len(SMALL), size)
-            self.assertEqual(hashlib.md5(SMALL).hexdigest(), md5)
+            uri, size, md5, mh, meta = self.add(st, 'small', fx.SMALL)
+            self.assertEqual(len(fx.SMALL), size)
+            self.assertEqual(hashlib.md5(fx.SMALL).hexdigest(), md5)
             # A large one: multipart.
             self.expect_new_object(stub, 'large')
-            self.expect_multipart(stub, 'large', LARGE,
+            self.expect_multipart(stub, 'large', fx.LARGE,
                                   'CRC32' if precompute else None)
-            self.assertEqual(len(LARGE), self.add(st, 'large', LARGE)[1])
+            self.assertEqual(len(fx.LARGE), self.add(st, 'large', fx.LARGE)[1])
             # A whole GET and a ranged one.
             whole = {'Bucket': fx.BUCKET, 'Key': 'large'}
             if validate_always:
                 whole['ChecksumMode'] = 'ENABLED'
-            stub.add_response('get_object', fx.get_object(LARGE), whole)
-            self.assertEqual(LARGE, self.read_all(st, 'large')[0])
-            stub.add_response('get_object', fx.get_object(LARGE[3:8]),
+            stub.add_response('get_object', fx.get_object(fx.LARGE), whole)
+            self.assertEqual(fx.LARGE, self.read_all(st, 'large')[0])
+            stub.add_response('get_object', fx.get_object(fx.LARGE[3:8]),
                               {'Bucket': fx.BUCKET, 'Key': 'large',
                                'Range': 'bytes=3-7'})
-            self.assertEqual(LARGE[3:8], self.read_all(
+            self.assertEqual(fx.LARGE[3:8], self.read_all(
                 st, 'large', offset=3, chunk_size=5)[0])
             stub.assert_no_pending_responses()
         self._check_headers(stub, enabled, request, response)
@@ -304,7 +262,7 @@ class TestAlwaysPerAlgorithm(S3TestBase):
     """request ``always``: the precomputed values, for each algorithm."""
 
     def test_put_and_multipart(self):
-        for algorithm in ALGORITHMS + NEW_ALGORITHMS:
+        for algorithm in fx.ALGORITHMS + fx.NEW_ALGORITHMS:
             with self.subTest(algorithm=algorithm):
                 st = self.policy_store(True, 'always', 'when_required',
                                        algorithm)
@@ -313,198 +271,32 @@ class TestAlwaysPerAlgorithm(S3TestBase):
                     name = 'Checksum' + algorithm
                     self.expect_new_object(stub, 'small')
                     self.expect_put(
-                        stub, 'small', SMALL,
+                        stub, 'small', fx.SMALL,
                         {'ChecksumAlgorithm': algorithm,
-                         name: ref_checksum(algorithm, SMALL)})
-                    self.add(st, 'small', SMALL)
+                         name: fx.ref_checksum(algorithm, fx.SMALL)})
+                    self.add(st, 'small', fx.SMALL)
                     self.expect_new_object(stub, 'large')
-                    self.expect_multipart(stub, 'large', LARGE, algorithm)
-                    self.add(st, 'large', LARGE)
+                    self.expect_multipart(stub, 'large', fx.LARGE, algorithm)
+                    self.add(st, 'large', fx.LARGE)
                     stub.assert_no_pending_responses()
                 header = 'x-amz-checksum-' + algorithm.lower()
-                self.assertEqual(ref_checksum(algorithm, SMALL),
+                self.assertEqual(fx.ref_checksum(algorithm, fx.SMALL),
                                  stub.headers('PutObject')[header])
-                for i, body in enumerate(split_parts(LARGE)):
-                    self.assertEqual(ref_checksum(algorithm, body),
+                for i, body in enumerate(fx.split_parts(fx.LARGE)):
+                    self.assertEqual(fx.ref_checksum(algorithm, body),
                                      stub.headers('UploadPart', i)[header])
                 create = stub.headers('CreateMultipartUpload')
                 self.assertEqual(algorithm,
                                  create['x-amz-checksum-algorithm'])
-                self.assertEqual('FULL_OBJECT' if algorithm in CRCS
+                self.assertEqual('FULL_OBJECT' if algorithm in fx.CRCS
                                  else 'COMPOSITE',
                                  create['x-amz-checksum-type'])
                 complete = stub.headers('CompleteMultipartUpload')
-                if algorithm in CRCS:
-                    self.assertEqual(ref_checksum(algorithm, LARGE),
+                if algorithm in fx.CRCS:
+                    self.assertEqual(fx.ref_checksum(algorithm, fx.LARGE),
                                      complete[header])
                 else:
                     self.assertNotIn(header, complete)
-
-
-class TestResponseValidation(S3TestBase):
-
-    def _get(self, st, response, expected_params=None, attrs=(),
-             stub=None):
-        stub = stub or fx.Stubbed.for_test(self, st._s3_client)
-        stub.add_response('get_object', response, expected_params or
-                          {'Bucket': fx.BUCKET, 'Key': 'obj',
-                           'ChecksumMode': 'ENABLED'})
-        for resp, params in attrs:
-            stub.add_response('get_object_attributes', resp, params)
-        it, _size = st.get(fx.get_location(st, 'obj'))
-        return it, stub
-
-    def test_always_detects_corrupted_body(self):
-        good = LARGE
-        bad = LARGE[:-1] + b'\x00'
-        # MD5: a stored x-amz-checksum-md5 (AWS's newer flexible one).
-        for algorithm in ALGORITHMS + NEW_ALGORITHMS + ('MD5',):
-            with self.subTest(algorithm=algorithm):
-                st = self.policy_store(True, 'when_required', 'always',
-                                       algorithm)
-                stored = {'Checksum' + algorithm:
-                          ref_checksum(algorithm, good)}
-                it, stub = self._get(st, fx.get_object(good, **stored))
-                self.assertEqual(good, b''.join(it))
-                it, _s = self._get(st, fx.get_object(bad, **stored),
-                                   stub=stub)
-                e = self.assertRaises(exceptions.ChecksumMismatch,
-                                      b''.join, it)
-                self.assertIn('%s/obj' % fx.BUCKET, e.msg)
-                self.assertIn(algorithm, e.msg)
-
-    def test_always_validates_other_algorithm_than_configured(self):
-        # The stored checksum decides, not s3_store_checksum_algorithm.
-        st = self.policy_store(True, 'when_required', 'always', 'CRC32')
-        stored = {'ChecksumSHA1': ref_checksum('SHA1', SMALL)}
-        it, _s = self._get(st, fx.get_object(SMALL[1:] + b'!', **stored))
-        e = self.assertRaises(exceptions.ChecksumMismatch, list, it)
-        self.assertIn('SHA1', e.msg)
-
-    def _composite_case(self, algorithm, body, pages):
-        parts = split_parts(LARGE)
-        stored = '%s-%d' % (
-            ref_checksum(algorithm, b''.join(
-                ref_digest(algorithm, p) for p in parts)), len(parts))
-        attrs = []
-        described = [{'PartNumber': n, 'Size': len(p),
-                      'Checksum' + algorithm: ref_checksum(algorithm, p)}
-                     for n, p in enumerate(parts, 1)]
-        per_page = -(-len(described) // pages)
-        marker = 0
-        for page in range(pages):
-            chunk = described[page * per_page:(page + 1) * per_page]
-            last = page == pages - 1
-            info = {'Parts': chunk, 'IsTruncated': not last}
-            if not last:
-                info['NextPartNumberMarker'] = chunk[-1]['PartNumber']
-            attrs.append(({'ObjectParts': info},
-                          {'Bucket': fx.BUCKET, 'Key': 'obj',
-                           'ObjectAttributes': ['ObjectParts'],
-                           'MaxParts': 1000, 'PartNumberMarker': marker}))
-            if not last:
-                marker = chunk[-1]['PartNumber']
-        st = self.policy_store(True, 'when_required', 'always', algorithm)
-        it, stub = self._get(
-            st, fx.get_object(body, **{'Checksum' + algorithm: stored}),
-            attrs=attrs)
-        return it, stub
-
-    def test_always_composite(self):
-        bad = LARGE[:PART + 3] + b'\xff' + LARGE[PART + 4:]
-        for algorithm in ('SHA256', 'SHA1', 'CRC32') + NEW_ALGORITHMS:
-            for pages in (1, 2):
-                with self.subTest(algorithm=algorithm, pages=pages):
-                    it, stub = self._composite_case(algorithm, LARGE, pages)
-                    self.assertEqual(LARGE, b''.join(it))
-                    stub.assert_no_pending_responses()
-                    it, stub = self._composite_case(algorithm, bad, pages)
-                    e = self.assertRaises(exceptions.ChecksumMismatch,
-                                          b''.join, it)
-                    self.assertIn('%s/obj' % fx.BUCKET, e.msg)
-                    self.assertIn(algorithm, e.msg)
-
-    def test_always_composite_wrong_length(self):
-        for body in (LARGE + b'extra', LARGE[:-1]):
-            with self.subTest(size=len(body)):
-                it, _stub = self._composite_case('SHA256', body, 1)
-                e = self.assertRaises(exceptions.ChecksumMismatch,
-                                      b''.join, it)
-                self.assertIn('SHA256', e.msg)
-
-    def _composite_unverifiable(self, attrs_error=False):
-        st = self.policy_store(True, 'when_required', 'always', 'SHA256')
-        stub = fx.Stubbed.for_test(self, st._s3_client)
-        stub.add_response('get_object', fx.get_object(
-            LARGE, ChecksumSHA256='AAAA-3'))
-        if attrs_error:
-            stub.add_client_error('get_object_attributes', 'AccessDenied',
-                                  'no', 403)
-        else:
-            # A part without a checksum of that algorithm.
-            stub.add_response('get_object_attributes', {'ObjectParts': {
-                'Parts': [{'PartNumber': 1, 'Size': len(LARGE)}],
-                'IsTruncated': False}})
-        logger = self.useFixture(fixtures.FakeLogger(
-            name='glance_store._drivers.s3_download'))
-        it, _s = st.get(fx.get_location(st, 'obj'))
-        # Served, with a warning saying it could not be checked.
-        self.assertEqual(LARGE, b''.join(it))
-        self.assertIn('served without validation', logger.output)
-        stub.assert_no_pending_responses()
-
-    def test_always_composite_parts_unavailable(self):
-        self._composite_unverifiable(attrs_error=True)
-
-    def test_always_composite_part_without_checksum(self):
-        self._composite_unverifiable(attrs_error=False)
-
-    def test_always_crt_checksum_without_awscrt(self):
-        st = self.policy_store(True, 'when_required', 'always', 'CRC32')
-        logger = self.useFixture(fixtures.FakeLogger(
-            name='glance_store._drivers.s3_download'))
-        with mock.patch.object(s3_checksums, 'crt_checksums', None):
-            it, _s = self._get(st, fx.get_object(
-                SMALL, ChecksumCRC32C=ref_checksum('CRC32C', b'other')))
-            self.assertEqual(SMALL, b''.join(it))
-        self.assertIn('needs awscrt', logger.output)
-
-    def test_always_without_stored_checksum_serves_with_warning(self):
-        st = self.policy_store(True, 'when_required', 'always')
-        logger = self.useFixture(fixtures.FakeLogger(
-            name='glance_store._drivers.s3_download'))
-        it, _s = self._get(st, fx.get_object(SMALL))
-        self.assertEqual(SMALL, b''.join(it))
-        self.assertIn('no stored checksum', logger.output)
-
-    def test_ranged_get_not_validated(self):
-        # A range cannot be checked against a whole-object checksum: no
-        # ChecksumMode is asked and the bytes are served as they are.
-        st = self.policy_store(True, 'when_required', 'always')
-        stub = fx.Stubbed.for_test(self, st._s3_client)
-        stored = {'ChecksumCRC32': ref_checksum('CRC32', SMALL)}
-        stub.add_response('get_object', fx.get_object(b'XYZ', **stored),
-                          {'Bucket': fx.BUCKET, 'Key': 'obj',
-                           'Range': 'bytes=5-'})
-        it, size = st.get(fx.get_location(st, 'obj'), offset=5)
-        self.assertEqual(b'XYZ', b''.join(it))
-        self.assertEqual(3, size)
-
-    def test_when_supported_botocore_error_becomes_mismatch(self):
-        st = self.policy_store(True, 'when_required', 'when_supported')
-        expected = ref_checksum('CRC32', SMALL)
-        body = httpchecksum.StreamingChecksumBody(
-            io.BytesIO(SMALL[:-1] + b'?'), len(SMALL),
-            httpchecksum.Crc32Checksum(), expected)
-        resp = {'Body': body, 'ContentLength': len(SMALL),
-                'ChecksumCRC32': expected}
-        it, stub = self._get(st, resp, {'Bucket': fx.BUCKET, 'Key': 'obj'})
-        e = self.assertRaises(exceptions.ChecksumMismatch, list, it)
-        self.assertIn('%s/obj' % fx.BUCKET, e.msg)
-        self.assertIn('CRC32', e.msg)
-        # botocore itself asked for the checksum.
-        self.assertEqual('ENABLED',
-                         stub.headers('GetObject')['x-amz-checksum-mode'])
 
 
 class TestWire(S3TestBase):
@@ -520,7 +312,7 @@ class TestWire(S3TestBase):
     def _upload(self, st, wire, key, data):
         wire.add('HeadBucket')
         wire.add('HeadObject', status=404)
-        if len(data) < THRESHOLD:
+        if len(data) < fx.SAMPLE_THRESHOLD:
             wire.add('PutObject', headers={'ETag': '"e"'})
         else:
             wire.add('CreateMultipartUpload', body=(
@@ -528,7 +320,7 @@ class TestWire(S3TestBase):
                 b'<Key>%s</Key><UploadId>u1</UploadId>'
                 b'</InitiateMultipartUploadResult>' % (
                     fx.BUCKET.encode(), key.encode())))
-            for n in range(len(split_parts(data))):
+            for n in range(len(fx.split_parts(data))):
                 wire.add('UploadPart', headers={'ETag': '"p%d"' % n})
             wire.add('CompleteMultipartUpload', body=(
                 b'<CompleteMultipartUploadResult><ETag>"c"</ETag>'
@@ -537,9 +329,9 @@ class TestWire(S3TestBase):
 
     def test_when_supported_is_aws_chunked_over_https(self):
         st, wire = self.wire_store(True, 'when_supported', 'when_required')
-        self._upload(st, wire, 'small', SMALL)
-        self._upload(st, wire, 'large', LARGE)
-        bodies = [SMALL] + split_parts(LARGE)
+        self._upload(st, wire, 'small', fx.SMALL)
+        self._upload(st, wire, 'large', fx.LARGE)
+        bodies = [fx.SMALL] + fx.split_parts(fx.LARGE)
         sent = wire.requests('PutObject') + wire.requests('UploadPart')
         self.assertEqual(len(bodies), len(sent))
         for (headers, framed), data in zip(sent, bodies):
@@ -551,12 +343,12 @@ class TestWire(S3TestBase):
                              headers['x-amz-decoded-content-length'])
             # The checksum botocore computed is in the trailer.
             self.assertIn(('x-amz-checksum-crc32:%s' %
-                           ref_checksum('CRC32', data)).encode(), framed)
+                           fx.ref_checksum('CRC32', data)).encode(), framed)
 
     def _assert_plain(self, st, wire, checksum_header):
-        self._upload(st, wire, 'small', SMALL)
-        self._upload(st, wire, 'large', LARGE)
-        bodies = [SMALL] + split_parts(LARGE)
+        self._upload(st, wire, 'small', fx.SMALL)
+        self._upload(st, wire, 'large', fx.LARGE)
+        bodies = [fx.SMALL] + fx.split_parts(fx.LARGE)
         sent = wire.requests('PutObject') + wire.requests('UploadPart')
         self.assertEqual(len(bodies), len(sent))
         for (headers, body), data in zip(sent, bodies):
@@ -566,13 +358,13 @@ class TestWire(S3TestBase):
             self.assertNotIn('x-amz-trailer', headers)
             self.assertEqual(data, bytes(body))
             if checksum_header:
-                self.assertEqual(ref_checksum('CRC32', data),
+                self.assertEqual(fx.ref_checksum('CRC32', data),
                                  headers['x-amz-checksum-crc32'])
             else:
                 self.assertEqual([], has_checksum_header(headers))
         complete = wire.requests('CompleteMultipartUpload')[0]
         if checksum_header:
-            self.assertEqual(ref_checksum('CRC32', LARGE),
+            self.assertEqual(fx.ref_checksum('CRC32', fx.LARGE),
                              complete[0]['x-amz-checksum-crc32'])
         else:
             self.assertNotIn(b'Checksum', complete[1])
@@ -595,10 +387,10 @@ class TestWire(S3TestBase):
                                                      'when_supported'))
         st, wire = self.wire_store(False, 'when_required', 'when_required')
         self._assert_plain(st, wire, False)
-        wire.add('GetObject', body=SMALL,
-                 headers={'x-amz-checksum-crc32': ref_checksum('CRC32',
-                                                               SMALL)})
-        self.assertEqual(SMALL, self.read_all(st, 'small')[0])
+        wire.add('GetObject', body=fx.SMALL,
+                 headers={'x-amz-checksum-crc32':
+                          fx.ref_checksum('CRC32', fx.SMALL)})
+        self.assertEqual(fx.SMALL, self.read_all(st, 'small')[0])
         self.assertNotIn('x-amz-checksum-mode',
                          wire.requests('GetObject')[0][0])
 
@@ -606,16 +398,16 @@ class TestWire(S3TestBase):
         self.useFixture(fixtures.EnvironmentVariable(ENV_REQ,
                                                      'when_required'))
         st, wire = self.wire_store(True, 'when_supported', 'when_required')
-        self._upload(st, wire, 'small', SMALL)
+        self._upload(st, wire, 'small', fx.SMALL)
         headers = wire.requests('PutObject')[0][0]
         self.assertIn('aws-chunked', headers['content-encoding'])
 
     def test_response_always_detects_corruption(self):
         st, wire = self.wire_store(True, 'when_required', 'always')
-        stored = {'x-amz-checksum-crc32': ref_checksum('CRC32', SMALL)}
-        wire.add('GetObject', body=SMALL, headers=stored)
-        self.assertEqual(SMALL, self.read_all(st, 'obj')[0])
-        wire.add('GetObject', body=SMALL[:-1] + b'#', headers=stored)
+        stored = {'x-amz-checksum-crc32': fx.ref_checksum('CRC32', fx.SMALL)}
+        wire.add('GetObject', body=fx.SMALL, headers=stored)
+        self.assertEqual(fx.SMALL, self.read_all(st, 'obj')[0])
+        wire.add('GetObject', body=fx.SMALL[:-1] + b'#', headers=stored)
         e = self.assertRaises(exceptions.ChecksumMismatch, self.read_all,
                               st, 'obj')
         self.assertIn('%s/obj' % fx.BUCKET, e.msg)
@@ -625,8 +417,8 @@ class TestWire(S3TestBase):
 
     def test_response_when_supported_detects_corruption(self):
         st, wire = self.wire_store(True, 'when_required', 'when_supported')
-        wire.add('GetObject', body=SMALL[:-1] + b'#', headers={
-            'x-amz-checksum-sha256': ref_checksum('SHA256', SMALL)})
+        wire.add('GetObject', body=fx.SMALL[:-1] + b'#', headers={
+            'x-amz-checksum-sha256': fx.ref_checksum('SHA256', fx.SMALL)})
         e = self.assertRaises(exceptions.ChecksumMismatch, self.read_all,
                               st, 'obj')
         self.assertIn('SHA256', e.msg)
@@ -735,8 +527,8 @@ class TestOperations(S3TestBase):
                                         (10, None, 'bytes=10-'),
                                         (0, 4, 'bytes=0-3')):
             with self.subTest(offset=offset, chunk_size=chunk_size):
-                data = LARGE[offset:offset + chunk_size if chunk_size
-                             else None]
+                data = fx.LARGE[offset:offset + chunk_size if chunk_size
+                                else None]
                 stub.add_response('get_object', fx.get_object(data),
                                   {'Bucket': fx.BUCKET, 'Key': 'img',
                                    'Range': rng})
@@ -744,11 +536,11 @@ class TestOperations(S3TestBase):
                                           chunk_size=chunk_size)
                 self.assertEqual(data, got)
                 self.assertEqual(len(data), size)
-        stub.add_response('get_object', fx.get_object(LARGE),
+        stub.add_response('get_object', fx.get_object(fx.LARGE),
                           {'Bucket': fx.BUCKET, 'Key': 'img'})
         it, size = st.get(fx.get_location(st, 'img'))
-        self.assertEqual(len(LARGE), size)
-        self.assertEqual(LARGE, b''.join(it))
+        self.assertEqual(len(fx.LARGE), size)
+        self.assertEqual(fx.LARGE, b''.join(it))
         stub.assert_no_pending_responses()
 
     def test_get_missing(self):
@@ -791,7 +583,7 @@ class TestOperations(S3TestBase):
         stub.add_response('head_object', fx.head_object(1),
                           {'Bucket': fx.BUCKET, 'Key': 'img'})
         e = self.assertRaises(exceptions.Duplicate, self.add, st, 'img',
-                              SMALL)
+                              fx.SMALL)
         self.assertIn('img', e.msg)
         stub.assert_no_pending_responses()
         self.assertNotIn('PutObject', stub.operations())
@@ -800,12 +592,12 @@ class TestOperations(S3TestBase):
         st = self.store()
         stub = fx.Stubbed.for_test(self, st._s3_client)
         self.expect_new_object(stub, 'img')
-        self.expect_put(stub, 'img', SMALL, {})
-        uri, size, md5, multihash, meta = self.add(st, 'img', SMALL)
+        self.expect_put(stub, 'img', fx.SMALL, {})
+        uri, size, md5, multihash, meta = self.add(st, 'img', fx.SMALL)
         self.assertEqual('s3+https://%s/%s/img' % (fx.HOST, fx.BUCKET), uri)
-        self.assertEqual(len(SMALL), size)
-        self.assertEqual(hashlib.md5(SMALL).hexdigest(), md5)
-        self.assertEqual(hashlib.sha256(SMALL).hexdigest(), multihash)
+        self.assertEqual(len(fx.SMALL), size)
+        self.assertEqual(hashlib.md5(fx.SMALL).hexdigest(), md5)
+        self.assertEqual(hashlib.sha256(fx.SMALL).hexdigest(), multihash)
         self.assertEqual({}, meta)
 
     def test_bucket_creation(self):
@@ -824,8 +616,8 @@ class TestOperations(S3TestBase):
                         'LocationConstraint': constraint}
                 stub.add_response('create_bucket', {}, create)
                 stub.add_client_error('head_object', '404', '', 404)
-                self.expect_put(stub, 'img', SMALL, {})
-                self.add(st, 'img', SMALL)
+                self.expect_put(stub, 'img', fx.SMALL, {})
+                self.add(st, 'img', fx.SMALL)
                 stub.assert_no_pending_responses()
                 body = [p for n, p in stub.requests
                         if n == 'CreateBucket'][0]['body']
@@ -843,8 +635,8 @@ class TestOperations(S3TestBase):
         stub.add_client_error('create_bucket', 'BucketAlreadyOwnedByYou',
                               'yours', 409)
         stub.add_client_error('head_object', '404', '', 404)
-        self.expect_put(stub, 'img', SMALL, {})
-        self.assertEqual(len(SMALL), self.add(st, 'img', SMALL)[1])
+        self.expect_put(stub, 'img', fx.SMALL, {})
+        self.assertEqual(len(fx.SMALL), self.add(st, 'img', fx.SMALL)[1])
         stub.assert_no_pending_responses()
 
     def test_missing_bucket_without_creation(self):
@@ -852,7 +644,7 @@ class TestOperations(S3TestBase):
         stub = fx.Stubbed.for_test(self, st._s3_client)
         stub.add_client_error('head_bucket', '404', '', 404)
         e = self.assertRaises(exceptions.BadStoreConfiguration, self.add,
-                              st, 'img', SMALL)
+                              st, 'img', fx.SMALL)
         self.assertIn('s3_store_create_bucket_on_put', e.msg)
         self.assertIn(fx.BUCKET, e.msg)
         # NoSuchBucket on the upload itself says the same.
@@ -861,7 +653,7 @@ class TestOperations(S3TestBase):
         stub.add_client_error('put_object', 'NoSuchBucket', 'no bucket',
                               404)
         e = self.assertRaises(exceptions.BadStoreConfiguration, self.add,
-                              st, 'img', SMALL)
+                              st, 'img', fx.SMALL)
         self.assertIn('s3_store_create_bucket_on_put', e.msg)
         stub.assert_no_pending_responses()
 
