@@ -14,6 +14,7 @@
 
 import functools
 import logging
+import weakref
 
 from oslo_config import cfg
 from oslo_config import types
@@ -33,6 +34,65 @@ BACKEND_DEFAULTS_GROUP = 'backend_defaults'
 # What a string option whose value oslo.config cannot substitute (a bare
 # '$') reads as once a store has found it: no '$', nothing of the value.
 UNREADABLE_VALUE = '<unreadable value: see the glance_store error>'
+
+
+class _UnreadableOptions(object):
+    """The options found unreadable, per configuration object.
+
+    Once found, an option is masked in its configuration object (see
+    ``BackendGroupConfiguration._mask_unreadable``): every store reading
+    it later, through any view of the same object, must still refuse it,
+    for as long as it reads as the mask.  The objects are held weakly.
+    """
+
+    def __init__(self):
+        self._found = {}
+
+    def add(self, conf, group, name, mask):
+        """Record option ``name`` of ``group`` of ``conf`` as unreadable.
+
+        :param conf: the ``cfg.ConfigOpts`` object
+        :param group: the option's group name
+        :param name: the option's name
+        :param mask: the value the option now reads as
+        :returns: None
+        """
+        key = id(conf)
+        if key not in self._found:
+            ref = weakref.ref(conf, lambda _ref: self._found.pop(key, None))
+            self._found[key] = (ref, {})
+        self._found[key][1][(group, name)] = mask
+
+    def holds(self, conf, group, name, value):
+        """Whether an option read as ``value`` is a recorded mask.
+
+        :param conf: the ``cfg.ConfigOpts`` object
+        :param group: the option's group name
+        :param name: the option's name
+        :param value: what the option reads as now
+        :returns: True if :meth:`add` recorded it for this very object
+            and it still reads as the mask (a reset configuration, or one
+            given a readable value, reads as something else)
+        """
+        ref, found = self._found.get(id(conf), (None, {}))
+        if ref is None or ref() is not conf or (group, name) not in found:
+            return False
+        return value == found[(group, name)]
+
+    def discard(self, conf, group, name):
+        """Forget option ``name`` of ``group`` of ``conf``.
+
+        :param conf: the ``cfg.ConfigOpts`` object
+        :param group: the option's group name
+        :param name: the option's name
+        :returns: None
+        """
+        ref, found = self._found.get(id(conf), (None, {}))
+        if ref is not None and ref() is conf:
+            found.pop((group, name), None)
+
+
+_UNREADABLE = _UnreadableOptions()
 
 
 def _register(conf, opt, group):
@@ -138,21 +198,26 @@ class BackendGroupConfiguration(object):
             store_name=self.config_group or 'glance_store', reason=reason)
 
     def _mask_unreadable(self, name, group):
-        """Make an unreadable string option read as UNREADABLE_VALUE.
+        """Make an unreadable option readable, and remember it is not.
 
         Whoever reads the option next gets a value instead of the error
         (Glance with ``debug`` on logs every option at start-up, and that
-        error would stop the API and show part of the value); this object
-        still refuses it.  Options of other types are left as they are.
+        error would stop the API and show part of the value): a string
+        option reads as UNREADABLE_VALUE, any other as None.  Every store
+        on this configuration still refuses it.
         """
-        if not isinstance(getattr(self._opts[name], 'type', None),
-                          types.String):
-            return
-        try:
-            self.conf.set_override(name, UNREADABLE_VALUE, group=group)
-        except (ValueError, TypeError):
-            # A string option with choices or a pattern.
-            pass
+        opt = self._opts[name]
+        mask = None
+        if isinstance(getattr(opt, 'type', None), types.String):
+            mask = UNREADABLE_VALUE
+            try:
+                self.conf.set_override(name, mask, group=group)
+            except (ValueError, TypeError):
+                # A string option with choices or a pattern.
+                mask = None
+        if mask is None:
+            self.conf.set_override(name, None, group=group)
+        _UNREADABLE.add(self.conf, group, name, mask)
 
     def _read(self, group, name):
         try:
@@ -165,12 +230,34 @@ class BackendGroupConfiguration(object):
             # being handled to an error record, and oslo.config's message
             # holds part of the value.
         else:
-            if not (isinstance(value, str) and value == UNREADABLE_VALUE):
+            if not _UNREADABLE.holds(self.conf, group, name, value):
                 return value
+            if not self._still_unreadable(group, name):
+                return getattr(self.conf[group], name)
             # Found (and logged) before.
             raise self._substitution_error(name, group, log=False)
         self._mask_unreadable(name, group)
         raise self._substitution_error(name, group)
+
+    def _still_unreadable(self, group, name):
+        """Whether a masked option still holds the unreadable value.
+
+        A mask that is not a distinct value (None) cannot tell a masked
+        option from one that is unset since the configuration was reset
+        and loaded again (tests do that with one configuration object):
+        the mask is taken off and the value read again.
+
+        :returns: True (masked again) if oslo.config still cannot read it
+        """
+        self.conf.clear_override(name, group=group)
+        try:
+            getattr(self.conf[group], name)
+        except (cfg.NoSuchOptError, cfg.TemplateSubstitutionError,
+                RecursionError):
+            self._mask_unreadable(name, group)
+            return True
+        _UNREADABLE.discard(self.conf, group, name)
+        return False
 
     def find_unreadable(self):
         """Read every option once, to find those that cannot be read.

@@ -415,21 +415,72 @@ class TestBackendGroupConfiguration(base.BaseTestCase):
             self.assertEqual(1, log.output.count(name), log.output)
         self.assertEqual(driver.UNREADABLE_VALUE, conf.be1.colour)
         self.assertEqual(driver.UNREADABLE_VALUE, conf.backend_defaults.key)
-        # Found again, logged once more only for the option that could not
-        # be masked.
+        self.assertIsNone(conf.be1.size)
+        # Found again, from the record: not logged again.
         self.assertEqual(['colour', 'size', 'key'], bgc.find_unreadable())
-        self.assertEqual(1, log.output.count('colour in [be1]'))
-        self.assertEqual(2, log.output.count('size in [be1]'))
+        for name in ('colour in [be1]', 'size in [be1]',
+                     'key in [backend_defaults]'):
+            self.assertEqual(1, log.output.count(name), log.output)
         self.assertNotIn('sword', log.output)
         self.assertNotIn('secret', log.output)
 
-    def test_unreadable_non_string_value_is_left_alone(self):
+    def test_unreadable_non_string_value_reads_as_none(self):
+        # Glance's debug dump reads every option, integers too.
         conf = self._conf('[be1]\nsize = 1$x\n')
         bgc = driver.BackendGroupConfiguration(self.OPTS, 'be1', conf)
+        other = driver.BackendGroupConfiguration(self.OPTS, 'be2', conf)
         for _attempt in range(2):
-            self.assertRaises(exceptions.BadStoreConfiguration,
-                              getattr, bgc, 'size')
-        self.assertRaises(cfg.NoSuchOptError, getattr, conf.be1, 'size')
+            e = self.assertRaises(exceptions.BadStoreConfiguration,
+                                  getattr, bgc, 'size')
+            self.assertIn('size in [be1]', str(e))
+        self.assertIsNone(conf.be1.size)
+        # Still refused by a new store on the same configuration, not
+        # replaced by the fallback's value.
+        again = driver.BackendGroupConfiguration(self.OPTS, 'be1', conf)
+        self.assertRaises(exceptions.BadStoreConfiguration,
+                          getattr, again, 'size')
+        self.assertEqual(1, other.size)
+        logged = []
+        conf.log_opt_values(_ListLogger(logged), logging.DEBUG)
+        self.assertIn('be1.size', '\n'.join(logged))
+
+    def test_unreadable_choice_value_reads_as_none(self):
+        shade = cfg.StrOpt('shade', choices=['light', 'dark'])
+        conf = self._conf('[be1]\nshade = da$rk\n')
+        for group in ('be1', 'be2', driver.BACKEND_DEFAULTS_GROUP):
+            conf.register_opt(shade, group)
+        bgc = driver.BackendGroupConfiguration(self.OPTS + [shade], 'be1',
+                                               conf)
+        self.assertEqual(['shade'], bgc.find_unreadable())
+        self.assertIsNone(conf.be1.shade)
+        self.assertRaises(exceptions.BadStoreConfiguration,
+                          getattr, bgc, 'shade')
+
+    def test_reset_configuration_reads_its_new_values(self):
+        # Tests reset one configuration object and load another file: a
+        # mask left from before must not refuse the new values.
+        conf = self._conf('[be1]\nsize = 1$x\ncolour = pa$sword\n')
+        bgc = driver.BackendGroupConfiguration(self.OPTS, 'be1', conf)
+        self.assertEqual(['colour', 'size'], bgc.find_unreadable())
+        path = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                            'next.conf')
+        with open(path, 'w') as f:
+            f.write('[backend_defaults]\nsize = 5\n')
+        conf.reset()
+        conf(['--config-file', path], project='glance_store_test')
+        fresh = driver.BackendGroupConfiguration(self.OPTS, 'be1', conf)
+        self.assertEqual(5, fresh.size)
+        self.assertEqual('grey', fresh.colour)
+        self.assertEqual([], fresh.find_unreadable())
+
+    def test_record_is_per_configuration_object(self):
+        # Another configuration with the same groups reads its own value.
+        first = self._conf('[be1]\nsize = 1$x\n')
+        bgc = driver.BackendGroupConfiguration(self.OPTS, 'be1', first)
+        self.assertEqual(['size'], bgc.find_unreadable())
+        second = self._conf('[be1]\nsize = 7\n')
+        self.assertEqual(
+            7, driver.BackendGroupConfiguration(self.OPTS, 'be1', second).size)
 
     def test_dollar_doubled_is_a_literal(self):
         bgc = driver.BackendGroupConfiguration(

@@ -53,6 +53,7 @@ KiB = 1024
 BROKEN_SECRET_LEFT = 'Qv7LeftSideXw2'
 BROKEN_SECRET_RIGHT = 'kRightSideZp9Tq'
 BROKEN_SECRET = BROKEN_SECRET_LEFT + '$' + BROKEN_SECRET_RIGHT
+BROKEN_INTEGER = '10$threads'
 
 
 def secret_pieces(*parts, width=6):
@@ -75,6 +76,9 @@ class DollarSecretMixin(mixins.RGWGlanceMixin, mixins.GlanceServerMixin):
         good = mixins.rgw_store_options(cls.rgw, cls.bucket)
         broken = mixins.rgw_store_options(cls.rgw, cls.bucket)
         broken['s3_store_secret_key'] = BROKEN_SECRET
+        # And a '$' in an integer option: with debug on, Glance's dump of
+        # the options reads it as well.
+        broken['s3_store_thread_pools'] = BROKEN_INTEGER
         return harness.multi_store(
             {cls.FILE: ('file', {'filesystem_store_datadir': cls.datadir}),
              cls.GOOD: ('s3', good),
@@ -182,7 +186,10 @@ class DollarSecretMixin(mixins.RGWGlanceMixin, mixins.GlanceServerMixin):
         self.assertLogged('Adding images to store %s is disabled'
                           % self.BROKEN, log)
         self.assertLogged('s3_store_secret_key in [%s]' % self.BROKEN, log)
+        self.assertLogged('s3_store_thread_pools in [%s]' % self.BROKEN,
+                          log)
         self.assertLogged("'$$'", log)
+        self.assertNotLogged(BROKEN_INTEGER, log)
         # Neither this secret nor the working backends' one.
         self.assertNoSecret(log, 'the Glance API log')
         self.assertNotLogged(self.rgw['secret_key'], log)
@@ -214,6 +221,10 @@ class TestGlanceDollarInSecretDebug(DollarSecretMixin, testtools.TestCase):
             line = r'%s\.s3_store_secret_key += \*{4}' % backend
             if not re.search(line, log, re.MULTILINE):
                 self.fail('not in the Glance API log: %s' % line)
+        # The unreadable integer is dumped as None.
+        line = r'%s\.s3_store_thread_pools += None\b' % self.BROKEN
+        if not re.search(line, log, re.MULTILINE):
+            self.fail('not in the Glance API log: %s' % line)
 
 
 class TestGlanceEscapedDollarInSecret(mixins.RGWGlanceMixin,

@@ -310,13 +310,16 @@ class DollarInSecretTest(s3fx.MultiStoreS3Base):
         rgw = dict(s3fx.glance_sections(self.test_dir, self.moto.url)['rgw'])
         rgw['s3_store_secret_key'] = self.SECRET
         rgw['s3_store_access_key'] = 'xyz$uvwACCESShead'
+        rgw['s3_store_thread_pools'] = '10$threads'
         self.assertEqual(5, self.load(rgw=rgw))
-        for name in ('s3_store_secret_key', 's3_store_access_key'):
+        for name in ('s3_store_secret_key', 's3_store_access_key',
+                     's3_store_thread_pools'):
             self.assertIn('%s in [rgw]' % name, log.output)
         dump = []
         self.conf.log_opt_values(_Lines(dump), logging.DEBUG)
         dump = '\n'.join(dump)
         self.assertIn('rgw.s3_store_secret_key', dump)
+        self.assertRegex(dump, r'rgw\.s3_store_thread_pools +\= None\n')
         for text in (log.output, dump):
             for piece in ('defSECRET', 'SECRETtail', 'uvwACCESS'):
                 self.assertNotIn(piece, text)
