@@ -43,6 +43,9 @@ guide refer to it.
   that ends below the threshold is one PutObject sent from those buffers
   (``PartsBody``), not copied into one more body: the bound holds for it
   too (``tox -e bench -- --endpoint null --only-small-unknown``).
+* In a multipart upload the last, shorter part is copied while it is
+  sent (``Part.payload``: botocore takes bytes): one part size more, at
+  the end.
 * With an unknown size the part size doubles every 1,000 parts (so that
   10,000 parts reach S3's largest object); the bound grows with it, which
   first happens after about 5 GB with the default options.
@@ -342,6 +345,18 @@ class Part(object):
         self.release = release
         self.digest = digest
 
+    def payload(self):
+        """The body as botocore takes it (bytes or a bytearray).
+
+        The last, shorter part is a view of its buffer: it is copied
+        here, for the one request that sends it.
+
+        :returns: bytes or a bytearray
+        """
+        if isinstance(self.body, memoryview):
+            return self.body.tobytes()
+        return self.body
+
     def done(self):
         """Give the buffer back to its pool (once)."""
         release, self.release = self.release, None
@@ -397,13 +412,15 @@ class BufferPool(object):
         except BaseException:
             reader.barrier(release)
             raise
-        digest = reader.digests.cut() if n else None
-        if n == size:
-            return Part(buf, reader.barrier(release, others=1).done, digest)
-        # The last, shorter part: botocore wants bytes or a bytearray.
-        body = bytes(memoryview(buf)[:n]) if n else None
-        reader.barrier(release)
-        return Part(body, digest=digest) if n else None
+        if not n:
+            reader.barrier(release)
+            return None
+        digest = reader.digests.cut()
+        # The last, shorter part is a view of its buffer, not a copy: an
+        # image of unknown size below the threshold goes out from the
+        # buffers (PartsBody).  ``Part.payload`` copies it for botocore.
+        body = buf if n == size else memoryview(buf)[:n]
+        return Part(body, reader.barrier(release, others=1).done, digest)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -459,7 +476,7 @@ class MultipartUpload(object):
                 part.body, part.digest.result() if part.digest else None)
             resp = t.client.upload_part(
                 Bucket=t.bucket, Key=t.key, UploadId=self.upload_id,
-                PartNumber=number, Body=part.body,
+                PartNumber=number, Body=part.payload(),
                 **t.policy.part_params(checksum))
             done = {'ETag': resp['ETag'], 'PartNumber': number}
             with self._lock:
@@ -827,8 +844,19 @@ class PartsBody(io.RawIOBase):
         remaining = max(0, self._size - self._pos)
         if size is None or size < 0 or size > remaining:
             size = remaining
+        index = bisect.bisect_right(self._starts, self._pos) - 1
+        if 0 <= index < len(self._views):
+            view = self._views[index]
+            offset = self._pos - self._starts[index]
+            if offset + size <= len(view):
+                # Within one buffer (botocore reads 1 MiB or less at a
+                # time): the one copy is the bytes returned.
+                self._pos += size
+                return bytes(view[offset:offset + size])
         buf = bytearray(size)
-        return bytes(buf[:self.readinto(buf)])
+        n = self.readinto(buf)
+        del buf[n:]
+        return bytes(buf)
 
     def close(self):
         """Release the views of the buffers."""
@@ -846,7 +874,8 @@ def _put_parts(target, parts, reader):
     """
     try:
         if len(parts) <= 1:
-            return _put(target, parts[0].body if parts else b'', reader)
+            return _put(target, parts[0].payload() if parts else b'',
+                        reader)
         known = _known_digests(reader)
         policy = target.policy
         if policy.precompute and policy.algorithm not in known:

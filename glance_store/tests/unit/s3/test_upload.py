@@ -746,6 +746,33 @@ class UnknownSizeSinglePutTest(base.StoreBaseTest):
         self.assertLess(peak, bound + 512 * KiB,
                         'peak %d, bound %d' % (peak, bound))
 
+    def test_last_part_sent_from_its_buffer(self):
+        # 15 full parts and a half one: 16 buffers, and no copy of the
+        # last part (nor of what botocore reads) on top.
+        store, client = self._store()
+        data = test_utils.pattern_bytes(self.THRESHOLD - self.PART // 2)
+        tracemalloc.start()
+        self.addCleanup(tracemalloc.stop)
+        tracemalloc.reset_peak()
+        base_size = tracemalloc.get_traced_memory()[0]
+        store.add('img', io.BytesIO(data), 0, 'sha256')
+        peak = tracemalloc.get_traced_memory()[1] - base_size
+        self.assertLess(peak, 16 * self.PART + 64 * KiB,
+                        'peak %d, 16 parts %d' % (peak, 16 * self.PART))
+        self.assertEqual(hashlib.sha256(data).hexdigest(),
+                         client.put_digest)
+
+    def test_parts_body_read_within_one_buffer(self):
+        body = s3_upload.PartsBody([memoryview(bytearray(b'abcdef'))[:4],
+                                    b'xyz'])
+        self.assertEqual(7, len(body))
+        self.assertEqual(b'ab', body.read(2))
+        self.assertEqual(b'cd', body.read(2))
+        self.assertEqual(b'xy', body.read(2))
+        body.seek(3)
+        self.assertEqual(b'dxyz', body.read(9))
+        self.assertEqual(b'', body.read(2))
+
     def test_parts_body_reads_and_seeks(self):
         body = s3_upload.PartsBody([b'abc', bytearray(b'defg'), b'', b'h'])
         self.assertEqual(8, len(body))
