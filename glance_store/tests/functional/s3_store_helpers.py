@@ -26,6 +26,7 @@
 
 import collections
 import hashlib
+import io
 import logging
 import os
 import random
@@ -292,6 +293,41 @@ class NoKeyInLogs(fixtures.Fixture):
         if self.found:
             raise AssertionError('a key reached the log: %s'
                                  % sorted(set(self.found)))
+
+
+class LogCapture(fixtures.Fixture):
+    """The records of one logger at ``level`` and above, as text.
+
+    Unlike ``fixtures.FakeLogger`` it leaves the logger's level alone, so
+    the records below ``level`` are still made (at DEBUG under
+    ``NoKeyInLogs``) and searched for keys; only the capture skips them.
+
+    :param name: the logger ('' for the root logger)
+    :param level: the lowest level captured
+    :param format: the capture's ``logging.Formatter`` format
+    """
+
+    def __init__(self, name=DRIVER_LOGGER, level=logging.INFO,
+                 format='%(message)s'):
+        super().__init__()
+        self._name = name
+        self._level = level
+        self._format = format
+        self._stream = None
+
+    def _setUp(self):
+        self._stream = io.StringIO()
+        handler = logging.StreamHandler(self._stream)
+        handler.setLevel(self._level)
+        handler.setFormatter(logging.Formatter(self._format))
+        logger = logging.getLogger(self._name)
+        logger.addHandler(handler)
+        self.addCleanup(logger.removeHandler, handler)
+
+    @property
+    def output(self):
+        """Everything captured so far."""
+        return self._stream.getvalue()
 
 
 class S3StoreTestCase(base.BaseTestCase):

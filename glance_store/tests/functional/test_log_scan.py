@@ -75,3 +75,18 @@ class TestNoKeyInLogs(testtools.TestCase):
         scan.cleanUp()
         self.assertEqual('kept\n', capture.output)
         self.assertEqual(logging.WARNING, root.level)
+
+    def test_records_below_a_module_capture_are_searched(self):
+        # The modules that read the driver's log at INFO capture with
+        # LogCapture: the driver's DEBUG records are still made, and
+        # searched, but not kept.
+        scan = self._scan()
+        capture = helpers.LogCapture()
+        capture.setUp()
+        driver = logging.getLogger(helpers.DRIVER_LOGGER + '.s3')
+        driver.debug('part sent with %s', ACCESS)
+        driver.info('kept')
+        capture.cleanUp()
+        self.assertEqual('kept\n', capture.output)
+        e = self._finish(scan)
+        self.assertIn(helpers.DRIVER_LOGGER + '.s3', str(e))

@@ -26,7 +26,6 @@
   are served with a warning).
 """
 
-import fixtures
 
 from glance_store._drivers import s3_checksums
 from glance_store._drivers import s3_download
@@ -61,8 +60,7 @@ class AlgorithmsTestCase(helpers.S3StoreTestCase):
 
     def setUp(self):
         super().setUp()
-        self.log = self.useFixture(fixtures.FakeLogger(
-            name=helpers.DRIVER_LOGGER, level='INFO'))
+        self.log = self.useFixture(helpers.LogCapture())
 
     def round_trip(self, kind, checksums, size, scheme='http'):
         store = self.store(kind, scheme, checksums)

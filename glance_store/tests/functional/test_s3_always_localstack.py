@@ -25,7 +25,6 @@ import base64
 import hashlib
 import zlib
 
-import fixtures
 
 from glance_store import exceptions
 from glance_store.tests.functional import proxy as proxy_mod
@@ -55,8 +54,7 @@ class TestAlwaysOnLocalStack(helpers.S3StoreTestCase):
         self.proxy = proxy_mod.TCPProxy(host, int(port))
         self.proxy.start()
         self.addCleanup(self.proxy.stop)
-        self.log = self.useFixture(fixtures.FakeLogger(
-            name=helpers.DRIVER_LOGGER, level='INFO'))
+        self.log = self.useFixture(helpers.LogCapture())
 
     def _store(self, checksums):
         return self.store('localstack', 'http', checksums,

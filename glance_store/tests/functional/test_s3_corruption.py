@@ -33,7 +33,6 @@ of these down; the "measured" ones document what a server does not
 detect.
 """
 
-import fixtures
 
 from glance_store import exceptions
 from glance_store.tests.functional import proxy as proxy_mod
@@ -96,8 +95,7 @@ class CorruptionTestCase(helpers.S3StoreTestCase):
 
     def setUp(self):
         super().setUp()
-        self.log = self.useFixture(fixtures.FakeLogger(
-            name=helpers.DRIVER_LOGGER, level='INFO'))
+        self.log = self.useFixture(helpers.LogCapture())
 
     def make_proxy(self, kind, transport='http'):
         """A proxy in front of ``kind``'s HTTP endpoint."""

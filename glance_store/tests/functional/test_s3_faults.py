@@ -41,8 +41,7 @@ class FaultsTestCase(helpers.S3StoreTestCase):
 
     def setUp(self):
         super().setUp()
-        self.log = self.useFixture(fixtures.FakeLogger(
-            name=helpers.DRIVER_LOGGER, level='INFO'))
+        self.log = self.useFixture(helpers.LogCapture())
         self.bucket = self.bucket_of(self.kind)
 
     def make_proxy(self):
