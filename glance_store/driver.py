@@ -35,6 +35,10 @@ BACKEND_DEFAULTS_GROUP = 'backend_defaults'
 # '$') reads as once a store has found it: no '$', nothing of the value.
 UNREADABLE_VALUE = '<unreadable value: see the glance_store error>'
 
+# What oslo.config raises on a value it cannot substitute.
+_SUBSTITUTION_ERRORS = (cfg.NoSuchOptError, cfg.TemplateSubstitutionError,
+                        RecursionError)
+
 
 class _UnreadableOptions(object):
     """The options found unreadable, per configuration object.
@@ -206,24 +210,21 @@ class BackendGroupConfiguration(object):
         option reads as UNREADABLE_VALUE, any other as None.  Every store
         on this configuration still refuses it.
         """
-        opt = self._opts[name]
         mask = None
-        if isinstance(getattr(opt, 'type', None), types.String):
+        if isinstance(getattr(self._opts[name], 'type', None), types.String):
             mask = UNREADABLE_VALUE
-            try:
-                self.conf.set_override(name, mask, group=group)
-            except (ValueError, TypeError):
-                # A string option with choices or a pattern.
-                mask = None
-        if mask is None:
-            self.conf.set_override(name, None, group=group)
+        try:
+            self.conf.set_override(name, mask, group=group)
+        except (ValueError, TypeError):
+            # A string option with choices or a pattern.
+            mask = None
+            self.conf.set_override(name, mask, group=group)
         _UNREADABLE.add(self.conf, group, name, mask)
 
     def _read(self, group, name):
         try:
             value = getattr(self.conf[group], name)
-        except (cfg.NoSuchOptError, cfg.TemplateSubstitutionError,
-                RecursionError):
+        except _SUBSTITUTION_ERRORS:
             if name not in self._opts:
                 raise
             # Handled after the except block: oslo.log adds the exception
@@ -252,8 +253,7 @@ class BackendGroupConfiguration(object):
         self.conf.clear_override(name, group=group)
         try:
             getattr(self.conf[group], name)
-        except (cfg.NoSuchOptError, cfg.TemplateSubstitutionError,
-                RecursionError):
+        except _SUBSTITUTION_ERRORS:
             self._mask_unreadable(name, group)
             return True
         _UNREADABLE.discard(self.conf, group, name)

@@ -817,6 +817,18 @@ class PartsBody(io.RawIOBase):
         self._pos = base + offset
         return self._pos
 
+    def _take(self, size):
+        """Views of the next ``size`` bytes at most, in order; moves on."""
+        index = bisect.bisect_right(self._starts, self._pos) - 1
+        while size > 0 and 0 <= index < len(self._views):
+            offset = self._pos - self._starts[index]
+            piece = self._views[index][offset:offset + size]
+            if len(piece):
+                yield piece
+                self._pos += len(piece)
+                size -= len(piece)
+            index += 1
+
     def readinto(self, buf):
         """Copy the next bytes into ``buf``; 0 at the end.
 
@@ -824,39 +836,22 @@ class PartsBody(io.RawIOBase):
         """
         out = memoryview(buf).cast('B')
         done = 0
-        index = bisect.bisect_right(self._starts, self._pos) - 1
-        while done < len(out) and 0 <= index < len(self._views):
-            view = self._views[index]
-            offset = self._pos - self._starts[index]
-            n = min(len(view) - offset, len(out) - done)
-            if n > 0:
-                out[done:done + n] = view[offset:offset + n]
-                done += n
-                self._pos += n
-            index += 1
+        for piece in self._take(len(out)):
+            out[done:done + len(piece)] = piece
+            done += len(piece)
         return done
 
     def read(self, size=-1):
         """Up to ``size`` bytes (the rest when negative); b'' at the end.
 
+        The bytes returned are the one copy made (botocore reads 1 MiB or
+        less at a time, to sign the body and to send it).
+
         :returns: bytes.
         """
-        remaining = max(0, self._size - self._pos)
-        if size is None or size < 0 or size > remaining:
-            size = remaining
-        index = bisect.bisect_right(self._starts, self._pos) - 1
-        if 0 <= index < len(self._views):
-            view = self._views[index]
-            offset = self._pos - self._starts[index]
-            if offset + size <= len(view):
-                # Within one buffer (botocore reads 1 MiB or less at a
-                # time): the one copy is the bytes returned.
-                self._pos += size
-                return bytes(view[offset:offset + size])
-        buf = bytearray(size)
-        n = self.readinto(buf)
-        del buf[n:]
-        return bytes(buf)
+        if size is None or size < 0:
+            size = max(0, self._size - self._pos)
+        return b''.join(self._take(size))
 
     def close(self):
         """Release the views of the buffers."""

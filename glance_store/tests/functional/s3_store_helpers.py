@@ -320,9 +320,8 @@ class LogCapture(fixtures.Fixture):
         handler = logging.StreamHandler(self._stream)
         handler.setLevel(self._level)
         handler.setFormatter(logging.Formatter(self._format))
-        logger = logging.getLogger(self._name)
-        logger.addHandler(handler)
-        self.addCleanup(logger.removeHandler, handler)
+        self.useFixture(fixtures.LogHandler(handler, name=self._name,
+                                            nuke_handlers=False))
 
     @property
     def output(self):
